@@ -1,0 +1,482 @@
+/**
+ * The engine: builds a model from a declarative graph and runs forward,
+ * backward and the diagonal second-derivative backward on flat typed arrays.
+ *
+ * @module
+ */
+import { ConfigReader, show, showShape, sizeOf } from "./config.ts";
+import { INIT_NAMES, INITIALIZERS } from "./init.ts";
+import type { Registries } from "./registry.ts";
+import { Rng } from "./rng.ts";
+import {
+  type Floats,
+  GraphError,
+  type Labels,
+  type Layer,
+  type LayerPlugin,
+  type LossPlugin,
+  type ParamSpec,
+  type Shape,
+} from "./types.ts";
+
+/** One layer of a graph: its registered type, an optional name, and its config fields. */
+export interface LayerSpec {
+  readonly type: string;
+  readonly name?: string;
+  /** Init scheme for this layer, overriding the graph's. */
+  readonly init?: string;
+  readonly [field: string]: unknown;
+}
+
+/** The loss of a graph: its registered type and its config fields. */
+export interface LossSpec {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** A model as data: JSON-serialisable. */
+export interface GraphSpec {
+  readonly name?: string;
+  /** Per-sample input shape, e.g. `[1, 32, 32]`. */
+  readonly input: readonly number[];
+  /** Default init scheme (see INIT_NAMES); `"paper"` when absent. */
+  readonly init?: string;
+  readonly layers: readonly LayerSpec[];
+  readonly loss: LossSpec;
+}
+
+/** A built layer with its plugin and its place in the flat buffers. */
+export interface BuiltLayer extends Layer {
+  readonly plugin: LayerPlugin;
+  readonly specs: readonly ParamSpec[];
+  /** Gradient views, one per param (empty for fixed params). */
+  readonly grads: readonly Floats[];
+  /** Second-derivative views, same layout as grads. */
+  readonly hess: readonly Floats[];
+  readonly initName: string;
+  /** Trainable parameters of the layer. */
+  readonly trainable: number;
+  /** Fixed (non-trainable) parameters of the layer. */
+  readonly fixed: number;
+  readonly connections: number;
+}
+
+/** Options for {@linkcode buildModel}. */
+export interface BuildOptions {
+  /** Where layer and loss types are looked up. */
+  readonly registry: Registries;
+  /** Seed of the parameter init; default 0. */
+  readonly seed?: number;
+  /** Float64 runs the same kernels in double precision (for checkers); default float32. */
+  readonly dtype?: "float32" | "float64";
+}
+
+/** Options of a backward pass. */
+export interface BackwardOptions {
+  /** Multiplies the per-sample loss derivatives; default 1/n (the batch mean). */
+  readonly scale?: number;
+}
+
+type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+/** A model built from a graph. Create one with {@linkcode buildModel}. */
+export class Model {
+  readonly graph: GraphSpec;
+  readonly layers: readonly BuiltLayer[];
+  readonly loss: { readonly plugin: LossPlugin; readonly config: unknown };
+  readonly inputShape: Shape;
+  readonly outputShape: Shape;
+  /** Number of classes (size of the last layer's output). */
+  readonly classes: number;
+  /** All parameters, trainable ones first: `params.subarray(0, trainableCount)`. */
+  readonly params: Floats;
+  readonly trainableCount: number;
+  /** dE/dparam for the trainable parameters, accumulated by `backward`. */
+  readonly grads: Floats;
+  /** Diagonal second derivatives for the trainable parameters, accumulated by `backward2`. */
+  readonly hess: Floats;
+  readonly dtype: "float32" | "float64";
+
+  readonly #F: FloatCtor;
+  #capacity = 0;
+  /** acts[0] is the input; acts[i + 1] the output of layer i. */
+  #acts: Floats[] = [];
+  #d: Floats[] = [];
+  #d2: Floats[] = [];
+  #n = 0;
+
+  /** @internal Use buildModel. */
+  constructor(
+    graph: GraphSpec,
+    layers: BuiltLayer[],
+    loss: { plugin: LossPlugin; config: unknown },
+    buffers: { params: Floats; grads: Floats; hess: Floats; trainableCount: number },
+    dtype: "float32" | "float64",
+  ) {
+    this.graph = graph;
+    this.layers = layers;
+    this.loss = loss;
+    this.inputShape = graph.input.slice();
+    this.outputShape = layers.length ? layers[layers.length - 1].outShape : this.inputShape;
+    this.classes = sizeOf(this.outputShape);
+    this.params = buffers.params;
+    this.grads = buffers.grads;
+    this.hess = buffers.hess;
+    this.trainableCount = buffers.trainableCount;
+    this.dtype = dtype;
+    this.#F = dtype === "float64" ? Float64Array : Float32Array;
+  }
+
+  /** Values in one input sample. */
+  get inputSize(): number {
+    return sizeOf(this.inputShape);
+  }
+
+  /** Makes the activation buffers hold at least `n` samples (kept between calls). */
+  #ensure(n: number): void {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`Cannot run model: batch size must be an integer >= 1, got ${n}`);
+    }
+    if (n <= this.#capacity) return;
+    const sizes = [this.inputSize, ...this.layers.map((l) => l.outSize)];
+    this.#acts = sizes.map((s) => new this.#F(s * n));
+    this.#d = sizes.map((s) => new this.#F(s * n));
+    this.#d2 = [];
+    this.#capacity = n;
+  }
+
+  /**
+   * Runs the layers on a batch of `n` samples laid out one after another;
+   * returns a view of the scores (n x classes), valid until the next call.
+   */
+  forward(input: ArrayLike<number>, n: number): Floats {
+    this.#ensure(n);
+    const need = n * this.inputSize;
+    if (input.length < need) {
+      throw new RangeError(
+        `Cannot run model: input holds ${input.length} values, expected ${need} (${n} x ${showShape(this.inputShape)})`,
+      );
+    }
+    const x0 = this.#acts[0];
+    if (input.length === need) x0.set(input);
+    else for (let i = 0; i < need; i++) x0[i] = input[i];
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i];
+      l.plugin.forward(l, this.#acts[i], this.#acts[i + 1], n);
+    }
+    this.#n = n;
+    return this.#acts[this.layers.length].subarray(0, n * this.classes);
+  }
+
+  /** Output of layer `i` (or the input for -1) from the last forward pass. */
+  activation(i: number): Floats {
+    const size = i < 0 ? this.inputSize : this.layers[i].outSize;
+    return this.#acts[i + 1].subarray(0, this.#n * size);
+  }
+
+  /** Mean loss of the last forward pass. */
+  lossValue(labels: Labels): number {
+    const n = this.#checkLabels(labels);
+    const scores = this.#acts[this.layers.length];
+    return this.loss.plugin.forward(this.loss.config, scores, labels, n, this.classes) / n;
+  }
+
+  #checkLabels(labels: Labels): number {
+    const n = this.#n;
+    if (n === 0) throw new Error("Cannot compute the loss: run forward first");
+    if (labels.length < n) throw new RangeError(`Cannot compute the loss: ${labels.length} labels for a batch of ${n}`);
+    for (let i = 0; i < n; i++) {
+      const c = labels[i];
+      if (!Number.isInteger(c) || c < 0 || c >= this.classes) {
+        throw new RangeError(
+          `Cannot compute the loss: label ${i} is ${c}, expected an integer in 0..${this.classes - 1}`,
+        );
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Back-propagates the loss of the last forward pass: accumulates dE/dparam
+   * into `grads` (call zeroGrads first for a fresh gradient). Returns the mean loss.
+   */
+  backward(labels: Labels, options: BackwardOptions = {}): number {
+    const n = this.#checkLabels(labels);
+    const scale = options.scale ?? 1 / n;
+    const L = this.layers.length;
+    const scores = this.#acts[L];
+    const loss = this.loss.plugin.forward(this.loss.config, scores, labels, n, this.classes) / n;
+    const dTop = this.#d[L];
+    dTop.fill(0, 0, n * this.classes);
+    this.loss.plugin.backward(this.loss.config, scores, labels, n, this.classes, scale, dTop);
+    for (let i = L - 1; i >= 0; i--) {
+      const l = this.layers[i];
+      const dx = i > 0 ? this.#d[i] : null;
+      dx?.fill(0, 0, n * l.inSize);
+      l.plugin.backward(l, this.#acts[i], this.#acts[i + 1], this.#d[i + 1], dx, l.grads, n);
+    }
+    return loss;
+  }
+
+  /**
+   * Back-propagates diagonal second derivatives (Gauss-Newton, as in the
+   * paper's appendix C) for the last forward and backward pass: accumulates
+   * d2E/dparam^2 into `hess`. Call `backward` on the same batch first (with
+   * the same `scale`).
+   */
+  backward2(labels: Labels, options: BackwardOptions = {}): void {
+    const n = this.#checkLabels(labels);
+    const scale = options.scale ?? 1 / n;
+    const L = this.layers.length;
+    if (this.#d2.length === 0) {
+      this.#d2 = [this.inputSize, ...this.layers.map((l) => l.outSize)].map((s) => new this.#F(s * this.#capacity));
+    }
+    const top = this.#d2[L];
+    top.fill(0, 0, n * this.classes);
+    this.loss.plugin.backward2(this.loss.config, this.#acts[L], labels, n, this.classes, scale, top);
+    for (let i = L - 1; i >= 0; i--) {
+      const l = this.layers[i];
+      const d2x = i > 0 ? this.#d2[i] : null;
+      d2x?.fill(0, 0, n * l.inSize);
+      l.plugin.backward2(l, this.#acts[i], this.#acts[i + 1], this.#d[i + 1], this.#d2[i + 1], d2x, l.hess, n);
+    }
+  }
+
+  /** Sets `grads` to zero. */
+  zeroGrads(): void {
+    this.grads.fill(0);
+  }
+
+  /** Sets `hess` to zero. */
+  zeroHess(): void {
+    this.hess.fill(0);
+  }
+
+  /** Class probabilities of the last forward pass (n x classes). */
+  probabilities(out?: Floats): Floats {
+    const n = this.#n;
+    const o = out ?? new this.#F(n * this.classes);
+    this.loss.plugin.probabilities(this.loss.config, this.#acts[this.layers.length], n, this.classes, o);
+    return o;
+  }
+
+  /** Predicted classes of the last forward pass (argmax of the probabilities). */
+  predictions(out: Int32Array = new Int32Array(this.#n)): Int32Array {
+    const p = this.probabilities();
+    const k = this.classes;
+    for (let s = 0; s < this.#n; s++) {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (p[s * k + c] > p[s * k + best]) best = c;
+      out[s] = best;
+    }
+    return out;
+  }
+
+  /** Trainable and fixed parameter and connection counts. */
+  counts(): { trainable: number; fixed: number; connections: number } {
+    let trainable = 0, fixed = 0, connections = 0;
+    for (const l of this.layers) {
+      trainable += l.trainable;
+      fixed += l.fixed;
+      connections += l.connections;
+    }
+    return { trainable, fixed, connections };
+  }
+
+  /** Named views of every parameter: `{ "C1.weight": Float32Array, ... }`. */
+  namedParams(): Map<string, Floats> {
+    const m = new Map<string, Floats>();
+    for (const l of this.layers) l.specs.forEach((s, i) => m.set(`${l.name}.${s.name}`, l.params[i]));
+    return m;
+  }
+
+  /** Re-initialises every parameter from `seed` (same seed, same bits). */
+  init(seed: number): void {
+    const rng = new Rng(seed);
+    for (const l of this.layers) {
+      const init = INITIALIZERS[l.initName];
+      if (l.plugin.init) {
+        l.plugin.init(l, init, rng);
+        continue;
+      }
+      l.specs.forEach((s, i) => {
+        if (s.trainable ?? true) init(l.params[i], s, rng);
+      });
+    }
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * Builds a model from a graph: validates every layer against the registry,
+ * infers every shape, lays the parameters out in one flat buffer and
+ * initialises them from the seed.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, defaultRegistry } from "../mod.ts";
+ * const model = buildModel({
+ *   input: [4],
+ *   layers: [{ type: "full", units: 3 }, { type: "tanh" }],
+ *   loss: { type: "softmax-cross-entropy" },
+ * }, { registry: defaultRegistry, seed: 1 });
+ * const scores = model.forward(new Float32Array(4).fill(1), 1);
+ * if (scores.length !== 3) throw new Error("expected 3 scores");
+ * ```
+ */
+export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
+  const { registry } = options;
+  if (!isRecord(graph)) throw new GraphError(`Cannot build graph: expected an object, got ${show(graph)}`);
+  const top = new ConfigReader(graph as Record<string, unknown>, { label: "graph" }, []);
+  const gname = top.raw("name");
+  if (gname !== undefined && typeof gname !== "string") {
+    throw new GraphError(`Cannot build graph: field "name" must be a string, got ${show(gname)}`);
+  }
+  const input = top.raw("input");
+  if (!Array.isArray(input) || input.length === 0 || !input.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new GraphError(
+      `Cannot build graph: field "input" must be a non-empty list of positive integers (the per-sample shape, e.g. [1, 32, 32]), got ${
+        show(input)
+      }`,
+    );
+  }
+  const initDefault = top.raw("init") ?? "paper";
+  if (typeof initDefault !== "string" || !INIT_NAMES.includes(initDefault)) {
+    throw new GraphError(
+      `Cannot build graph: field "init" must be one of ${INIT_NAMES.join(", ")}, got ${show(initDefault)}`,
+    );
+  }
+  const specs = top.raw("layers");
+  if (!Array.isArray(specs)) {
+    throw new GraphError(`Cannot build graph: field "layers" must be a list, got ${show(specs)}`);
+  }
+  const lossSpec = top.raw("loss");
+  if (!isRecord(lossSpec)) {
+    throw new GraphError(
+      `Cannot build graph: field "loss" must be an object such as { "type": "map" }, got ${show(lossSpec)}`,
+    );
+  }
+  top.done();
+
+  // Pass 1: configure each layer, infer shapes, collect parameter specs.
+  interface Pending {
+    name: string;
+    type: string;
+    plugin: LayerPlugin;
+    config: unknown;
+    inShape: Shape;
+    outShape: Shape;
+    specs: ParamSpec[];
+    initName: string;
+    connections: number;
+  }
+  const pending: Pending[] = [];
+  const names = new Set<string>();
+  let shape: Shape = input.slice();
+  specs.forEach((raw: unknown, index: number) => {
+    if (!isRecord(raw)) {
+      throw new GraphError(`Cannot build layer ${index}: expected an object with a "type", got ${show(raw)}`);
+    }
+    const name = raw.name ?? `${raw.type}${index}`;
+    if (typeof name !== "string" || name === "") {
+      throw new GraphError(
+        `Cannot build layer ${index}: field "name" must be a non-empty string, got ${show(raw.name)}`,
+      );
+    }
+    if (names.has(name)) {
+      throw new GraphError(`Cannot build layer ${index}: name "${name}" is used by an earlier layer`);
+    }
+    names.add(name);
+    const plugin = registry.layers.get(raw.type, `layer "${name}"`);
+    const where = { label: `layer "${name}" (${plugin.type})` };
+    const initName = raw.init ?? initDefault;
+    if (typeof initName !== "string" || !INIT_NAMES.includes(initName)) {
+      throw new GraphError(
+        `Cannot build ${where.label}: field "init" must be one of ${INIT_NAMES.join(", ")}, got ${show(raw.init)}`,
+      );
+    }
+    const { init: _init, ...rest } = raw;
+    const config = plugin.configure(rest, shape, where);
+    const outShape = plugin.outputShape(config, shape);
+    pending.push({
+      name,
+      type: plugin.type,
+      plugin,
+      config,
+      inShape: shape,
+      outShape,
+      specs: plugin.params(config, shape),
+      initName,
+      connections: plugin.connections(config, shape),
+    });
+    shape = outShape;
+  });
+
+  const lossPlugin = registry.losses.get(lossSpec.type, "the graph's loss");
+  const lossConfig = lossPlugin.configure(lossSpec, shape, { label: `loss (${lossPlugin.type})` });
+
+  // Pass 2: one flat buffer, trainable parameters first, then fixed ones.
+  const F: FloatCtor = options.dtype === "float64" ? Float64Array : Float32Array;
+  let trainableCount = 0, total = 0;
+  for (const p of pending) {
+    for (const s of p.specs) {
+      const size = sizeOf(s.shape);
+      if (s.trainable ?? true) trainableCount += size;
+      total += size;
+    }
+  }
+  const params = new F(total);
+  const grads = new F(trainableCount);
+  const hess = new F(trainableCount);
+  let tOff = 0, fOff = trainableCount;
+  const layers: BuiltLayer[] = pending.map((p) => {
+    const pv: Floats[] = [], gv: Floats[] = [], hv: Floats[] = [];
+    let trainable = 0, fixed = 0;
+    for (const s of p.specs) {
+      const size = sizeOf(s.shape);
+      if (s.trainable ?? true) {
+        pv.push(params.subarray(tOff, tOff + size));
+        gv.push(grads.subarray(tOff, tOff + size));
+        hv.push(hess.subarray(tOff, tOff + size));
+        tOff += size;
+        trainable += size;
+      } else {
+        pv.push(params.subarray(fOff, fOff + size));
+        gv.push(new F(0));
+        hv.push(new F(0));
+        fOff += size;
+        fixed += size;
+      }
+    }
+    return {
+      name: p.name,
+      type: p.type,
+      plugin: p.plugin,
+      config: p.config,
+      inShape: p.inShape,
+      outShape: p.outShape,
+      inSize: sizeOf(p.inShape),
+      outSize: sizeOf(p.outShape),
+      params: pv,
+      grads: gv,
+      hess: hv,
+      specs: p.specs,
+      initName: p.initName,
+      trainable,
+      fixed,
+      connections: p.connections,
+    };
+  });
+  const model = new Model(
+    graph,
+    layers,
+    { plugin: lossPlugin, config: lossConfig },
+    { params, grads, hess, trainableCount },
+    options.dtype ?? "float32",
+  );
+  model.init(options.seed ?? 0);
+  return model;
+}

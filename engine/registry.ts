@@ -1,0 +1,90 @@
+/**
+ * Registries of plugins, keyed by their `type`.
+ *
+ * @module
+ */
+import type { LayerPlugin, LossPlugin, OptimizerPlugin } from "./types.ts";
+
+/** A set of plugins of one kind, keyed by `type`. */
+export class Registry<P extends { readonly type: string; readonly description: string }> {
+  readonly #items = new Map<string, P>();
+
+  /** `kind` names what is registered, for error messages: "layer", "loss", "optimizer". */
+  constructor(readonly kind: string) {}
+
+  /**
+   * Adds a plugin. Registering a type twice is an error unless `replace` is set.
+   *
+   * @example
+   * ```ts
+   * import { Registry } from "./registry.ts";
+   * const r = new Registry<{ type: string; description: string }>("thing");
+   * r.register({ type: "a", description: "the letter a" });
+   * if (!r.has("a")) throw new Error("not registered");
+   * ```
+   */
+  register(plugin: P, options: { replace?: boolean } = {}): void {
+    if (typeof plugin?.type !== "string" || !/^[A-Za-z][\w.-]*$/.test(plugin.type)) {
+      throw new TypeError(
+        `Cannot register ${this.kind}: "type" must be a name of letters, digits, "_", "-" or ".", got ${
+          JSON.stringify(plugin?.type)
+        }`,
+      );
+    }
+    if (this.#items.has(plugin.type) && !options.replace) {
+      throw new Error(
+        `Cannot register ${this.kind} type "${plugin.type}": it is already registered (pass { replace: true } to override)`,
+      );
+    }
+    this.#items.set(plugin.type, plugin);
+  }
+
+  has(type: string): boolean {
+    return this.#items.has(type);
+  }
+
+  /** The plugin for `type`; the error names `where` and the registered types. */
+  get(type: unknown, where = ""): P {
+    const plugin = typeof type === "string" ? this.#items.get(type) : undefined;
+    if (plugin === undefined) {
+      const at = where ? ` for ${where}` : "";
+      throw new RegistryError(
+        `Cannot find registered ${this.kind} type ${JSON.stringify(type)}${at}; registered ${this.kind} types: ${
+          this.types().join(", ")
+        }`,
+      );
+    }
+    return plugin;
+  }
+
+  /** Registered type names, sorted. */
+  types(): string[] {
+    return [...this.#items.keys()].sort();
+  }
+
+  /** Registered plugins, sorted by type. */
+  list(): P[] {
+    return this.types().map((t) => this.#items.get(t)!);
+  }
+}
+
+/** A failed lookup in a registry. */
+export class RegistryError extends TypeError {
+  override name = "RegistryError";
+}
+
+/** The three registries a model and its training use. */
+export interface Registries {
+  readonly layers: Registry<LayerPlugin>;
+  readonly losses: Registry<LossPlugin>;
+  readonly optimizers: Registry<OptimizerPlugin>;
+}
+
+/** Empty registries (see `createRegistries` in builtins.ts for ones holding the built-ins). */
+export function emptyRegistries(): Registries {
+  return {
+    layers: new Registry<LayerPlugin>("layer"),
+    losses: new Registry<LossPlugin>("loss"),
+    optimizers: new Registry<OptimizerPlugin>("optimizer"),
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Training steps: an optimizer bound to a model, one update on a batch, and
+ * the curvature estimate SDLM needs.
+ *
+ * @module
+ */
+import { show } from "./config.ts";
+import type { Model } from "./model.ts";
+import type { Registries } from "./registry.ts";
+import { type Floats, GraphError, type Labels, type OptimizerPlugin, type OptimizerState } from "./types.ts";
+
+/** An optimizer as data: its registered type and its config. */
+export interface OptimizerSpec {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** An optimizer plugin with its checked config and its state for one model. */
+export class Optimizer {
+  constructor(
+    readonly plugin: OptimizerPlugin,
+    readonly config: unknown,
+    readonly state: OptimizerState,
+  ) {}
+
+  /** The learning rate the config asks for. */
+  get lr(): number {
+    return this.plugin.learningRate(this.config);
+  }
+
+  /** Applies one update from the model's accumulated gradients (and curvature). */
+  step(model: Model, lr: number = this.lr): void {
+    this.plugin.step(this.config, this.state, {
+      params: model.params.subarray(0, model.trainableCount),
+      grads: model.grads,
+      hess: this.plugin.needsCurvature ? model.hess : null,
+      lr,
+    });
+  }
+}
+
+/**
+ * Looks up and configures an optimizer for `model`.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, createOptimizer, defaultRegistry } from "../mod.ts";
+ * const model = buildModel({ input: [2], layers: [{ type: "full", units: 2 }], loss: { type: "softmax-cross-entropy" } }, { registry: defaultRegistry });
+ * const opt = createOptimizer({ type: "sgd", lr: 0.1 }, model, defaultRegistry);
+ * if (opt.lr !== 0.1) throw new Error("lr");
+ * ```
+ */
+export function createOptimizer(spec: OptimizerSpec, model: Model, registry: Registries): Optimizer {
+  if (spec === null || typeof spec !== "object") {
+    throw new GraphError(`Cannot build optimizer: expected an object such as { "type": "sgd" }, got ${show(spec)}`);
+  }
+  const plugin = registry.optimizers.get(spec.type, "the optimizer");
+  const where = { label: `optimizer (${plugin.type})` };
+  const config = plugin.configure(spec, where);
+  return new Optimizer(plugin, config, plugin.createState(config, model.trainableCount));
+}
+
+/**
+ * One update on a batch: zero the gradients, forward, backward, step.
+ * Returns the batch's mean loss before the update.
+ */
+export function trainStep(
+  model: Model,
+  optimizer: Optimizer,
+  inputs: ArrayLike<number>,
+  labels: Labels,
+  n: number,
+  lr?: number,
+): number {
+  model.zeroGrads();
+  model.forward(inputs, n);
+  const loss = model.backward(labels);
+  optimizer.step(model, lr);
+  return loss;
+}
+
+/**
+ * Estimates the diagonal second derivatives h_kk (Gauss-Newton) as their mean
+ * over `count` patterns, into `model.hess`: what SDLM divides by. Leaves the
+ * gradients at zero.
+ */
+export function estimateCurvature(
+  model: Model,
+  inputs: Floats,
+  labels: Labels,
+  count: number,
+  options: { batch?: number } = {},
+): Floats {
+  const batch = Math.max(1, Math.min(options.batch ?? 50, count));
+  const size = model.inputSize;
+  model.zeroHess();
+  for (let s = 0; s < count; s += batch) {
+    const n = Math.min(batch, count - s);
+    model.forward(inputs.subarray(s * size, (s + n) * size), n);
+    const lab = ArrayBuffer.isView(labels)
+      ? (labels as Uint8Array).subarray(s, s + n)
+      : Array.prototype.slice.call(labels, s, s + n) as number[];
+    model.backward(lab, { scale: 1 / count });
+    model.backward2(lab, { scale: 1 / count });
+  }
+  model.zeroGrads();
+  return model.hess;
+}

@@ -1,0 +1,194 @@
+/**
+ * The plugin contracts: what a layer, a loss and an optimizer declare.
+ *
+ * A plugin is a plain object keyed by its `type`. Kernels are plain functions
+ * over flat typed arrays laid out sample after sample, channel-major:
+ * an input of shape [C, H, W] for a batch of N is an (N, C, H, W) array.
+ *
+ * @module
+ */
+
+/** Float storage the kernels run on: Float32Array in the engine, Float64Array in checkers. */
+export type Floats = Float32Array | Float64Array;
+
+/** Class labels for a batch, one integer per sample. */
+export type Labels = ArrayLike<number>;
+
+/** A per-sample shape, without the batch dimension, e.g. `[6, 28, 28]`. */
+export type Shape = readonly number[];
+
+/** Raw configuration as it appears in a graph: JSON data. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+/** One parameter tensor of a layer. */
+export interface ParamSpec {
+  /** Name within the layer, e.g. `"weight"`, `"bias"`. */
+  readonly name: string;
+  /** Shape of the tensor (its size is the product). */
+  readonly shape: readonly number[];
+  /** Connections into one unit this parameter feeds (the F_i of the paper's init). */
+  readonly fanIn: number;
+  /** Connections out of one input unit (used by Glorot-style init). */
+  readonly fanOut: number;
+  /** `"weight"` or `"bias"`: modern init schemes zero biases. */
+  readonly role: "weight" | "bias";
+  /** Fixed parameters are stored but never updated (e.g. the RBF codes). Default true. */
+  readonly trainable?: boolean;
+}
+
+/** Which unit an initializer fills: a slice of one parameter. */
+export interface InitUnit {
+  readonly fanIn: number;
+  readonly fanOut: number;
+  readonly role: "weight" | "bias";
+}
+
+/** Source of uniform random numbers in [0, 1). */
+export interface RandomSource {
+  next(): number;
+}
+
+/** Fills `out` for units with the given fan-in and fan-out. */
+export type Initializer = (out: Floats, unit: InitUnit, rng: RandomSource) => void;
+
+/** A layer as built in a model: config checked, shapes known, parameter views bound. */
+export interface Layer<C = unknown> {
+  readonly name: string;
+  readonly type: string;
+  readonly config: C;
+  readonly inShape: Shape;
+  readonly outShape: Shape;
+  /** Product of `inShape`. */
+  readonly inSize: number;
+  /** Product of `outShape`. */
+  readonly outSize: number;
+  /** Parameter views, in the order of the plugin's `params()`. */
+  readonly params: readonly Floats[];
+}
+
+/**
+ * A layer type. One object declares everything about it: configuration, shapes,
+ * parameters, init, forward, backward and the diagonal second-derivative backward.
+ *
+ * Conventions:
+ * - `forward` writes `y` (N x outSize) from `x` (N x inSize).
+ * - `backward` accumulates (`+=`) dE/dx into `dx` (null for the first layer)
+ *   and dE/dparam into `grads` (same layout as `params`; fixed parameters get an
+ *   empty array).
+ * - `backward2` accumulates the diagonal Gauss-Newton second derivatives
+ *   d2E/dx^2 into `d2x` and d2E/dparam^2 into `hess`, from d2E/dy^2 in `d2y`
+ *   (and dE/dy in `dy`, which only a layer with `exactCurvature` uses).
+ */
+export interface LayerPlugin<C = unknown> {
+  /** Registered name, e.g. `"conv2d"`. */
+  readonly type: string;
+  /** One line for help texts and summaries. */
+  readonly description: string;
+  /**
+   * True when `backward2` also adds the layer's own second-derivative term
+   * sum_i dE/dy_i * d2y_i/dx^2 (the RBF layer: a sum of squares, whose
+   * curvature is exact). Gauss-Newton layers drop that term.
+   */
+  readonly exactCurvature?: boolean;
+  /** Checks the raw config against the input shape; throws a {@linkcode GraphError} naming the field. */
+  configure(raw: RawConfig, input: Shape, where: ConfigWhere): C;
+  outputShape(config: C, input: Shape): Shape;
+  params(config: C, input: Shape): ParamSpec[];
+  /** Connections (multiply-adds including the bias) for one sample, as the paper counts them. */
+  connections(config: C, input: Shape): number;
+  /** Optional custom init; the default fills every trainable parameter with `init` per its ParamSpec. */
+  init?(layer: Layer<C>, init: Initializer, rng: RandomSource): void;
+  forward(layer: Layer<C>, x: Floats, y: Floats, n: number): void;
+  backward(
+    layer: Layer<C>,
+    x: Floats,
+    y: Floats,
+    dy: Floats,
+    dx: Floats | null,
+    grads: readonly Floats[],
+    n: number,
+  ): void;
+  backward2(
+    layer: Layer<C>,
+    x: Floats,
+    y: Floats,
+    dy: Floats,
+    d2y: Floats,
+    d2x: Floats | null,
+    hess: readonly Floats[],
+    n: number,
+  ): void;
+}
+
+/**
+ * A loss over the scores of the last layer.
+ * `backward` and `backward2` accumulate `scale` times the derivatives of the
+ * per-sample losses (the model passes `scale = 1/N` for a batch mean).
+ */
+export interface LossPlugin<C = unknown> {
+  readonly type: string;
+  readonly description: string;
+  configure(raw: RawConfig, scores: Shape, where: ConfigWhere): C;
+  /** Sum over the batch of the per-sample losses. */
+  forward(config: C, scores: Floats, labels: Labels, n: number, classes: number): number;
+  backward(
+    config: C,
+    scores: Floats,
+    labels: Labels,
+    n: number,
+    classes: number,
+    scale: number,
+    dScores: Floats,
+  ): void;
+  /** Diagonal of the Hessian of the loss with respect to the scores (non-negative). */
+  backward2(
+    config: C,
+    scores: Floats,
+    labels: Labels,
+    n: number,
+    classes: number,
+    scale: number,
+    d2Scores: Floats,
+  ): void;
+  /** Class probabilities from the scores; the prediction is their argmax. */
+  probabilities(config: C, scores: Floats, n: number, classes: number, out: Floats): void;
+}
+
+/** Optimizer state: named arrays and numbers, saved with a run. */
+export type OptimizerState = Record<string, Float32Array | number>;
+
+/** What one optimizer step sees. */
+export interface StepInput {
+  /** Trainable parameters, flat. */
+  readonly params: Floats;
+  /** Gradient of the loss, same layout. */
+  readonly grads: Floats;
+  /** Curvature estimate (diagonal second derivatives), when the optimizer asked for it. */
+  readonly hess: Floats | null;
+  /** The global learning rate for this step (eta). */
+  readonly lr: number;
+}
+
+/** An update rule. */
+export interface OptimizerPlugin<C = unknown> {
+  readonly type: string;
+  readonly description: string;
+  /** True when the rule needs `hess` (estimated by the trainer before each pass). */
+  readonly needsCurvature: boolean;
+  configure(raw: RawConfig, where: ConfigWhere): C;
+  /** The learning rate the config asks for, used when no schedule overrides it. */
+  learningRate(config: C): number;
+  createState(config: C, size: number): OptimizerState;
+  step(config: C, state: OptimizerState, input: StepInput): void;
+}
+
+/** Where a config sits, for error messages: `layer "C3" (conv2d)`. */
+export interface ConfigWhere {
+  /** e.g. `layer "C3" (conv2d)` or `loss (map)`. */
+  readonly label: string;
+}
+
+/** An invalid graph, config or option. The message names the place, the field and what was expected. */
+export class GraphError extends TypeError {
+  override name = "GraphError";
+}

@@ -1,0 +1,37 @@
+/**
+ * Geometry shared by the pooling layers (subsample, avgpool, maxpool):
+ * windows of size x size moved by stride over each map.
+ *
+ * @module
+ */
+import { buildError, ConfigReader, requireMaps, showShape } from "../engine/config.ts";
+import type { ConfigWhere, RawConfig, Shape } from "../engine/types.ts";
+
+/** Window size and stride. */
+export interface PoolConfig {
+  readonly size: number;
+  readonly stride: number;
+}
+
+/** Reads `size` (default 2) and `stride` (default: size); the windows must tile the map exactly. */
+export function configurePool(raw: RawConfig, input: Shape, where: ConfigWhere): PoolConfig {
+  const r = new ConfigReader(raw, where);
+  const size = r.int("size", { min: 1, fallback: 2 });
+  const stride = r.int("stride", { min: 1, fallback: size });
+  r.done();
+  const [, h, w] = requireMaps(input, where);
+  if (h < size || w < size || (h - size) % stride !== 0 || (w - size) % stride !== 0) {
+    buildError(
+      where,
+      `input shape ${
+        showShape(input)
+      } does not tile into ${size}x${size} windows with stride ${stride}; expected (height - size) and (width - size) to be multiples of the stride`,
+    );
+  }
+  return { size, stride };
+}
+
+/** Output shape of a pooling layer. */
+export function poolShape(c: PoolConfig, input: Shape): Shape {
+  return [input[0], (input[1] - c.size) / c.stride + 1, (input[2] - c.size) / c.stride + 1];
+}

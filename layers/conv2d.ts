@@ -1,0 +1,248 @@
+/**
+ * conv2d: 2-D convolution with an optional connection table (LeCun et al.
+ * 1998, Table I). Only connected (input map, output map) pairs own weights, so
+ * an unconnected pair has no weight to train: its gradient is zero by
+ * construction, and the kernels skip it instead of multiplying zeros.
+ *
+ * Config: `maps` (output maps), `kernel`, `stride` (1), `padding` (0, zeros),
+ * `table` (optional: one row per input map, one 0/1 column per output map).
+ *
+ * Weights are packed by output map, then by connected input map in
+ * increasing order, then kH x kW. Without a table every pair is connected and
+ * the layout is the dense (maps, inMaps, k, k).
+ *
+ * @module
+ */
+import { buildError, ConfigReader, fieldError, requireMaps, show, showShape } from "../engine/config.ts";
+import type { Floats, LayerPlugin } from "../engine/types.ts";
+
+/** The checked config of a conv2d layer. */
+export interface Conv2dConfig {
+  readonly maps: number;
+  readonly kernel: number;
+  readonly stride: number;
+  readonly padding: number;
+  /** Table as given (rows = input maps), or null for full connection. */
+  readonly table: readonly (readonly number[])[] | null;
+  /** For output map o: its connected input maps are `inputs[start[o] .. start[o+1])`. */
+  readonly start: Int32Array;
+  readonly inputs: Int32Array;
+}
+
+function outSize(size: number, c: Conv2dConfig): number {
+  return Math.floor((size + 2 * c.padding - c.kernel) / c.stride) + 1;
+}
+
+/** Dense (maps, inMaps, k, k) weights from packed ones, zero where the table has no connection. */
+export function denseConvWeights(config: Conv2dConfig, inMaps: number, packed: Floats): Float32Array {
+  const kk = config.kernel * config.kernel;
+  const dense = new Float32Array(config.maps * inMaps * kk);
+  for (let o = 0; o < config.maps; o++) {
+    for (let e = config.start[o]; e < config.start[o + 1]; e++) {
+      const i = config.inputs[e];
+      dense.set(packed.subarray(e * kk, (e + 1) * kk), (o * inMaps + i) * kk);
+    }
+  }
+  return dense;
+}
+
+export const conv2d: LayerPlugin<Conv2dConfig> = {
+  type: "conv2d",
+  description: "2-D convolution, optional connection table between input and output maps",
+
+  configure(raw, input, where) {
+    const r = new ConfigReader(raw, where);
+    const maps = r.int("maps", { min: 1 });
+    const kernel = r.int("kernel", { min: 1 });
+    const stride = r.int("stride", { min: 1, fallback: 1 });
+    const padding = r.int("padding", { min: 0, fallback: 0 });
+    const rawTable = r.raw("table");
+    r.done();
+    const [inMaps, h, w] = requireMaps(input, where);
+    if (h + 2 * padding < kernel || w + 2 * padding < kernel) {
+      buildError(
+        where,
+        `input shape ${
+          showShape(input)
+        } is smaller than the ${kernel}x${kernel} kernel (padding ${padding}); expected height and width >= ${
+          kernel - 2 * padding
+        }`,
+      );
+    }
+    let table: number[][] | null = null;
+    if (rawTable !== undefined) {
+      const ok = Array.isArray(rawTable) && rawTable.length === inMaps &&
+        rawTable.every((row) => Array.isArray(row) && row.length === maps && row.every((v) => v === 0 || v === 1));
+      if (!ok) {
+        fieldError(
+          where,
+          "table",
+          `must be ${inMaps} rows (one per input map) of ${maps} entries 0 or 1 (one per output map), got ${
+            show(rawTable)
+          }`,
+        );
+      }
+      table = rawTable as number[][];
+    }
+    const start = new Int32Array(maps + 1);
+    const inputs: number[] = [];
+    for (let o = 0; o < maps; o++) {
+      start[o] = inputs.length;
+      for (let i = 0; i < inMaps; i++) if (table === null || table[i][o] === 1) inputs.push(i);
+      if (inputs.length === start[o]) {
+        fieldError(where, "table", `leaves output map ${o} with no input map; expected at least one 1 in column ${o}`);
+      }
+    }
+    start[maps] = inputs.length;
+    return { maps, kernel, stride, padding, table, start, inputs: Int32Array.from(inputs) };
+  },
+
+  outputShape(c, input) {
+    return [c.maps, outSize(input[1], c), outSize(input[2], c)];
+  },
+
+  params(c, input) {
+    const kk = c.kernel * c.kernel;
+    const pairs = c.inputs.length;
+    const shape = c.table ? [pairs, c.kernel, c.kernel] : [c.maps, input[0], c.kernel, c.kernel];
+    // fanIn is the mean over maps; init() uses each map's own fan-in.
+    const fanIn = (pairs * kk) / c.maps;
+    const fanOut = (pairs * kk) / input[0];
+    return [
+      { name: "weight", shape, fanIn, fanOut, role: "weight" },
+      { name: "bias", shape: [c.maps], fanIn, fanOut, role: "bias" },
+    ];
+  },
+
+  connections(c, input) {
+    const [, ho, wo] = conv2d.outputShape(c, input);
+    return ho * wo * (c.inputs.length * c.kernel * c.kernel + c.maps);
+  },
+
+  init(layer, init, rng) {
+    // Each output map is a unit with its own fan-in (C3 maps see 3, 4 or 6 maps).
+    const c = layer.config;
+    const kk = c.kernel * c.kernel;
+    const [w, b] = layer.params;
+    const fanOut = (c.inputs.length * kk) / layer.inShape[0];
+    for (let o = 0; o < c.maps; o++) {
+      const fanIn = (c.start[o + 1] - c.start[o]) * kk;
+      init(w.subarray(c.start[o] * kk, c.start[o + 1] * kk), { fanIn, fanOut, role: "weight" }, rng);
+      init(b.subarray(o, o + 1), { fanIn, fanOut, role: "bias" }, rng);
+    }
+  },
+
+  forward(layer, x, y, n) {
+    const c = layer.config;
+    const [inMaps, h, w] = layer.inShape;
+    const [, ho, wo] = layer.outShape;
+    const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
+    const [weight, bias] = layer.params;
+    for (let b = 0; b < n; b++) {
+      const xb = b * inMaps * h * w;
+      for (let o = 0; o < c.maps; o++) {
+        const yo = (b * c.maps + o) * ho * wo;
+        y.fill(bias[o], yo, yo + ho * wo);
+        for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+          const xi = xb + c.inputs[e] * h * w;
+          const we = e * kk;
+          for (let oy = 0; oy < ho; oy++) {
+            for (let ox = 0; ox < wo; ox++) {
+              let sum = 0;
+              for (let ky = 0; ky < k; ky++) {
+                const iy = oy * s - pad + ky;
+                if (iy < 0 || iy >= h) continue;
+                for (let kx = 0; kx < k; kx++) {
+                  const ix = ox * s - pad + kx;
+                  if (ix < 0 || ix >= w) continue;
+                  sum += weight[we + ky * k + kx] * x[xi + iy * w + ix];
+                }
+              }
+              y[yo + oy * wo + ox] += sum;
+            }
+          }
+        }
+      }
+    }
+  },
+
+  backward(layer, x, _y, dy, dx, grads, n) {
+    const c = layer.config;
+    const [inMaps, h, w] = layer.inShape;
+    const [, ho, wo] = layer.outShape;
+    const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
+    const [weight] = layer.params;
+    const [gw, gb] = grads;
+    for (let b = 0; b < n; b++) {
+      const xb = b * inMaps * h * w;
+      for (let o = 0; o < c.maps; o++) {
+        const yo = (b * c.maps + o) * ho * wo;
+        let sb = 0;
+        for (let p = 0; p < ho * wo; p++) sb += dy[yo + p];
+        gb[o] += sb;
+        for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+          const xi = xb + c.inputs[e] * h * w;
+          const we = e * kk;
+          for (let oy = 0; oy < ho; oy++) {
+            for (let ox = 0; ox < wo; ox++) {
+              const g = dy[yo + oy * wo + ox];
+              if (g === 0) continue;
+              for (let ky = 0; ky < k; ky++) {
+                const iy = oy * s - pad + ky;
+                if (iy < 0 || iy >= h) continue;
+                for (let kx = 0; kx < k; kx++) {
+                  const ix = ox * s - pad + kx;
+                  if (ix < 0 || ix >= w) continue;
+                  gw[we + ky * k + kx] += g * x[xi + iy * w + ix];
+                  if (dx) dx[xi + iy * w + ix] += g * weight[we + ky * k + kx];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+
+  backward2(layer, x, _y, _dy, d2y, d2x, hess, n) {
+    // Gauss-Newton: d2E/dw^2 = sum x^2 d2E/da^2 (shared weights sum their
+    // connections); d2E/dx^2 = sum w^2 d2E/da^2.
+    const c = layer.config;
+    const [inMaps, h, w] = layer.inShape;
+    const [, ho, wo] = layer.outShape;
+    const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
+    const [weight] = layer.params;
+    const [hw, hb] = hess;
+    for (let b = 0; b < n; b++) {
+      const xb = b * inMaps * h * w;
+      for (let o = 0; o < c.maps; o++) {
+        const yo = (b * c.maps + o) * ho * wo;
+        let sb = 0;
+        for (let p = 0; p < ho * wo; p++) sb += d2y[yo + p];
+        hb[o] += sb;
+        for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+          const xi = xb + c.inputs[e] * h * w;
+          const we = e * kk;
+          for (let oy = 0; oy < ho; oy++) {
+            for (let ox = 0; ox < wo; ox++) {
+              const g = d2y[yo + oy * wo + ox];
+              if (g === 0) continue;
+              for (let ky = 0; ky < k; ky++) {
+                const iy = oy * s - pad + ky;
+                if (iy < 0 || iy >= h) continue;
+                for (let kx = 0; kx < k; kx++) {
+                  const ix = ox * s - pad + kx;
+                  if (ix < 0 || ix >= w) continue;
+                  const xv = x[xi + iy * w + ix];
+                  const wv = weight[we + ky * k + kx];
+                  hw[we + ky * k + kx] += g * xv * xv;
+                  if (d2x) d2x[xi + iy * w + ix] += g * wv * wv;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+};

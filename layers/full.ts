@@ -1,0 +1,83 @@
+/**
+ * full: fully connected layer y = W x + b on a vector input (F6).
+ *
+ * Config: `units`. Weight shape (units, inputs).
+ *
+ * @module
+ */
+import { ConfigReader, requireVector } from "../engine/config.ts";
+import type { LayerPlugin } from "../engine/types.ts";
+
+/** Config of a full layer. */
+export interface FullConfig {
+  readonly units: number;
+}
+
+export const full: LayerPlugin<FullConfig> = {
+  type: "full",
+  description: "fully connected y = W x + b",
+  configure(raw, input, where) {
+    const r = new ConfigReader(raw, where);
+    const units = r.int("units", { min: 1 });
+    r.done();
+    requireVector(input, where);
+    return { units };
+  },
+  outputShape: (c) => [c.units],
+  params: (c, input) => [
+    { name: "weight", shape: [c.units, input[0]], fanIn: input[0], fanOut: c.units, role: "weight" },
+    { name: "bias", shape: [c.units], fanIn: input[0], fanOut: c.units, role: "bias" },
+  ],
+  connections: (c, input) => c.units * (input[0] + 1),
+
+  forward(layer, x, y, n) {
+    const units = layer.config.units, m = layer.inSize;
+    const [wt, bias] = layer.params;
+    for (let b = 0; b < n; b++) {
+      const xb = b * m;
+      for (let u = 0; u < units; u++) {
+        let sum = bias[u];
+        const wu = u * m;
+        for (let j = 0; j < m; j++) sum += wt[wu + j] * x[xb + j];
+        y[b * units + u] = sum;
+      }
+    }
+  },
+
+  backward(layer, x, _y, dy, dx, grads, n) {
+    const units = layer.config.units, m = layer.inSize;
+    const [wt] = layer.params;
+    const [gw, gb] = grads;
+    for (let b = 0; b < n; b++) {
+      const xb = b * m;
+      for (let u = 0; u < units; u++) {
+        const g = dy[b * units + u];
+        gb[u] += g;
+        const wu = u * m;
+        for (let j = 0; j < m; j++) {
+          gw[wu + j] += g * x[xb + j];
+          if (dx) dx[xb + j] += g * wt[wu + j];
+        }
+      }
+    }
+  },
+
+  backward2(layer, x, _y, _dy, d2y, d2x, hess, n) {
+    const units = layer.config.units, m = layer.inSize;
+    const [wt] = layer.params;
+    const [hw, hb] = hess;
+    for (let b = 0; b < n; b++) {
+      const xb = b * m;
+      for (let u = 0; u < units; u++) {
+        const g = d2y[b * units + u];
+        hb[u] += g;
+        const wu = u * m;
+        for (let j = 0; j < m; j++) {
+          const xv = x[xb + j], wv = wt[wu + j];
+          hw[wu + j] += g * xv * xv;
+          if (d2x) d2x[xb + j] += g * wv * wv;
+        }
+      }
+    }
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998) in TypeScript for Deno: a
+ * plugin registry of layers, losses and optimizers, declarative model graphs,
+ * and a CPU engine on typed arrays with forward, backward and the diagonal
+ * second derivatives of stochastic diagonal Levenberg-Marquardt.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, defaultRegistry, PRESETS } from "./mod.ts";
+ * const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 });
+ * const distances = model.forward(new Float32Array(32 * 32).fill(-0.1), 1);
+ * console.log(model.counts().trainable, distances.length); // 60000 10
+ * ```
+ *
+ * @module
+ */
+export * from "./engine/types.ts";
+export { emptyRegistries, type Registries, Registry, RegistryError } from "./engine/registry.ts";
+export {
+  BUILTIN_LAYERS,
+  BUILTIN_LOSSES,
+  BUILTIN_OPTIMIZERS,
+  createRegistries,
+  defaultRegistry,
+  registerBuiltins,
+} from "./builtins.ts";
+export {
+  type BackwardOptions,
+  buildModel,
+  type BuildOptions,
+  type BuiltLayer,
+  type GraphSpec,
+  type LayerSpec,
+  type LossSpec,
+  Model,
+} from "./engine/model.ts";
+export { buildError, ConfigReader, fieldError, requireMaps, requireVector, sizeOf } from "./engine/config.ts";
+export { INIT_NAMES, INITIALIZERS } from "./engine/init.ts";
+export { Rng } from "./engine/rng.ts";
+export { createOptimizer, estimateCurvature, Optimizer, type OptimizerSpec, trainStep } from "./engine/train.ts";
+export { formatSummary } from "./engine/summary.ts";
+export {
+  isModelFile,
+  loadModel,
+  MODEL_FORMAT,
+  type ModelFile,
+  modelFromJSON,
+  modelToJSON,
+  saveModel,
+  writeFileAtomic,
+} from "./engine/model_file.ts";
+export { type Activation, elementwise } from "./layers/_elementwise.ts";
+export { conv2d, type Conv2dConfig, denseConvWeights } from "./layers/conv2d.ts";
+export { subsample } from "./layers/subsample.ts";
+export { avgpool } from "./layers/avgpool.ts";
+export { maxpool } from "./layers/maxpool.ts";
+export { relu, squash, type SquashConfig, tanh } from "./layers/activations.ts";
+export { full, type FullConfig } from "./layers/full.ts";
+export { flatten } from "./layers/flatten.ts";
+export { parseCode, rbf, type RbfConfig } from "./layers/rbf.ts";
+export { DEFAULT_MAP_J, type MapConfig, mapLoss } from "./losses/map.ts";
+export { mseRbfLoss } from "./losses/mse_rbf.ts";
+export { softmaxCrossEntropyLoss } from "./losses/softmax_cross_entropy.ts";
+export { sgd, type SgdConfig } from "./optim/sgd.ts";
+export { sdlm, type SdlmConfig, sdlmStepSizes } from "./optim/sdlm.ts";
+export { adam, type AdamConfig } from "./optim/adam.ts";
+export { getPreset, lenet5Graph, lenet5ModernGraph, PAPER_SCHEDULE, type Preset, PRESETS } from "./presets/presets.ts";
+export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";

@@ -1,0 +1,77 @@
+/** `deno task train --summary` on presets, graph files and model files, run as a user would. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultRegistry } from "../builtins.ts";
+import { buildModel } from "../engine/model.ts";
+import { saveModel } from "../engine/model_file.ts";
+import { PRESETS } from "../presets/presets.ts";
+
+const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
+
+async function train(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", TRAIN, ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("cli: --summary prints the layer table of a preset with the paper's totals", async () => {
+  const { code, stdout } = await train("--preset", "lenet5", "--summary");
+  assert.equal(code, 0);
+  const lines = stdout.split("\n");
+  const row = (name: string) => lines.find((l) => l.startsWith(name + " "))!.split(/\s{2,}/);
+  assert.deepEqual(row("C1").slice(0, 5), ["C1", "conv2d", "[6, 28, 28]", "156", "122,304"]);
+  assert.deepEqual(row("C3"), [
+    "C3",
+    "conv2d",
+    "[16, 10, 10]",
+    "1,516",
+    "151,600",
+    "table: 60 of 96 map pairs, init paper",
+  ]);
+  assert.deepEqual(row("OUTPUT"), ["OUTPUT", "rbf", "[10]", "840", "840"]);
+  assert.deepEqual(row("total"), ["total", "60,000", "840", "340,908"]);
+});
+
+Deno.test("cli: --summary of a graph JSON file and of a saved model; errors name the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const graphFile = join(dir, "graph.json");
+    await Deno.writeTextFile(graphFile, JSON.stringify(PRESETS["lenet5-modern"].graph));
+    const g = await train("--model", graphFile, "--summary");
+    assert.equal(g.code, 0, g.stderr);
+    assert.match(g.stdout, /^lenet5-modern: 61,706 trainable parameters/);
+    const modelFile = join(dir, "model.json");
+    await saveModel(modelFile, buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry }));
+    const m = await train("--model", modelFile, "--summary");
+    assert.equal(m.code, 0, m.stderr);
+    assert.match(m.stdout, /^lenet5: 60,000 trainable parameters, 340,908 connections/);
+
+    await Deno.writeTextFile(
+      graphFile,
+      JSON.stringify({ input: [1, 8, 8], layers: [{ type: "pool" }], loss: { type: "map" } }),
+    );
+    const bad = await train("--model", graphFile, "--summary");
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      new RegExp(`In "${graphFile}": Cannot find registered layer type "pool" for layer "pool0"`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: unknown options and presets are refused with the help or the list", async () => {
+  const a = await train("--presett", "lenet5");
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /Unknown option '--presett'/);
+  assert.match(a.stderr, /Usage: deno task train/);
+  const b = await train("--preset", "lenet6", "--summary");
+  assert.equal(b.code, 1);
+  assert.match(b.stderr, /Cannot find preset "lenet6"; presets: lenet5, lenet5-modern/);
+});
