@@ -14,7 +14,7 @@
  * @module
  */
 import { buildError, ConfigReader, fieldError, requireMaps, show, showShape } from "../engine/config.ts";
-import type { Floats, LayerPlugin } from "../engine/types.ts";
+import type { Floats, Layer, LayerPlugin } from "../engine/types.ts";
 
 /** The checked config of a conv2d layer. */
 export interface Conv2dConfig {
@@ -133,116 +133,258 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
   },
 
   forward(layer, x, y, n) {
-    const c = layer.config;
-    const [inMaps, h, w] = layer.inShape;
-    const [, ho, wo] = layer.outShape;
-    const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
-    const [weight, bias] = layer.params;
-    for (let b = 0; b < n; b++) {
-      const xb = b * inMaps * h * w;
-      for (let o = 0; o < c.maps; o++) {
-        const yo = (b * c.maps + o) * ho * wo;
-        y.fill(bias[o], yo, yo + ho * wo);
-        for (let e = c.start[o]; e < c.start[o + 1]; e++) {
-          const xi = xb + c.inputs[e] * h * w;
-          const we = e * kk;
-          for (let oy = 0; oy < ho; oy++) {
-            for (let ox = 0; ox < wo; ox++) {
-              let sum = 0;
-              for (let ky = 0; ky < k; ky++) {
-                const iy = oy * s - pad + ky;
-                if (iy < 0 || iy >= h) continue;
-                for (let kx = 0; kx < k; kx++) {
-                  const ix = ox * s - pad + kx;
-                  if (ix < 0 || ix >= w) continue;
-                  sum += weight[we + ky * k + kx] * x[xi + iy * w + ix];
-                }
-              }
-              y[yo + oy * wo + ox] += sum;
-            }
-          }
-        }
-      }
-    }
+    if (isFastCase(layer)) fastForward(layer, x, y, n);
+    else referenceForward(layer, x, y, n);
   },
 
-  backward(layer, x, _y, dy, dx, grads, n) {
-    const c = layer.config;
-    const [inMaps, h, w] = layer.inShape;
-    const [, ho, wo] = layer.outShape;
-    const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
-    const [weight] = layer.params;
-    const [gw, gb] = grads;
-    for (let b = 0; b < n; b++) {
-      const xb = b * inMaps * h * w;
-      for (let o = 0; o < c.maps; o++) {
-        const yo = (b * c.maps + o) * ho * wo;
-        let sb = 0;
-        for (let p = 0; p < ho * wo; p++) sb += dy[yo + p];
-        gb[o] += sb;
-        for (let e = c.start[o]; e < c.start[o + 1]; e++) {
-          const xi = xb + c.inputs[e] * h * w;
-          const we = e * kk;
-          for (let oy = 0; oy < ho; oy++) {
-            for (let ox = 0; ox < wo; ox++) {
-              const g = dy[yo + oy * wo + ox];
-              if (g === 0) continue;
-              for (let ky = 0; ky < k; ky++) {
-                const iy = oy * s - pad + ky;
-                if (iy < 0 || iy >= h) continue;
-                for (let kx = 0; kx < k; kx++) {
-                  const ix = ox * s - pad + kx;
-                  if (ix < 0 || ix >= w) continue;
-                  gw[we + ky * k + kx] += g * x[xi + iy * w + ix];
-                  if (dx) dx[xi + iy * w + ix] += g * weight[we + ky * k + kx];
-                }
-              }
-            }
-          }
-        }
-      }
-    }
+  backward(layer, x, y, dy, dx, grads, n) {
+    if (isFastCase(layer)) fastBackward(layer, x, dy, dx, grads, n, false);
+    else referenceBackward(layer, x, y, dy, dx, grads, n);
   },
 
-  backward2(layer, x, _y, _dy, d2y, d2x, hess, n) {
-    // Gauss-Newton: d2E/dw^2 = sum x^2 d2E/da^2 (shared weights sum their
-    // connections); d2E/dx^2 = sum w^2 d2E/da^2.
-    const c = layer.config;
-    const [inMaps, h, w] = layer.inShape;
-    const [, ho, wo] = layer.outShape;
-    const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
-    const [weight] = layer.params;
-    const [hw, hb] = hess;
-    for (let b = 0; b < n; b++) {
-      const xb = b * inMaps * h * w;
-      for (let o = 0; o < c.maps; o++) {
-        const yo = (b * c.maps + o) * ho * wo;
-        let sb = 0;
-        for (let p = 0; p < ho * wo; p++) sb += d2y[yo + p];
-        hb[o] += sb;
-        for (let e = c.start[o]; e < c.start[o + 1]; e++) {
-          const xi = xb + c.inputs[e] * h * w;
-          const we = e * kk;
-          for (let oy = 0; oy < ho; oy++) {
-            for (let ox = 0; ox < wo; ox++) {
-              const g = d2y[yo + oy * wo + ox];
-              if (g === 0) continue;
-              for (let ky = 0; ky < k; ky++) {
-                const iy = oy * s - pad + ky;
-                if (iy < 0 || iy >= h) continue;
-                for (let kx = 0; kx < k; kx++) {
-                  const ix = ox * s - pad + kx;
-                  if (ix < 0 || ix >= w) continue;
-                  const xv = x[xi + iy * w + ix];
-                  const wv = weight[we + ky * k + kx];
-                  hw[we + ky * k + kx] += g * xv * xv;
-                  if (d2x) d2x[xi + iy * w + ix] += g * wv * wv;
-                }
-              }
-            }
-          }
-        }
-      }
-    }
+  backward2(layer, x, y, dy, d2y, d2x, hess, n) {
+    if (isFastCase(layer)) fastBackward(layer, x, d2y, d2x, hess, n, true);
+    else referenceBackward2(layer, x, y, dy, d2y, d2x, hess, n);
   },
 };
+
+// Reference kernels: any stride and padding, written for clarity. The tests
+// compare the fast kernels below against them.
+
+export function referenceForward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n: number): void {
+  const c = layer.config;
+  const [inMaps, h, w] = layer.inShape;
+  const [, ho, wo] = layer.outShape;
+  const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
+  const [weight, bias] = layer.params;
+  for (let b = 0; b < n; b++) {
+    const xb = b * inMaps * h * w;
+    for (let o = 0; o < c.maps; o++) {
+      const yo = (b * c.maps + o) * ho * wo;
+      y.fill(bias[o], yo, yo + ho * wo);
+      for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+        const xi = xb + c.inputs[e] * h * w;
+        const we = e * kk;
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++) {
+            let sum = 0;
+            for (let ky = 0; ky < k; ky++) {
+              const iy = oy * s - pad + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < k; kx++) {
+                const ix = ox * s - pad + kx;
+                if (ix < 0 || ix >= w) continue;
+                sum += weight[we + ky * k + kx] * x[xi + iy * w + ix];
+              }
+            }
+            y[yo + oy * wo + ox] += sum;
+          }
+        }
+      }
+    }
+  }
+}
+
+export function referenceBackward(
+  layer: Layer<Conv2dConfig>,
+  x: Floats,
+  _y: Floats,
+  dy: Floats,
+  dx: Floats | null,
+  grads: readonly Floats[],
+  n: number,
+): void {
+  const c = layer.config;
+  const [inMaps, h, w] = layer.inShape;
+  const [, ho, wo] = layer.outShape;
+  const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
+  const [weight] = layer.params;
+  const [gw, gb] = grads;
+  for (let b = 0; b < n; b++) {
+    const xb = b * inMaps * h * w;
+    for (let o = 0; o < c.maps; o++) {
+      const yo = (b * c.maps + o) * ho * wo;
+      let sb = 0;
+      for (let p = 0; p < ho * wo; p++) sb += dy[yo + p];
+      gb[o] += sb;
+      for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+        const xi = xb + c.inputs[e] * h * w;
+        const we = e * kk;
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++) {
+            const g = dy[yo + oy * wo + ox];
+            if (g === 0) continue;
+            for (let ky = 0; ky < k; ky++) {
+              const iy = oy * s - pad + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < k; kx++) {
+                const ix = ox * s - pad + kx;
+                if (ix < 0 || ix >= w) continue;
+                gw[we + ky * k + kx] += g * x[xi + iy * w + ix];
+                if (dx) dx[xi + iy * w + ix] += g * weight[we + ky * k + kx];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function referenceBackward2(
+  layer: Layer<Conv2dConfig>,
+  x: Floats,
+  _y: Floats,
+  _dy: Floats,
+  d2y: Floats,
+  d2x: Floats | null,
+  hess: readonly Floats[],
+  n: number,
+): void {
+  // Gauss-Newton: d2E/dw^2 = sum x^2 d2E/da^2 (shared weights sum their
+  // connections); d2E/dx^2 = sum w^2 d2E/da^2.
+  const c = layer.config;
+  const [inMaps, h, w] = layer.inShape;
+  const [, ho, wo] = layer.outShape;
+  const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
+  const [weight] = layer.params;
+  const [hw, hb] = hess;
+  for (let b = 0; b < n; b++) {
+    const xb = b * inMaps * h * w;
+    for (let o = 0; o < c.maps; o++) {
+      const yo = (b * c.maps + o) * ho * wo;
+      let sb = 0;
+      for (let p = 0; p < ho * wo; p++) sb += d2y[yo + p];
+      hb[o] += sb;
+      for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+        const xi = xb + c.inputs[e] * h * w;
+        const we = e * kk;
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++) {
+            const g = d2y[yo + oy * wo + ox];
+            if (g === 0) continue;
+            for (let ky = 0; ky < k; ky++) {
+              const iy = oy * s - pad + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < k; kx++) {
+                const ix = ox * s - pad + kx;
+                if (ix < 0 || ix >= w) continue;
+                const xv = x[xi + iy * w + ix];
+                const wv = weight[we + ky * k + kx];
+                hw[we + ky * k + kx] += g * xv * xv;
+                if (d2x) d2x[xi + iy * w + ix] += g * wv * wv;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Fast kernels for stride 1 without padding (every LeNet-5 convolution): the
+// weight is hoisted out of the loops and the innermost loop runs along a row,
+// with no bounds checks. When the kernel covers the whole input (C5), each
+// output is one dot product over contiguous memory.
+
+function isFastCase(layer: Layer<Conv2dConfig>): boolean {
+  return layer.config.stride === 1 && layer.config.padding === 0;
+}
+
+function fastForward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n: number): void {
+  const c = layer.config;
+  const [inMaps, h, w] = layer.inShape;
+  const [, ho, wo] = layer.outShape;
+  const k = c.kernel, kk = k * k, hw = h * w, ohw = ho * wo;
+  const [weight, bias] = layer.params;
+  const whole = ho === 1 && wo === 1;
+  for (let b = 0; b < n; b++) {
+    const xb = b * inMaps * hw;
+    for (let o = 0; o < c.maps; o++) {
+      const yo = (b * c.maps + o) * ohw;
+      if (whole) {
+        let sum = bias[o];
+        for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+          const xi = xb + c.inputs[e] * hw, we = e * kk;
+          for (let j = 0; j < kk; j++) sum += weight[we + j] * x[xi + j];
+        }
+        y[yo] = sum;
+        continue;
+      }
+      y.fill(bias[o], yo, yo + ohw);
+      for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+        const xi = xb + c.inputs[e] * hw, we = e * kk;
+        for (let ky = 0; ky < k; ky++) {
+          for (let kx = 0; kx < k; kx++) {
+            const wv = weight[we + ky * k + kx];
+            for (let oy = 0; oy < ho; oy++) {
+              const yr = yo + oy * wo, xr = xi + (oy + ky) * w + kx;
+              for (let ox = 0; ox < wo; ox++) y[yr + ox] += wv * x[xr + ox];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Backward (`square` false): gw += dy * x, gb += dy, dx += w * dy.
+ * Gauss-Newton backward (`square` true, d = d2y): hw += d * x^2, hb += d, d2x += w^2 * d.
+ */
+function fastBackward(
+  layer: Layer<Conv2dConfig>,
+  x: Floats,
+  d: Floats,
+  dx: Floats | null,
+  out: readonly Floats[],
+  n: number,
+  square: boolean,
+): void {
+  const c = layer.config;
+  const [inMaps, h, w] = layer.inShape;
+  const [, ho, wo] = layer.outShape;
+  const k = c.kernel, kk = k * k, hw = h * w, ohw = ho * wo;
+  const [weight] = layer.params;
+  const [gw, gb] = out;
+  const whole = ho === 1 && wo === 1;
+  for (let b = 0; b < n; b++) {
+    const xb = b * inMaps * hw;
+    for (let o = 0; o < c.maps; o++) {
+      const yo = (b * c.maps + o) * ohw;
+      let sb = 0;
+      for (let p = 0; p < ohw; p++) sb += d[yo + p];
+      gb[o] += sb;
+      for (let e = c.start[o]; e < c.start[o + 1]; e++) {
+        const xi = xb + c.inputs[e] * hw, we = e * kk;
+        if (whole) {
+          const g = d[yo];
+          if (g === 0) continue;
+          for (let j = 0; j < kk; j++) {
+            const xv = x[xi + j], wv = weight[we + j];
+            gw[we + j] += square ? g * xv * xv : g * xv;
+            if (dx) dx[xi + j] += square ? g * wv * wv : g * wv;
+          }
+          continue;
+        }
+        for (let ky = 0; ky < k; ky++) {
+          for (let kx = 0; kx < k; kx++) {
+            const wv = weight[we + ky * k + kx];
+            const wf = square ? wv * wv : wv;
+            let s = 0;
+            for (let oy = 0; oy < ho; oy++) {
+              const yr = yo + oy * wo, xr = xi + (oy + ky) * w + kx;
+              if (square) {
+                for (let ox = 0; ox < wo; ox++) s += d[yr + ox] * x[xr + ox] * x[xr + ox];
+              } else {
+                for (let ox = 0; ox < wo; ox++) s += d[yr + ox] * x[xr + ox];
+              }
+              if (dx) { for (let ox = 0; ox < wo; ox++) dx[xr + ox] += wf * d[yr + ox]; }
+            }
+            gw[we + ky * k + kx] += s;
+          }
+        }
+      }
+    }
+  }
+}

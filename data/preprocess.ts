@@ -1,0 +1,48 @@
+/**
+ * The paper's input normalisation: pad each 28x28 image to 32x32 with
+ * background, then map grey level 0 (background) to -0.1 and 255 (ink) to
+ * 1.175, linearly, so the mean is about 0 and the variance about 1.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode preprocess}. */
+export interface PreprocessOptions {
+  /** Pixels of background added on each side; default 2 (28 -> 32). */
+  readonly pad?: number;
+  /** Value of grey level 0; default -0.1. */
+  readonly background?: number;
+  /** Value of grey level 255; default 1.175. */
+  readonly ink?: number;
+}
+
+/**
+ * Preprocesses `count` images of rows x cols grey levels into a
+ * Float32Array of count x (rows + 2 pad) x (cols + 2 pad).
+ *
+ * @example
+ * ```ts
+ * import { preprocess } from "./preprocess.ts";
+ * const x = preprocess(new Uint8Array(28 * 28).fill(255), 1, 28, 28);
+ * if (x.length !== 1024 || x[0] !== -0.1 || Math.abs(x[2 * 32 + 2] - 1.175) > 1e-6) throw new Error("bad");
+ * ```
+ */
+export function preprocess(
+  images: Uint8Array,
+  count: number,
+  rows: number,
+  cols: number,
+  options: PreprocessOptions = {},
+): Float32Array {
+  const pad = options.pad ?? 2, bg = options.background ?? -0.1, ink = options.ink ?? 1.175;
+  const h = rows + 2 * pad, w = cols + 2 * pad;
+  const out = new Float32Array(count * h * w).fill(bg);
+  const scale = (ink - bg) / 255;
+  for (let s = 0; s < count; s++) {
+    for (let r = 0; r < rows; r++) {
+      const src = (s * rows + r) * cols, dst = s * h * w + (r + pad) * w + pad;
+      for (let c = 0; c < cols; c++) out[dst + c] = bg + scale * images[src + c];
+    }
+  }
+  return out;
+}
