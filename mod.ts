@@ -66,3 +66,18 @@ export { sdlm, type SdlmConfig, sdlmStepSizes } from "./optim/sdlm.ts";
 export { adam, type AdamConfig } from "./optim/adam.ts";
 export { getPreset, lenet5Graph, lenet5ModernGraph, PAPER_SCHEDULE, type Preset, PRESETS } from "./presets/presets.ts";
 export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
+export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";
+export {
+  evaluate,
+  type Evaluation,
+  fit,
+  type FitOptions,
+  type FitState,
+  learningRateOf,
+  type PassResult,
+  patternOrder,
+  type Progress,
+} from "./engine/fit.ts";
+export { preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
+export { IdxError, parseIdx, readIdxFile } from "./data/idx.ts";
+export { type Dataset, loadMnist, mnistPackageDir, type Split } from "./data/mnist.ts";

@@ -1,67 +1,320 @@
 /**
- * `deno task train`: trains a preset or a graph (and `--summary` prints its
- * layer table).
+ * `deno task train`: trains a preset (the faithful LeNet-5 by default) on
+ * MNIST, shows progress, and keeps a run folder with the model, a checkpoint
+ * to resume from, summary.json and pictures.
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
+import { loadMnist } from "../data/mnist.ts";
+import { evaluate, fit, type FitState, type Progress } from "../engine/fit.ts";
+import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
+import { isModelFile, modelFromJSON, readJSONFile, saveModel, writeFileAtomic } from "../engine/model_file.ts";
+import { buildModel, type GraphSpec } from "../engine/model.ts";
 import { formatSummary } from "../engine/summary.ts";
-import { PRESETS } from "../presets/presets.ts";
-import { modelFromOptions } from "./_model_source.ts";
+import { createOptimizer, type OptimizerSpec } from "../engine/train.ts";
+import { DEFAULT_MAP_J } from "../losses/map.ts";
+import { INIT_NAMES } from "../engine/init.ts";
+import { getPreset, type Preset, PRESETS } from "../presets/presets.ts";
+import { writeCurves, writeDigitGrid, writeIndex, writeMetrics } from "../report/report.ts";
+import { OptionError, runCommand } from "./_command.ts";
+import { checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from "./_run.ts";
 
 const HELP = `Usage: deno task train [options]
 
-Options:
-  --preset NAME   model preset: ${Object.keys(PRESETS).join(", ")} (default lenet5)
-  --model FILE    a graph JSON file or a saved model file instead of a preset
-  --seed N        seed of the init and the pattern order (default 0)
-  --summary       print the layer table (name, type, output shape, parameters,
-                  connections, totals) and exit
-  -h, --help      show this help
+Trains the faithful LeNet-5 on MNIST the paper's way unless told otherwise:
+MAP loss, SDLM (mu 0.02, curvature from 500 patterns before each pass), the
+paper's eta schedule, one update per pattern, 20 passes, fixed random order.
+
+Model:
+  --preset NAME      ${Object.keys(PRESETS).join(", ")} (default lenet5)
+  --model FILE       a graph JSON file or a saved model file instead of a preset
+  --loss TYPE        replace the loss: map, mse-rbf, softmax-cross-entropy
+  --j VALUE          the MAP loss's rubbish-class constant j (default ${DEFAULT_MAP_J})
+  --init NAME        weight init: ${INIT_NAMES.join(", ")}
+  --summary          print the layer table and exit
+Training:
+  --epochs N         passes over the training set
+  --batch N          patterns per update
+  --optimizer TYPE   sdlm, sgd or adam (with its default settings)
+  --lr X             constant learning rate (replaces the preset's schedule)
+  --steps N          stop after N updates
+  --seed N           seed of the init, the pattern order and the curvature samples (default 0)
+  --limit N          train on the first N training patterns (quick runs)
+  --data DIR         an MNIST-format folder (e.g. /usr/share/datasets/fashion-mnist)
+Run folder:
+  --out DIR          where the run goes (default runs/PRESET-seedN)
+  --resume DIR       continue the stopped run in DIR (--epochs may extend it)
+  --quiet            no progress line
+  -h, --help         show this help
 `;
 
-/** Runs the command; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  let values;
+const OPTIONS = {
+  preset: { type: "string" },
+  model: { type: "string" },
+  loss: { type: "string" },
+  j: { type: "string" },
+  init: { type: "string" },
+  summary: { type: "boolean", default: false },
+  epochs: { type: "string" },
+  batch: { type: "string" },
+  optimizer: { type: "string" },
+  lr: { type: "string" },
+  steps: { type: "string" },
+  seed: { type: "string", default: "0" },
+  limit: { type: "string" },
+  data: { type: "string" },
+  out: { type: "string" },
+  resume: { type: "string" },
+  quiet: { type: "boolean", default: false },
+} as const;
+
+function intOption(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (!Number.isSafeInteger(v) || v < min) {
+    throw new OptionError(`Option --${name} must be an integer >= ${min}, got "${value}"`);
+  }
+  return v;
+}
+
+function numberOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (!Number.isFinite(v) || v <= 0) throw new OptionError(`Option --${name} must be a number > 0, got "${value}"`);
+  return v;
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, "0")}m` : m ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
+}
+
+/** Resolves the flags into run settings (and the starting weights of a saved model, if any). */
+async function settingsFromFlags(v: Record<string, string | boolean | undefined>) {
+  const seed = intOption("seed", v.seed as string, 0)!;
+  let graph: GraphSpec, source: string, base: Preset, startParams: Float32Array | undefined;
+  if (v.model) {
+    const data = await readJSONFile(v.model as string);
+    source = v.model as string;
+    if (isModelFile(data)) {
+      const m = modelFromJSON(data, defaultRegistry, `"${source}"`);
+      graph = m.graph;
+      startParams = Float32Array.from(m.params);
+    } else graph = data as GraphSpec;
+    base = graph.loss?.type === "softmax-cross-entropy" ? PRESETS["lenet5-modern"] : PRESETS.lenet5;
+  } else {
+    base = getPreset((v.preset as string) ?? "lenet5");
+    graph = base.graph;
+    source = base.name;
+  }
+  if (v.loss !== undefined) {
+    const j = numberOption("j", v.j as string) ?? DEFAULT_MAP_J;
+    graph = { ...graph, loss: v.loss === "map" ? { type: "map", j } : { type: v.loss as string } };
+  } else if (v.j !== undefined) {
+    if (graph.loss.type !== "map") {
+      throw new OptionError(`Option --j applies to the map loss; this model's loss is ${graph.loss.type}`);
+    }
+    graph = { ...graph, loss: { ...graph.loss, j: numberOption("j", v.j as string) } };
+  }
+  if (v.init !== undefined) {
+    if (!INIT_NAMES.includes(v.init as string)) {
+      throw new OptionError(`Option --init must be one of ${INIT_NAMES.join(", ")}, got "${v.init}"`);
+    }
+    graph = {
+      ...graph,
+      init: v.init as string,
+      layers: graph.layers.map(({ init: _i, ...l }) => l as typeof l & { type: string }),
+    };
+  }
+  const lr = numberOption("lr", v.lr as string);
+  let optimizer: OptimizerSpec = base.optimizer;
+  if (v.optimizer !== undefined) optimizer = { type: v.optimizer as string };
+  if (lr !== undefined) optimizer = { ...optimizer, lr };
+  const keepSchedule = v.optimizer === undefined && lr === undefined;
+  const settings: RunSettings = {
+    source,
+    graph,
+    optimizer,
+    passes: intOption("epochs", v.epochs as string, 1) ?? base.epochs,
+    batch: intOption("batch", v.batch as string, 1) ?? base.batch,
+    ...(keepSchedule && base.schedule ? { schedule: base.schedule } : {}),
+    seed,
+    ...(v.limit !== undefined ? { limit: intOption("limit", v.limit as string, 1) } : {}),
+    ...(v.steps !== undefined ? { maxSteps: intOption("steps", v.steps as string, 1) } : {}),
+    ...(v.data !== undefined ? { data: v.data as string } : {}),
+    curvatureSamples: 500,
+  };
+  return { settings, startParams };
+}
+
+async function exists(path: string): Promise<boolean> {
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        preset: { type: "string" },
-        model: { type: "string" },
-        seed: { type: "string", default: "0" },
-        summary: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    await Deno.stat(path);
+    return true;
   } catch (e) {
-    console.error(`${(e as Error).message}\n\n${HELP}`);
-    return 2;
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
   }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const seed = Number(values.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) {
-    console.error(`Option --seed must be a non-negative integer, got "${values.seed}"`);
-    return 2;
-  }
-  try {
-    const model = await modelFromOptions({ preset: values.preset, model: values.model, seed }, defaultRegistry);
+}
+
+/** Runs the command; returns the exit code. */
+export function main(args: string[]): Promise<number> {
+  return runCommand(args, OPTIONS, HELP, run);
+}
+
+async function run(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const registry = defaultRegistry;
+  let settings: RunSettings, dir: string, fitState: FitState | undefined, wallBefore = 0;
+  let model, optimizer;
+  if (values.resume !== undefined) {
+    dir = values.resume as string;
+    if (!(await exists(checkpointPath(dir)))) {
+      throw new OptionError(`Cannot resume "${dir}": it holds no checkpoint.json (is it a run folder?)`);
+    }
+    const c = await loadCheckpoint(dir, registry);
+    const passes = intOption("epochs", values.epochs as string, 1) ?? c.settings.passes;
+    settings = { ...c.settings, passes };
+    ({ model, optimizer } = c);
+    fitState = c.fit;
+    wallBefore = c.wallSeconds;
+    console.log(`Resuming ${dir} after pass ${fitState.passesDone} of ${passes}`);
+  } else {
+    const r = await settingsFromFlags(values);
+    settings = r.settings;
+    try {
+      model = buildModel(settings.graph, { registry, seed: settings.seed });
+    } catch (e) {
+      if (values.model) (e as Error).message = `In "${values.model}": ${(e as Error).message}`;
+      throw e;
+    }
+    if (r.startParams) model.params.set(r.startParams);
+    optimizer = createOptimizer(settings.optimizer, model, registry);
     if (values.summary) {
       console.log(formatSummary(model));
       return 0;
     }
-    console.error("Training on MNIST is not implemented yet; use --summary");
-    return 1;
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    return 1;
+    const name = settings.source.replace(/^.*\//, "").replace(/\.json$/, "");
+    dir = (values.out as string) ?? join("runs", `${name}-seed${settings.seed}`);
+    if (await exists(checkpointPath(dir))) {
+      throw new OptionError(
+        `Run folder "${dir}" already holds a run; pass --resume ${dir} to continue it, or --out to choose another folder`,
+      );
+    }
   }
+  await Deno.mkdir(dir, { recursive: true });
+
+  const data = await loadMnist({ dir: settings.data });
+  const train = settings.limit ? Math.min(settings.limit, data.train.count) : data.train.count;
+  console.log(
+    `Data: ${data.source}: ${data.train.count.toLocaleString("en-US")} training (using ${
+      train.toLocaleString("en-US")
+    }), ${data.test.count.toLocaleString("en-US")} test patterns`,
+  );
+  const counts = model.counts();
+  console.log(
+    `Model: ${settings.graph.name ?? settings.source}, ${counts.trainable.toLocaleString("en-US")} parameters; ` +
+      `loss ${settings.graph.loss.type}; optimizer ${JSON.stringify(settings.optimizer)}; batch ${settings.batch}; ` +
+      `${settings.passes} passes${
+        settings.schedule ? ", eta schedule " + settings.schedule.join(" ") : ""
+      }; seed ${settings.seed}`,
+  );
+  console.log(`Run folder: ${dir}`);
+
+  if (!fitState) {
+    const before = evaluate(model, data.test, { limit: 100 });
+    await writeDigitGrid(join(dir, "digits-before.svg"), data.test, before.predictions, "Test digits before training");
+  }
+
+  const tty = Deno.stdout.isTerminal();
+  let lastLine = 0;
+  const enc = new TextEncoder();
+  const onProgress = values.quiet ? undefined : (p: Progress) => {
+    const line = `pass ${p.pass}/${p.passes}  ${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")}  ` +
+      `${Math.round(p.patternsPerSecond)} patterns/s  ETA ${formatSeconds(p.eta)}  loss ${p.runningLoss.toFixed(4)}`;
+    if (tty) Deno.stdout.writeSync(enc.encode(`\r${line}\x1b[K`));
+    else if (performance.now() - lastLine > 15_000 || p.done === p.total) {
+      lastLine = performance.now();
+      console.log(line);
+    }
+  };
+
+  const t0 = performance.now();
+  const wall = () => wallBefore + (performance.now() - t0) / 1000;
+  const writeSummary = async (state: FitState, final: Record<string, unknown> = {}) => {
+    const last = state.history[state.history.length - 1];
+    const summary = {
+      preset: settings.source,
+      flags: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined && v !== false)),
+      settings: { ...settings, graph: undefined, graphName: settings.graph.name },
+      seed: settings.seed,
+      data: data.source,
+      parameters: counts.trainable,
+      connections: counts.connections,
+      wallSeconds: Math.round(wall() * 10) / 10,
+      passesDone: state.passesDone,
+      testError: last?.testError,
+      trainError: last?.trainError,
+      passes: state.history,
+      ...final,
+    };
+    await writeFileAtomic(join(dir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+  };
+
+  const result = await fit(model, optimizer, data, {
+    passes: settings.passes,
+    batch: settings.batch,
+    seed: settings.seed,
+    schedule: settings.schedule,
+    curvatureSamples: settings.curvatureSamples,
+    limit: settings.limit,
+    maxSteps: settings.maxSteps,
+    onProgress,
+    async onPass(state, testPredictions) {
+      if (tty && onProgress) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));
+      const h = state.history[state.history.length - 1];
+      const steps = h.stepRange
+        ? `  SDLM steps ${h.stepRange[0].toExponential(2)}..${h.stepRange[1].toExponential(2)}`
+        : "";
+      console.log(
+        `pass ${h.pass}: loss ${h.loss.toFixed(4)}  training error ${(100 * h.trainError).toFixed(2)}%  ` +
+          `test error ${(100 * h.testError).toFixed(2)}%  (${h.seconds.toFixed(0)} s, eta ${h.lr})${steps}`,
+      );
+      await saveModel(join(dir, "model.json"), model);
+      await saveCheckpoint(dir, settings, model, optimizer, state, wall());
+      const metrics = classificationMetrics(testPredictions, data.test.labels, data.classes);
+      await writeMetrics(dir, metrics, formatMetrics(metrics));
+      await writeDigitGrid(
+        join(dir, "digits-after.svg"),
+        data.test,
+        testPredictions,
+        `Test digits after pass ${h.pass}`,
+      );
+      await writeCurves(dir, state, train);
+      await writeSummary(state, { macroF1: metrics.macroF1 });
+      await writeIndex(dir, `LeNet-5 run: ${settings.source}, seed ${settings.seed}`, state, [
+        `Data: ${data.source}. ${
+          counts.trainable.toLocaleString("en-US")
+        } parameters, loss ${settings.graph.loss.type}, ` +
+        `optimizer ${settings.optimizer.type}, batch ${settings.batch}.`,
+        `After pass ${h.pass}: test error ${(100 * h.testError).toFixed(2)}%, training error ${
+          (100 * h.trainError).toFixed(2)
+        }%, macro F1 ${metrics.macroF1.toFixed(4)}.`,
+      ]);
+    },
+  }, fitState);
+  const last = result.history[result.history.length - 1];
+  if (last) {
+    console.log(
+      `Done: test error ${(100 * last.testError).toFixed(2)}% after ${last.pass} passes, ${
+        formatSeconds(wall())
+      } in all. ` +
+        `Report: ${join(dir, "index.html")}`,
+    );
+  }
+  return 0;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -64,7 +64,11 @@ export function parseIdx(bytes: Uint8Array, source: string, expectMagic?: number
   const count = dims.reduce((a, b) => a * b, 1);
   const expected = header + count * type.bytes;
   if (bytes.length < expected) {
-    fail(`file is truncated: it holds ${bytes.length} bytes, expected ${expected} for ${dims.join(" x ")} ${type.name} values`);
+    fail(
+      `file is truncated: it holds ${bytes.length} bytes, expected ${expected} for ${
+        dims.join(" x ")
+      } ${type.name} values`,
+    );
   }
   if (bytes.length > expected) fail(`file holds ${bytes.length} bytes, expected ${expected}: trailing data`);
   const body = bytes.slice(header, expected);

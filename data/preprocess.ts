@@ -34,15 +34,30 @@ export function preprocess(
   cols: number,
   options: PreprocessOptions = {},
 ): Float32Array {
-  const pad = options.pad ?? 2, bg = options.background ?? -0.1, ink = options.ink ?? 1.175;
-  const h = rows + 2 * pad, w = cols + 2 * pad;
-  const out = new Float32Array(count * h * w).fill(bg);
-  const scale = (ink - bg) / 255;
+  const pad = options.pad ?? 2;
+  const size = (rows + 2 * pad) * (cols + 2 * pad);
+  const out = new Float32Array(count * size);
   for (let s = 0; s < count; s++) {
-    for (let r = 0; r < rows; r++) {
-      const src = (s * rows + r) * cols, dst = s * h * w + (r + pad) * w + pad;
-      for (let c = 0; c < cols; c++) out[dst + c] = bg + scale * images[src + c];
-    }
+    preprocessInto(images.subarray(s * rows * cols, (s + 1) * rows * cols), rows, cols, out, s * size, options);
   }
   return out;
+}
+
+/** Preprocesses one image into `out` at `offset` (the padded size must fit). */
+export function preprocessInto(
+  image: Uint8Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+  offset: number,
+  options: PreprocessOptions = {},
+): void {
+  const pad = options.pad ?? 2, bg = options.background ?? -0.1, ink = options.ink ?? 1.175;
+  const h = rows + 2 * pad, w = cols + 2 * pad;
+  const scale = (ink - bg) / 255;
+  out.fill(bg, offset, offset + h * w);
+  for (let r = 0; r < rows; r++) {
+    const src = r * cols, dst = offset + (r + pad) * w + pad;
+    for (let c = 0; c < cols; c++) out[dst + c] = bg + scale * image[src + c];
+  }
 }

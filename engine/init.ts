@@ -29,6 +29,12 @@ function modern(weights: (out: Floats, u: InitUnit, rng: RandomSource) => void):
 export const INITIALIZERS: Readonly<Record<string, Initializer>> = {
   /** Uniform in +-2.4/F_i for weights and biases (the paper). */
   paper: (out, unit, rng) => uniform(out, 2.4 / unit.fanIn, rng),
+  /**
+   * Uniform in +-2.4/sqrt(F_i) for weights and biases: the paper's bound over
+   * the square root of the fan-in (the scale LeCun's "Efficient BackProp"
+   * recommends); an option, not the paper's text.
+   */
+  "paper-sqrt": (out, unit, rng) => uniform(out, 2.4 / Math.sqrt(unit.fanIn), rng),
   /** He (Kaiming) uniform, for ReLU: +-sqrt(6/F_in). */
   "he-uniform": modern((out, u, rng) => uniform(out, Math.sqrt(6 / u.fanIn), rng)),
   /** He (Kaiming) normal, for ReLU: std sqrt(2/F_in). */

@@ -38,17 +38,33 @@ function fromBase64(text: string): Uint8Array {
   return out;
 }
 
+/** Float values as little-endian float32, base64. */
+export function floatsToBase64(values: ArrayLike<number>): string {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
+  return toBase64(bytes);
+}
+
+/** Decodes `floatsToBase64` output of `count` values; `what` names the field in errors. */
+export function base64ToFloats(text: unknown, count: number, what: string): Float32Array {
+  if (typeof text !== "string") throw new TypeError(`Cannot load ${what}: expected base64 text, got ${show(text)}`);
+  const bytes = fromBase64(text);
+  if (bytes.length !== count * 4) {
+    throw new TypeError(`Cannot load ${what}: holds ${bytes.length} bytes, expected ${count * 4}`);
+  }
+  const view = new DataView(bytes.buffer);
+  return Float32Array.from({ length: count }, (_, i) => view.getFloat32(i * 4, true));
+}
+
 /** The model as model-file data. */
 export function modelToJSON(model: Model): ModelFile {
-  const bytes = new Uint8Array(model.params.length * 4);
-  const view = new DataView(bytes.buffer);
-  model.params.forEach((v, i) => view.setFloat32(i * 4, v, true));
   return {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
     graph: model.graph,
     count: model.params.length,
-    params: toBase64(bytes),
+    params: floatsToBase64(model.params),
   };
 }
 
@@ -77,14 +93,7 @@ export function modelFromJSON(data: unknown, registry: Registries, source = "mod
       }, expected ${model.params.length} parameters for its graph`,
     );
   }
-  const bytes = fromBase64(data.params);
-  if (bytes.length !== model.params.length * 4) {
-    throw new TypeError(
-      `Cannot load ${source}: field "params" holds ${bytes.length} bytes, expected ${model.params.length * 4}`,
-    );
-  }
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < model.params.length; i++) model.params[i] = view.getFloat32(i * 4, true);
+  model.params.set(base64ToFloats(data.params, model.params.length, `${source}: field "params"`));
   return model;
 }
 
@@ -101,7 +110,20 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
-/** Saves a model file atomically. */
+/**
+ * Saves a model file atomically.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, defaultRegistry, loadModel, PRESETS, saveModel } from "../mod.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".json" });
+ * const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 });
+ * await saveModel(path, model);
+ * const back = await loadModel(path, defaultRegistry);
+ * if (back.params[0] !== model.params[0]) throw new Error("round trip");
+ * await Deno.remove(path);
+ * ```
+ */
 export async function saveModel(path: string, model: Model): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(modelToJSON(model)));
 }

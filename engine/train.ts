@@ -63,6 +63,17 @@ export function createOptimizer(spec: OptimizerSpec, model: Model, registry: Reg
 /**
  * One update on a batch: zero the gradients, forward, backward, step.
  * Returns the batch's mean loss before the update.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, createOptimizer, defaultRegistry, trainStep } from "../mod.ts";
+ * const model = buildModel({ input: [2], layers: [{ type: "full", units: 2 }], loss: { type: "softmax-cross-entropy" } }, { registry: defaultRegistry });
+ * const opt = createOptimizer({ type: "sgd", lr: 0.5 }, model, defaultRegistry);
+ * const x = new Float32Array([1, 0, 0, 1]), labels = [0, 1];
+ * const first = trainStep(model, opt, x, labels, 2);
+ * for (let i = 0; i < 20; i++) trainStep(model, opt, x, labels, 2);
+ * if (!(trainStep(model, opt, x, labels, 2) < first)) throw new Error("loss should fall");
+ * ```
  */
 export function trainStep(
   model: Model,
@@ -83,6 +94,14 @@ export function trainStep(
  * Estimates the diagonal second derivatives h_kk (Gauss-Newton) as their mean
  * over `count` patterns, into `model.hess`: what SDLM divides by. Leaves the
  * gradients at zero.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, defaultRegistry, estimateCurvature } from "../mod.ts";
+ * const model = buildModel({ input: [3], layers: [{ type: "full", units: 2 }, { type: "squash" }, { type: "rbf", codes: ["10", "01"] }], loss: { type: "mse-rbf" } }, { registry: defaultRegistry });
+ * const h = estimateCurvature(model, new Float32Array([1, 0, 0, 0, 1, 0]), [0, 1], 2);
+ * if (!h.every((v) => v >= 0)) throw new Error("Gauss-Newton terms are non-negative");
+ * ```
  */
 export function estimateCurvature(
   model: Model,

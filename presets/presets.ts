@@ -32,7 +32,16 @@ export const PAPER_SCHEDULE: readonly number[] = [
   0.00001,
 ];
 
-/** LeNet-5 as published: C1-S2-C3-S4-C5-F6-RBF, every layer but the RBF squashed. */
+/**
+ * LeNet-5 as published: C1-S2-C3-S4-C5-F6-RBF, every layer but the RBF squashed.
+ *
+ * @example
+ * ```ts
+ * import { lenet5Graph } from "./presets.ts";
+ * const graph = lenet5Graph({ j: 1 });
+ * if (graph.loss.j !== 1 || graph.layers.length !== 14) throw new Error("bad graph");
+ * ```
+ */
 export function lenet5Graph(options: { j?: number } = {}): GraphSpec {
   return {
     name: "lenet5",
@@ -103,7 +112,16 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   },
 };
 
-/** The preset called `name`; the error lists the presets. */
+/**
+ * The preset called `name`; the error lists the presets.
+ *
+ * @example
+ * ```ts
+ * import { getPreset } from "./presets.ts";
+ * const p = getPreset("lenet5");
+ * if (p.optimizer.type !== "sdlm" || p.epochs !== 20) throw new Error("the paper's recipe");
+ * ```
+ */
 export function getPreset(name: string): Preset {
   const p = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
   if (!p) throw new RangeError(`Cannot find preset "${name}"; presets: ${Object.keys(PRESETS).join(", ")}`);

@@ -48,7 +48,7 @@ Deno.test("model file: bad files name the file and the problem", async () => {
     const data = JSON.parse(await Deno.readTextFile(path));
     await Deno.writeTextFile(path, JSON.stringify({ ...data, params: data.params.slice(0, 400) }));
     await assert.rejects(loadModel(path, defaultRegistry), {
-      message: `Cannot load "${path}": field "params" holds 300 bytes, expected ${model.params.length * 4}`,
+      message: `Cannot load "${path}": field "params": holds 300 bytes, expected ${model.params.length * 4}`,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

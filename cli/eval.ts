@@ -1,0 +1,47 @@
+/**
+ * `deno task eval`: a saved model on the test set: error, per-class
+ * precision, recall and F1, macro F1, confusion matrix.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { defaultRegistry } from "../builtins.ts";
+import { loadMnist } from "../data/mnist.ts";
+import { evaluate } from "../engine/fit.ts";
+import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
+import { loadModel } from "../engine/model_file.ts";
+import { OptionError, runCommand } from "./_command.ts";
+
+const HELP = `Usage: deno task eval --model RUN_DIR_OR_FILE [--data DIR] [--json]
+
+Evaluates a saved model on the test set: error, per-digit precision, recall
+and F1, macro F1, and the confusion matrix.
+
+  --model PATH   a run folder (its model.json) or a model file
+  --data DIR     an MNIST-format folder instead of the original MNIST
+  --json         print the metrics as JSON
+  -h, --help     show this help
+`;
+
+/** Runs the command; returns the exit code. */
+export function main(args: string[]): Promise<number> {
+  const options = {
+    model: { type: "string" },
+    data: { type: "string" },
+    json: { type: "boolean", default: false },
+  } as const;
+  return runCommand(args, options, HELP, async (values) => {
+    if (!values.model) throw new OptionError("Option --model is required (a run folder or a model file)");
+    let path = values.model as string;
+    if ((await Deno.stat(path).catch(() => null))?.isDirectory) path = join(path, "model.json");
+    const model = await loadModel(path, defaultRegistry);
+    const data = await loadMnist({ dir: values.data as string | undefined });
+    const result = evaluate(model, data.test);
+    const metrics = classificationMetrics(result.predictions, data.test.labels, model.classes);
+    if (values.json) console.log(JSON.stringify({ model: path, data: data.source, ...metrics }, null, 2));
+    else console.log(`Model: ${path}\nData: ${data.source}\n\n${formatMetrics(metrics)}`);
+    return 0;
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

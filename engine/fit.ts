@@ -1,0 +1,274 @@
+/**
+ * The training loop: passes over a data set in a fixed random order from a
+ * seed, one update per batch, SDLM's curvature re-estimated before each pass,
+ * an eta schedule, progress reports, and evaluation after each pass.
+ *
+ * Everything random is derived from (seed, pass), so a run resumed after
+ * pass p continues exactly as an uninterrupted one.
+ *
+ * @module
+ */
+import type { Split } from "../data/mnist.ts";
+import { preprocessInto } from "../data/preprocess.ts";
+import type { Model } from "./model.ts";
+import { Rng } from "./rng.ts";
+import { estimateCurvature, type Optimizer } from "./train.ts";
+import type { Floats } from "./types.ts";
+
+/** What one pass produced. */
+export interface PassResult {
+  /** 1-based pass number. */
+  readonly pass: number;
+  /** Global learning rate (eta) of the pass. */
+  readonly lr: number;
+  /** Mean training loss over the pass's updates. */
+  readonly loss: number;
+  /** Fraction of training patterns misclassified after the pass (0..1). */
+  readonly trainError: number;
+  /** Fraction of test patterns misclassified after the pass (0..1). */
+  readonly testError: number;
+  /** Wall time of the pass's training, seconds (evaluation excluded). */
+  readonly seconds: number;
+  /** SDLM only: smallest and largest per-parameter step eta / (mu + h_kk) in the pass. */
+  readonly stepRange?: readonly [number, number];
+}
+
+/** What `evaluate` measured. */
+export interface Evaluation {
+  /** Fraction misclassified (0..1). */
+  readonly error: number;
+  /** Mean loss. */
+  readonly loss: number;
+  /** Predicted class of each pattern evaluated. */
+  readonly predictions: Int32Array;
+  readonly count: number;
+}
+
+/** A point of the running loss. */
+export interface LossPoint {
+  /** Patterns seen since the start of training. */
+  readonly patterns: number;
+  readonly loss: number;
+}
+
+/** Progress while a pass runs. */
+export interface Progress {
+  readonly pass: number;
+  readonly passes: number;
+  readonly done: number;
+  readonly total: number;
+  readonly patternsPerSecond: number;
+  /** Seconds left for the whole run (training only). */
+  readonly eta: number;
+  readonly runningLoss: number;
+}
+
+/** How to train. */
+export interface FitOptions {
+  readonly passes: number;
+  readonly batch: number;
+  readonly seed: number;
+  /** eta per pass (index 0 = pass 1; the last repeats); absent: the optimizer's own lr. */
+  readonly schedule?: readonly number[];
+  /** Patterns the curvature is estimated on before each pass (SDLM); default 500. */
+  readonly curvatureSamples?: number;
+  /** Train on the first `limit` patterns only. */
+  readonly limit?: number;
+  /** Stop after this many updates in all (e.g. 2,500 steps). */
+  readonly maxSteps?: number;
+  /** Evaluate on at most this many training patterns after each pass (default all). */
+  readonly evalTrainLimit?: number;
+  /** Record the running loss every this many patterns (default 1,000). */
+  readonly lossEvery?: number;
+  onProgress?(p: Progress): void;
+  /** Called after each pass with the state to save; awaited. */
+  onPass?(state: FitState, testPredictions: Int32Array): Promise<void> | void;
+}
+
+/** Where a run stands: enough to resume it. */
+export interface FitState {
+  /** Passes completed. */
+  passesDone: number;
+  /** Updates made so far. */
+  steps: number;
+  history: PassResult[];
+  lossCurve: LossPoint[];
+}
+
+/** The eta of pass `pass` (1-based). */
+export function learningRateOf(pass: number, schedule: readonly number[] | undefined, fallback: number): number {
+  if (!schedule || schedule.length === 0) return fallback;
+  return schedule[Math.min(pass - 1, schedule.length - 1)];
+}
+
+/** A random stream for one purpose of one pass, derived from the seed. */
+export function streamFor(seed: number, pass: number, purpose: number): Rng {
+  return new Rng(((seed * 0x9e3779b1) ^ (pass * 0x85ebca6b) ^ (purpose * 0xc2b2ae35)) >>> 0);
+}
+
+/** The order patterns are presented in: one permutation from the seed, the same every pass. */
+export function patternOrder(count: number, seed: number): Int32Array {
+  return streamFor(seed, 0, 1).shuffle(Int32Array.from({ length: count }, (_, i) => i));
+}
+
+/** Preprocessed inputs and labels of the patterns `indices` of a split. */
+export function gather(split: Split, indices: ArrayLike<number>, x: Float32Array, labels: Uint8Array): void {
+  const size = split.rows * split.cols;
+  const inSize = x.length / Math.max(1, labels.length);
+  for (let i = 0; i < indices.length; i++) {
+    const s = indices[i];
+    preprocessInto(split.images.subarray(s * size, (s + 1) * size), split.rows, split.cols, x, i * inSize);
+    labels[i] = split.labels[s];
+  }
+}
+
+/**
+ * Classification error and predictions of `model` on (the first `limit` patterns of) a split.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, defaultRegistry, PRESETS } from "../mod.ts";
+ * import { loadMnist } from "../data/mnist.ts";
+ * import { evaluate } from "./fit.ts";
+ * const { test } = await loadMnist();
+ * const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry });
+ * const { error } = evaluate(model, test, { limit: 200 });
+ * if (!(error > 0.5)) throw new Error("an untrained model is near chance");
+ * ```
+ */
+export function evaluate(model: Model, split: Split, options: { limit?: number; batch?: number } = {}): Evaluation {
+  const count = Math.min(options.limit ?? split.count, split.count);
+  const batch = options.batch ?? 100;
+  const x = new Float32Array(batch * model.inputSize);
+  const labels = new Uint8Array(batch);
+  const predictions = new Int32Array(count);
+  const idx = new Int32Array(batch);
+  let wrong = 0, loss = 0;
+  const pred = new Int32Array(batch);
+  for (let s = 0; s < count; s += batch) {
+    const n = Math.min(batch, count - s);
+    for (let i = 0; i < n; i++) idx[i] = s + i;
+    gather(split, idx.subarray(0, n), x.subarray(0, n * model.inputSize), labels.subarray(0, n));
+    model.forward(x, n);
+    loss += model.lossValue(labels.subarray(0, n)) * n;
+    model.predictions(pred);
+    for (let i = 0; i < n; i++) {
+      predictions[s + i] = pred[i];
+      if (pred[i] !== labels[i]) wrong++;
+    }
+  }
+  return { error: wrong / count, loss: loss / count, predictions, count };
+}
+
+/**
+ * Trains `model` with `optimizer` on `train`, evaluating on `test` after each
+ * pass. `state` resumes a run (passes already done are skipped).
+ *
+ * @example
+ * ```ts
+ * import { buildModel, createOptimizer, defaultRegistry, PRESETS } from "../mod.ts";
+ * import { loadMnist } from "../data/mnist.ts";
+ * import { fit } from "./fit.ts";
+ * const data = await loadMnist();
+ * const model = buildModel(PRESETS["lenet5-modern"].graph, { registry: defaultRegistry });
+ * const opt = createOptimizer({ type: "adam", lr: 0.002 }, model, defaultRegistry);
+ * const state = await fit(model, opt, data, { passes: 1, batch: 32, seed: 1, limit: 320, evalTrainLimit: 100 });
+ * console.log(state.history[0].testError);
+ * ```
+ */
+export async function fit(
+  model: Model,
+  optimizer: Optimizer,
+  data: { train: Split; test: Split },
+  options: FitOptions,
+  state: FitState = { passesDone: 0, steps: 0, history: [], lossCurve: [] },
+): Promise<FitState> {
+  const { train, test } = data;
+  const count = Math.min(options.limit ?? train.count, train.count);
+  const batch = options.batch;
+  const order = patternOrder(count, options.seed);
+  const x = new Float32Array(batch * model.inputSize);
+  const labels = new Uint8Array(batch);
+  const lossEvery = options.lossEvery ?? 1000;
+  const totalSteps = options.maxSteps ?? Infinity;
+  const started = performance.now();
+  let patternsThisRun = 0;
+
+  for (let pass = state.passesDone + 1; pass <= options.passes && state.steps < totalSteps; pass++) {
+    const lr = learningRateOf(pass, options.schedule, optimizer.lr);
+    let stepRange: [number, number] | undefined;
+    if (optimizer.plugin.needsCurvature) {
+      const k = Math.min(options.curvatureSamples ?? 500, count);
+      const rng = streamFor(options.seed, pass, 2);
+      const pick = Int32Array.from({ length: k }, () => order[rng.int(count)]);
+      const cx = new Float32Array(k * model.inputSize), cl = new Uint8Array(k);
+      gather(train, pick, cx, cl);
+      const h = estimateCurvature(model, cx, cl, k);
+      const mu = (optimizer.config as { mu?: unknown }).mu;
+      if (typeof mu === "number") stepRange = stepSizeRange(h, lr, mu);
+    }
+    const t0 = performance.now();
+    let passLoss = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
+    for (let s = 0; s < count && state.steps < totalSteps; s += batch) {
+      const n = Math.min(batch, count - s);
+      gather(train, order.subarray(s, s + n), x.subarray(0, n * model.inputSize), labels.subarray(0, n));
+      model.zeroGrads();
+      model.forward(x, n);
+      const loss = model.backward(labels.subarray(0, n));
+      optimizer.step(model, lr);
+      state.steps++;
+      passLoss += loss * n;
+      passSeen += n;
+      windowLoss += loss * n;
+      windowSeen += n;
+      patternsThisRun += n;
+      const seen = (pass - 1) * count + s + n;
+      if (windowSeen >= lossEvery) {
+        state.lossCurve.push({ patterns: seen, loss: windowLoss / windowSeen });
+        windowLoss = windowSeen = 0;
+      }
+      const now = performance.now();
+      if (options.onProgress && (now - lastReport > 1000 || s + n >= count)) {
+        lastReport = now;
+        const rate = patternsThisRun / ((now - started) / 1000);
+        const left = (options.passes - pass) * count + (count - s - n);
+        const stepsLeft = Number.isFinite(totalSteps) ? (totalSteps - state.steps) * batch : Infinity;
+        options.onProgress({
+          pass,
+          passes: options.passes,
+          done: s + n,
+          total: count,
+          patternsPerSecond: rate,
+          eta: Math.min(left, stepsLeft) / rate,
+          runningLoss: passLoss / passSeen,
+        });
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const trainEval = evaluate(model, train, { limit: Math.min(count, options.evalTrainLimit ?? count) });
+    const testEval = evaluate(model, test);
+    state.history.push({
+      pass,
+      lr,
+      loss: passLoss / Math.max(1, passSeen),
+      trainError: trainEval.error,
+      testError: testEval.error,
+      seconds,
+      ...(stepRange ? { stepRange } : {}),
+    });
+    state.passesDone = pass;
+    await options.onPass?.(state, testEval.predictions);
+  }
+  return state;
+}
+
+/** Smallest and largest eta / (mu + max(h, 0)) over the parameters. */
+function stepSizeRange(h: Floats, lr: number, mu: number): [number, number] {
+  let lo = Infinity, hi = 0;
+  for (let k = 0; k < h.length; k++) {
+    const e = lr / (mu + Math.max(h[k], 0));
+    if (e < lo) lo = e;
+    if (e > hi) hi = e;
+  }
+  return [lo, hi];
+}

@@ -1,0 +1,87 @@
+/**
+ * Training on the real MNIST through the same code path as `deno task train`
+ * (the command run in a subprocess), and resume.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
+
+async function train(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", TRAIN, "--quiet", ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  return text;
+}
+
+Deno.test("train: 3,000 patterns of real MNIST reach a test error well below chance, with the run folder written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The paper's recipe (SDLM, MAP loss, eta 0.0005) with the sqrt-scaled init, which trains stably.
+    await train("--limit", "3000", "--epochs", "1", "--init", "paper-sqrt", "--out", dir);
+    const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+    assert.equal(summary.passes.length, 1);
+    const p = summary.passes[0];
+    assert.equal(p.pass, 1);
+    assert.ok(p.testError < 0.3, `test error ${p.testError} (chance is 0.9)`);
+    assert.ok(p.trainError < 0.3 && p.loss > 0 && p.seconds > 0);
+    for (
+      const f of [
+        "model.json",
+        "checkpoint.json",
+        "index.html",
+        "loss.svg",
+        "error.svg",
+        "digits-before.svg",
+        "digits-after.svg",
+        "confusion.svg",
+        "metrics.txt",
+      ]
+    ) {
+      assert.ok((await Deno.stat(join(dir, f))).size > 0, f);
+    }
+    assert.ok(
+      !(await Array.fromAsync(Deno.readDir(dir))).some((e) => e.name.includes(".tmp-")),
+      "no temporary files left",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: a run stopped after pass 1 and resumed ends with the same weights as an uninterrupted 2-pass run", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    const a = join(base, "a"), b = join(base, "b");
+    const common = ["--limit", "300", "--init", "paper-sqrt", "--seed", "3"];
+    await train(...common, "--epochs", "2", "--out", a);
+    await train(...common, "--epochs", "1", "--out", b);
+    const resumed = await train("--resume", b, "--epochs", "2");
+    assert.match(resumed, /Resuming .* after pass 1 of 2/);
+    const ma = JSON.parse(await Deno.readTextFile(join(a, "model.json")));
+    const mb = JSON.parse(await Deno.readTextFile(join(b, "model.json")));
+    assert.equal(mb.params, ma.params, "same weights, bit for bit");
+    const sa = JSON.parse(await Deno.readTextFile(join(a, "summary.json")));
+    const sb = JSON.parse(await Deno.readTextFile(join(b, "summary.json")));
+    assert.deepEqual(
+      sb.passes.map((p: { testError: number }) => p.testError),
+      sa.passes.map((p: { testError: number }) => p.testError),
+    );
+    // An existing run is never overwritten by a new one.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", TRAIN, "--out", a, "--limit", "10"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.match(new TextDecoder().decode(out.stderr), /already holds a run; pass --resume/);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
