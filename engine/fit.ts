@@ -13,7 +13,6 @@ import { preprocessInto } from "../data/preprocess.ts";
 import type { Model } from "./model.ts";
 import { Rng } from "./rng.ts";
 import { estimateCurvature, type Optimizer } from "./train.ts";
-import type { Floats } from "./types.ts";
 
 /** What one pass produced. */
 export interface PassResult {
@@ -204,8 +203,13 @@ export async function fit(
       const cx = new Float32Array(k * model.inputSize), cl = new Uint8Array(k);
       gather(train, pick, cx, cl);
       const h = estimateCurvature(model, cx, cl, k);
-      const mu = (optimizer.config as { mu?: unknown }).mu;
-      if (typeof mu === "number") stepRange = stepSizeRange(h, lr, mu);
+      const steps = optimizer.plugin.stepSizes?.(optimizer.config, lr, h);
+      if (steps) {
+        stepRange = [
+          steps.reduce((a, b) => Math.min(a, b), Infinity),
+          steps.reduce((a, b) => Math.max(a, b), 0),
+        ];
+      }
     }
     const t0 = performance.now();
     let passLoss = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
@@ -260,15 +264,4 @@ export async function fit(
     await options.onPass?.(state, testEval.predictions);
   }
   return state;
-}
-
-/** Smallest and largest eta / (mu + max(h, 0)) over the parameters. */
-function stepSizeRange(h: Floats, lr: number, mu: number): [number, number] {
-  let lo = Infinity, hi = 0;
-  for (let k = 0; k < h.length; k++) {
-    const e = lr / (mu + Math.max(h[k], 0));
-    if (e < lo) lo = e;
-    if (e > hi) hi = e;
-  }
-  return [lo, hi];
 }

@@ -180,6 +180,8 @@ export interface OptimizerPlugin<C = unknown> {
   learningRate(config: C): number;
   createState(config: C, size: number): OptimizerState;
   step(config: C, state: OptimizerState, input: StepInput): void;
+  /** Per-parameter step sizes for a global rate and curvature, where the rule has them (SDLM). */
+  stepSizes?(config: C, lr: number, hess: ArrayLike<number>): Float32Array;
 }
 
 /** Where a config sits, for error messages: `layer "C3" (conv2d)`. */

@@ -42,6 +42,7 @@ export const sdlm: OptimizerPlugin<SdlmConfig> = {
   },
   learningRate: (c) => c.lr,
   createState: () => ({}),
+  stepSizes: (c, lr, hess) => sdlmStepSizes(c, lr, hess),
   step(c, _state, { params, grads, hess, lr }) {
     if (hess === null) throw new Error("Cannot take an sdlm step: no curvature estimate (run estimateCurvature first)");
     const mu = c.mu;
