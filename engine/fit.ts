@@ -12,7 +12,7 @@ import type { Split } from "../data/mnist.ts";
 import { preprocessInto } from "../data/preprocess.ts";
 import type { Model } from "./model.ts";
 import { Rng } from "./rng.ts";
-import { estimateCurvature, type Optimizer } from "./train.ts";
+import { estimateCurvature, type Optimizer, trainStep } from "./train.ts";
 
 /** What one pass produced. */
 export interface PassResult {
@@ -215,11 +215,9 @@ export async function fit(
     let passLoss = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
     for (let s = 0; s < count && state.steps < totalSteps; s += batch) {
       const n = Math.min(batch, count - s);
-      gather(train, order.subarray(s, s + n), x.subarray(0, n * model.inputSize), labels.subarray(0, n));
-      model.zeroGrads();
-      model.forward(x, n);
-      const loss = model.backward(labels.subarray(0, n));
-      optimizer.step(model, lr);
+      const xs = x.subarray(0, n * model.inputSize), ls = labels.subarray(0, n);
+      gather(train, order.subarray(s, s + n), xs, ls);
+      const loss = trainStep(model, optimizer, xs, ls, n, lr);
       state.steps++;
       passLoss += loss * n;
       passSeen += n;

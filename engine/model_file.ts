@@ -25,7 +25,8 @@ export interface ModelFile {
   readonly params: string;
 }
 
-function toBase64(bytes: Uint8Array): string {
+/** Bytes as base64 text. */
+export function toBase64(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);

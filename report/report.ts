@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Split } from "../data/mnist.ts";
 import type { FitState } from "../engine/fit.ts";
 import type { Metrics } from "../engine/metrics.ts";
-import { writeFileAtomic } from "../engine/model_file.ts";
+import { toBase64, writeFileAtomic } from "../engine/model_file.ts";
 import { encodePng } from "./png.ts";
 import { confusionChart, digitGrid, gridPixels, lineChart } from "./svg.ts";
 
@@ -50,10 +50,8 @@ export async function writeDigitGrid(
   const indices = Array.from({ length: count }, (_, i) => i);
   const { pixels, width, height } = gridPixels(test.images, test.rows, indices, 10);
   const png = await encodePng(pixels, width, height, 1);
-  let b64 = "";
-  for (let i = 0; i < png.length; i += 0x8000) b64 += String.fromCharCode(...png.subarray(i, i + 0x8000));
   const cells = indices.map((i) => ({ label: test.labels[i], predicted: predictions[i] }));
-  await writeFileAtomic(path, digitGrid(btoa(b64), cells, { columns: 10, side: test.rows, scale: 3, title }));
+  await writeFileAtomic(path, digitGrid(toBase64(png), cells, { columns: 10, side: test.rows, scale: 3, title }));
 }
 
 /** Writes confusion.svg and metrics.txt. */
