@@ -78,6 +78,42 @@ export {
   patternOrder,
   type Progress,
 } from "./engine/fit.ts";
-export { preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
+export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
 export { IdxError, parseIdx, readIdxFile } from "./data/idx.ts";
 export { type Dataset, loadMnist, mnistPackageDir, type Split } from "./data/mnist.ts";
+export {
+  BATCH_DIM,
+  exportOnnx,
+  type ExportOptions,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  onnxModel,
+  PROBABILITY_LOWERINGS,
+  type ProbabilityLowering,
+} from "./export/onnx.ts";
+export {
+  type AttributeProto,
+  AttributeType,
+  DataType,
+  encodeModel,
+  type GraphProto,
+  makeAttribute,
+  makeGraph,
+  makeModel,
+  makeNode,
+  makeTensor,
+  makeValueInfo,
+  type ModelProto,
+  type NodeProto,
+  type OperatorSetId,
+  type TensorProto,
+  type ValueInfoProto,
+} from "./export/proto.ts";
+export {
+  decodePgm,
+  decodePng,
+  type GreyImages,
+  ImageError,
+  readImages,
+  type ReadImagesOptions,
+} from "./export/images.ts";

@@ -16,6 +16,9 @@ export interface PreprocessOptions {
   readonly ink?: number;
 }
 
+/** The paper's values: pad 2, grey level 0 -> -0.1, 255 -> 1.175. */
+export const PAPER_PREPROCESS: Required<PreprocessOptions> = { pad: 2, background: -0.1, ink: 1.175 };
+
 /**
  * Preprocesses `count` images of rows x cols grey levels into a
  * Float32Array of count x (rows + 2 pad) x (cols + 2 pad).
@@ -34,7 +37,7 @@ export function preprocess(
   cols: number,
   options: PreprocessOptions = {},
 ): Float32Array {
-  const pad = options.pad ?? 2;
+  const pad = options.pad ?? PAPER_PREPROCESS.pad;
   const size = (rows + 2 * pad) * (cols + 2 * pad);
   const out = new Float32Array(count * size);
   for (let s = 0; s < count; s++) {
@@ -52,7 +55,8 @@ export function preprocessInto(
   offset: number,
   options: PreprocessOptions = {},
 ): void {
-  const pad = options.pad ?? 2, bg = options.background ?? -0.1, ink = options.ink ?? 1.175;
+  const pad = options.pad ?? PAPER_PREPROCESS.pad;
+  const bg = options.background ?? PAPER_PREPROCESS.background, ink = options.ink ?? PAPER_PREPROCESS.ink;
   const h = rows + 2 * pad, w = cols + 2 * pad;
   const scale = (ink - bg) / 255;
   out.fill(bg, offset, offset + h * w);

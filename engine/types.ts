@@ -66,6 +66,27 @@ export interface Layer<C = unknown> {
   readonly params: readonly Floats[];
 }
 
+/** An ONNX attribute value in a lowering: exactly one of an int, ints, a float, floats or a string. */
+export type OnnxAttribute =
+  | { readonly int: number }
+  | { readonly ints: readonly number[] }
+  | { readonly float: number }
+  | { readonly floats: readonly number[] }
+  | { readonly string: string };
+
+/**
+ * What a layer's lowering builds with: initializers and nodes of the default
+ * ONNX domain at the export's opset (17), named after the layer (see export/onnx.ts).
+ */
+export interface OnnxLowering {
+  /** Adds a float32 initializer `LAYER.name`; returns its name. */
+  floats(name: string, dims: readonly number[], values: ArrayLike<number>): string;
+  /** Adds an int64 initializer `LAYER.name` (axes, pads, shapes); returns its name. */
+  ints(name: string, dims: readonly number[], values: readonly number[]): string;
+  /** Adds a node running standard op `op` on `inputs`; returns the name of its one output. */
+  node(op: string, inputs: readonly string[], attributes?: Readonly<Record<string, OnnxAttribute>>): string;
+}
+
 /**
  * A layer type. One object declares everything about it: configuration, shapes,
  * parameters, init, forward, backward and the diagonal second-derivative backward.
@@ -118,6 +139,12 @@ export interface LayerPlugin<C = unknown> {
     hess: readonly Floats[],
     n: number,
   ): void;
+  /**
+   * Optional: the layer as standard ONNX ops, for export. Gets the name of the
+   * input tensor, shaped [N, ...inShape], and returns the name of a tensor
+   * shaped [N, ...outShape] that equals what `forward` computes.
+   */
+  lower?(layer: Layer<C>, input: string, onnx: OnnxLowering): string;
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { ConfigReader } from "../engine/config.ts";
-import type { ConfigWhere, LayerPlugin, RawConfig, Shape } from "../engine/types.ts";
+import type { ConfigWhere, LayerPlugin, OnnxLowering, RawConfig, Shape } from "../engine/types.ts";
 
 /** What an elementwise activation declares. */
 export interface Activation<C> {
@@ -15,10 +15,13 @@ export interface Activation<C> {
   f(c: C, x: number): number;
   /** Derivative at x, given y = f(x) (whichever is cheaper). */
   df(c: C, x: number, y: number): number;
+  /** Optional: f as standard ONNX ops on the tensor `input` (see LayerPlugin.lower). */
+  lower?(c: C, input: string, onnx: OnnxLowering): string;
 }
 
 /** Turns f and f' into a layer plugin. */
 export function elementwise<C>(a: Activation<C>): LayerPlugin<C> {
+  const lower = a.lower;
   return {
     type: a.type,
     description: a.description,
@@ -48,5 +51,6 @@ export function elementwise<C>(a: Activation<C>): LayerPlugin<C> {
         d2x[i] += d * d * d2y[i];
       }
     },
+    lower: lower && ((layer, input, onnx) => lower(layer.config, input, onnx)),
   };
 }

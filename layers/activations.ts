@@ -26,6 +26,12 @@ export const squash: LayerPlugin<SquashConfig> = elementwise<SquashConfig>({
   f: (c, x) => c.A * Math.tanh(c.S * x),
   // f' = A S (1 - tanh^2) = (S / A) (A^2 - y^2)
   df: (c, _x, y) => (c.S / c.A) * (c.A * c.A - y * y),
+  // ONNX has no scaled tanh: Mul-Tanh-Mul.
+  lower: (c, x, onnx) =>
+    onnx.node("Mul", [
+      onnx.node("Tanh", [onnx.node("Mul", [x, onnx.floats("S", [], [c.S])])]),
+      onnx.floats("A", [], [c.A]),
+    ]),
 });
 
 /** tanh: y = tanh(x). */
@@ -35,6 +41,7 @@ export const tanh: LayerPlugin<Record<never, never>> = elementwise<Record<never,
   configure: () => ({}),
   f: (_c, x) => Math.tanh(x),
   df: (_c, _x, y) => 1 - y * y,
+  lower: (_c, x, onnx) => onnx.node("Tanh", [x]),
 });
 
 /** relu: y = max(0, x). */
@@ -44,4 +51,5 @@ export const relu: LayerPlugin<Record<never, never>> = elementwise<Record<never,
   configure: () => ({}),
   f: (_c, x) => (x > 0 ? x : 0),
   df: (_c, x) => (x > 0 ? 1 : 0),
+  lower: (_c, x, onnx) => onnx.node("Relu", [x]),
 });

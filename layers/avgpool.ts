@@ -46,6 +46,14 @@ export const avgpool: LayerPlugin<PoolConfig> = {
   backward2(layer, _x, _y, _dy, d2y, d2x, _hess, n) {
     if (d2x) spread(layer.config, layer.inShape, layer.outShape, d2y, d2x, n, 1 / (layer.config.size ** 4));
   },
+
+  lower(layer, input, onnx) {
+    const { size, stride } = layer.config;
+    return onnx.node("AveragePool", [input], {
+      kernel_shape: { ints: [size, size] },
+      strides: { ints: [stride, stride] },
+    });
+  },
 };
 
 /** dx[window] += factor * dy for every window. */

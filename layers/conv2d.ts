@@ -146,6 +146,18 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
     if (isFastCase(layer)) fastBackward(layer, x, d2y, d2x, hess, n, true);
     else referenceBackward2(layer, x, y, dy, d2y, d2x, hess, n);
   },
+
+  // A table is not an ONNX notion: a dense Conv whose unconnected kernels are zero.
+  lower(layer, input, onnx) {
+    const c = layer.config, inMaps = layer.inShape[0];
+    const [weight, bias] = layer.params;
+    const w = onnx.floats("weight", [c.maps, inMaps, c.kernel, c.kernel], denseConvWeights(c, inMaps, weight));
+    return onnx.node("Conv", [input, w, onnx.floats("bias", [c.maps], bias)], {
+      kernel_shape: { ints: [c.kernel, c.kernel] },
+      strides: { ints: [c.stride, c.stride] },
+      pads: { ints: [c.padding, c.padding, c.padding, c.padding] },
+    });
+  },
 };
 
 // Reference kernels: any stride and padding, written for clarity. The tests

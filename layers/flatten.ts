@@ -25,4 +25,6 @@ export const flatten: LayerPlugin<Record<never, never>> = {
   backward2(layer, _x, _y, _dy, d2y, d2x, _hess, n) {
     if (d2x) { for (let i = 0; i < n * layer.inSize; i++) d2x[i] += d2y[i]; }
   },
+  // Channel-major [N, C, H, W] flattens row-major, as here.
+  lower: (_layer, input, onnx) => onnx.node("Flatten", [input], { axis: { int: 1 } }),
 };

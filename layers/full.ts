@@ -80,4 +80,10 @@ export const full: LayerPlugin<FullConfig> = {
       }
     }
   },
+
+  lower(layer, input, onnx) {
+    const [wt, bias] = layer.params;
+    const w = onnx.floats("weight", [layer.config.units, layer.inSize], wt);
+    return onnx.node("Gemm", [input, w, onnx.floats("bias", [layer.config.units], bias)], { transB: { int: 1 } });
+  },
 };

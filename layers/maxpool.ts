@@ -67,4 +67,9 @@ export const maxpool: LayerPlugin<PoolConfig> = {
       d2x[i] += d2y[o];
     });
   },
+
+  lower(layer, input, onnx) {
+    const { size, stride } = layer.config;
+    return onnx.node("MaxPool", [input], { kernel_shape: { ints: [size, size] }, strides: { ints: [stride, stride] } });
+  },
 };

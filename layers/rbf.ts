@@ -133,4 +133,14 @@ export const rbf: LayerPlugin<RbfConfig> = {
       }
     }
   },
+
+  // ONNX has no RBF unit: (x - w)^2 summed, with x as [N, 1, inputs] against
+  // the codes [classes, inputs] (Sub, Mul, ReduceSum; axes are inputs since opset 13).
+  lower(layer, input, onnx) {
+    const k = layer.config.classes, m = layer.inSize;
+    const x = onnx.node("Unsqueeze", [input, onnx.ints("unsqueeze_axes", [1], [1])]);
+    const d = onnx.node("Sub", [x, onnx.floats("codes", [k, m], layer.params[0])]);
+    const sum = onnx.ints("sum_axes", [1], [2]);
+    return onnx.node("ReduceSum", [onnx.node("Mul", [d, d]), sum], { keepdims: { int: 0 } });
+  },
 };

@@ -107,4 +107,20 @@ export const subsample: LayerPlugin<PoolConfig> = {
       }
     }
   },
+
+  // ONNX has no trainable subsampling: a depthwise Conv (one group per map)
+  // whose size x size kernel of map m is coef[m] everywhere, plus the bias.
+  lower(layer, input, onnx) {
+    const { size, stride } = layer.config;
+    const maps = layer.inShape[0];
+    const [coef, bias] = layer.params;
+    const kernel = new Float32Array(maps * size * size);
+    for (let m = 0; m < maps; m++) kernel.fill(coef[m], m * size * size, (m + 1) * size * size);
+    const w = onnx.floats("coef", [maps, 1, size, size], kernel);
+    return onnx.node("Conv", [input, w, onnx.floats("bias", [maps], bias)], {
+      group: { int: maps },
+      kernel_shape: { ints: [size, size] },
+      strides: { ints: [stride, stride] },
+    });
+  },
 };

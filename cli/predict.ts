@@ -1,0 +1,165 @@
+/**
+ * `deno task predict`: runs an exported .onnx model in onnxruntime-web on
+ * images (an idx file, or one PGM or PNG image) and prints the predicted
+ * digits. Nothing of the engine runs: the model file alone decides.
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-web";
+import { readIdxFile } from "../data/idx.ts";
+import { preprocess } from "../data/preprocess.ts";
+import { readImages } from "../export/images.ts";
+import { OptionError, runCommand } from "./_command.ts";
+
+const HELP = `Usage: deno task predict --model FILE.onnx --input FILE [--labels FILE] [--invert] [--limit N] [--json]
+
+Runs a model exported by "deno task export" in onnxruntime-web and prints
+each image's predicted digit and its probability. A model exported with
+--raw-input gets the grey levels as they are; otherwise the paper's
+preprocessing is applied first (pad to 32x32, 0..255 to -0.1..1.175).
+
+  --model FILE    the .onnx file
+  --input FILE    images: an idx file of images (MNIST format, plain or gzip),
+                  or one PGM (P2, P5) or PNG image, 0 = background
+  --labels FILE   an idx file of labels: also print the error rate
+  --invert        the images are dark ink on a light background
+  --limit N       only the first N images
+  --json          print JSON: per image the class, probabilities and scores
+  -h, --help      show this help
+`;
+
+const BATCH = 1000;
+
+/** How the model reads images: as raw grey levels or preprocessed, and their size. */
+interface InputKind {
+  readonly name: string;
+  readonly raw: boolean;
+  readonly type: "uint8" | "float32";
+  /** Shape of one input sample, without the batch. */
+  readonly sample: readonly number[];
+  readonly rows: number;
+  readonly cols: number;
+}
+
+function inputKind(session: ort.InferenceSession, path: string): InputKind {
+  const fail = (problem: string): never => {
+    throw new Error(`Cannot use ONNX model "${path}": ${problem} (export it with "deno task export")`);
+  };
+  for (const name of ["scores", "probabilities", "class"]) {
+    if (!session.outputNames.includes(name)) fail(`it has no output "${name}"`);
+  }
+  const meta = session.inputMetadata;
+  if (meta.length !== 1 || !meta[0].isTensor) fail(`expected one tensor input, got ${session.inputNames.join(", ")}`);
+  const m = meta[0] as ort.InferenceSession.TensorValueMetadata;
+  const dims = m.shape.slice(1);
+  if (!dims.every((d): d is number => typeof d === "number")) fail(`input "${m.name}" has symbolic sizes [${m.shape}]`);
+  const sample = dims as number[];
+  if (m.name === "image" && (m.type === "uint8" || m.type === "float32") && sample.length === 2) {
+    return { name: m.name, raw: true, type: m.type, sample, rows: sample[0], cols: sample[1] };
+  }
+  if (m.name === "input" && m.type === "float32" && sample.length === 3 && sample[0] === 1) {
+    // The paper's preprocessing pads by 2 on each side.
+    return { name: m.name, raw: false, type: "float32", sample, rows: sample[1] - 4, cols: sample[2] - 4 };
+  }
+  return fail(`input "${m.name}" ${m.type} [${m.shape}] is neither raw images nor one preprocessed map`);
+}
+
+/** Runs the command; returns the exit code. */
+export function main(args: string[]): Promise<number> {
+  const options = {
+    model: { type: "string" },
+    input: { type: "string" },
+    labels: { type: "string" },
+    invert: { type: "boolean", default: false },
+    limit: { type: "string" },
+    json: { type: "boolean", default: false },
+  } as const;
+  return runCommand(args, options, HELP, async (values) => {
+    if (!values.model) throw new OptionError("Option --model is required (a .onnx file)");
+    if (!values.input) throw new OptionError("Option --input is required (an idx, PGM or PNG file)");
+    let limit = Infinity;
+    if (values.limit !== undefined) {
+      limit = Number(values.limit);
+      if (!Number.isInteger(limit) || limit < 1) {
+        throw new OptionError(`Option --limit must be an integer >= 1, got "${values.limit}"`);
+      }
+    }
+    const modelPath = values.model as string, inputPath = values.input as string;
+    let modelBytes: Uint8Array;
+    try {
+      modelBytes = await Deno.readFile(modelPath);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot read ONNX model "${modelPath}": no such file`);
+      throw e;
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(modelBytes);
+    } catch (e) {
+      throw new Error(`Cannot load ONNX model "${modelPath}": ${(e as Error).message}`);
+    }
+    const kind = inputKind(session, modelPath);
+    const data = await readImages(inputPath, { invert: values.invert as boolean });
+    if (data.rows !== kind.rows || data.cols !== kind.cols) {
+      throw new Error(
+        `Cannot predict: "${inputPath}" holds ${data.rows}x${data.cols} images, the model takes ${kind.rows}x${kind.cols}`,
+      );
+    }
+    const count = Math.min(data.count, limit);
+    let labels: ArrayLike<number> | null = null;
+    if (values.labels) {
+      const idx = await readIdxFile(values.labels as string, 2049);
+      if (idx.data.length < count) {
+        throw new Error(`Cannot use labels "${values.labels}": ${idx.data.length} labels for ${count} images`);
+      }
+      labels = idx.data;
+    }
+
+    const size = data.rows * data.cols;
+    const k = (session.outputMetadata.find((m) => m.name === "scores") as ort.InferenceSession.TensorValueMetadata)
+      .shape[1] as number;
+    const classes = new Int32Array(count);
+    const probabilities = new Float32Array(count * k), scores = new Float32Array(count * k);
+    for (let start = 0; start < count; start += BATCH) {
+      const n = Math.min(BATCH, count - start);
+      const images = data.images.subarray(start * size, (start + n) * size);
+      const values = kind.raw
+        ? (kind.type === "uint8" ? images : Float32Array.from(images))
+        : preprocess(images, n, data.rows, data.cols);
+      const out = await session.run({ [kind.name]: new ort.Tensor(kind.type, values, [n, ...kind.sample]) });
+      classes.set(Array.from(out.class.data as BigInt64Array, Number), start);
+      probabilities.set(out.probabilities.data as Float32Array, start * k);
+      scores.set(out.scores.data as Float32Array, start * k);
+    }
+    await session.release();
+
+    let wrong = 0;
+    if (labels) { for (let i = 0; i < count; i++) if (classes[i] !== labels[i]) wrong++; }
+    const error = labels ? { wrong, count, rate: wrong / count } : undefined;
+    if (values.json) {
+      const predictions = Array.from(classes, (c, i) => ({
+        class: c,
+        probabilities: Array.from(probabilities.subarray(i * k, (i + 1) * k)),
+        scores: Array.from(scores.subarray(i * k, (i + 1) * k)),
+      }));
+      console.log(JSON.stringify({ model: modelPath, input: inputPath, count, error, predictions }));
+      return 0;
+    }
+    const lines = [
+      `Model: ${modelPath} (${kind.raw ? `raw ${kind.type} images` : "preprocessed input"})`,
+      `Images: ${inputPath} (${count} of ${data.count}, ${data.rows}x${data.cols})`,
+      "",
+      `image  class  probability${labels ? "  label" : ""}`,
+    ];
+    for (let i = 0; i < count; i++) {
+      const p = probabilities[i * k + classes[i]].toFixed(4);
+      const label = labels ? `  ${String(labels[i]).padStart(5)}${labels[i] === classes[i] ? "" : "  x"}` : "";
+      lines.push(`${String(i).padStart(5)}  ${String(classes[i]).padStart(5)}  ${p.padStart(11)}${label}`);
+    }
+    if (error) lines.push("", `error ${(100 * error.rate).toFixed(2)}% (${wrong} of ${count})`);
+    console.log(lines.join("\n"));
+    return 0;
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

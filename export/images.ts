@@ -1,0 +1,216 @@
+/**
+ * Grey-level images for an exported model: an idx file of images (MNIST
+ * format, plain or gzip), or one PGM (P2, P5) or PNG image. The format is
+ * told by the content, not the file name.
+ *
+ * Images come out as MNIST has them: bytes 0..255, 0 the background. Pass
+ * `invert` for dark ink on a light background; transparent PNG pixels are
+ * background.
+ *
+ * @module
+ */
+import { gunzip, isGzip, parseIdx } from "../data/idx.ts";
+
+/** Images of one size, one after another, row by row. */
+export interface GreyImages {
+  readonly images: Uint8Array;
+  readonly count: number;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** Options of {@linkcode readImages}. */
+export interface ReadImagesOptions {
+  /** The images are dark ink on a light background: grey level g becomes 255 - g. */
+  readonly invert?: boolean;
+}
+
+/** An image file that cannot be read; the message names the file. */
+export class ImageError extends Error {
+  override name = "ImageError";
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Reads images from an idx, PGM or PNG file. */
+export async function readImages(path: string, options: ReadImagesOptions = {}): Promise<GreyImages> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new ImageError(`Cannot read images "${path}": no such file`);
+    throw e;
+  }
+  let result: GreyImages;
+  if (PNG_SIGNATURE.every((b, i) => bytes[i] === b)) result = await decodePng(bytes, path, options.invert ?? false);
+  else if (bytes[0] === 0x50 && (bytes[1] === 0x32 || bytes[1] === 0x35)) result = decodePgm(bytes, path);
+  else if (isGzip(bytes) || (bytes[0] === 0 && bytes[1] === 0)) result = await decodeIdxImages(bytes, path);
+  else throw new ImageError(`Cannot read images "${path}": it is not an idx, PGM (P2, P5) or PNG file`);
+  if (options.invert) {
+    // PNG alpha was already composed over the inverted (light) background.
+    const images = result.images.map((g) => 255 - g);
+    result = { ...result, images };
+  }
+  return result;
+}
+
+async function decodeIdxImages(bytes: Uint8Array, path: string): Promise<GreyImages> {
+  const idx = parseIdx(isGzip(bytes) ? await gunzip(bytes, path) : bytes, path);
+  if (idx.type !== "uint8" || (idx.dims.length !== 2 && idx.dims.length !== 3)) {
+    throw new ImageError(
+      `Cannot read images "${path}": idx file holds ${idx.type} [${
+        idx.dims.join(", ")
+      }], expected uint8 images [count, rows, cols] or one image [rows, cols] (or a PGM or PNG image)`,
+    );
+  }
+  const [count, rows, cols] = idx.dims.length === 3 ? idx.dims : [1, ...idx.dims];
+  return { images: idx.data as Uint8Array, count, rows, cols };
+}
+
+/** PGM (Netpbm grey map): P2 (text) or P5 (binary, 8 or 16 bits), one image. */
+export function decodePgm(bytes: Uint8Array, path: string): GreyImages {
+  const fail = (problem: string): never => {
+    throw new ImageError(`Cannot read PGM image "${path}": ${problem}`);
+  };
+  let at = 2;
+  const token = (): number => {
+    for (;;) {
+      while (at < bytes.length && /\s/.test(String.fromCharCode(bytes[at]))) at++;
+      if (bytes[at] !== 0x23) break; // '#' comment up to the end of the line
+      while (at < bytes.length && bytes[at] !== 0x0a) at++;
+    }
+    const start = at;
+    while (at < bytes.length && bytes[at] >= 0x30 && bytes[at] <= 0x39) at++;
+    if (at === start) fail(`expected a number at byte ${start}`);
+    return Number(new TextDecoder().decode(bytes.subarray(start, at)));
+  };
+  const cols = token(), rows = token(), maxval = token();
+  if (cols < 1 || rows < 1 || maxval < 1 || maxval > 65535) {
+    fail(`header gives ${cols}x${rows} with maximum ${maxval}, expected positive sizes and a maximum in 1..65535`);
+  }
+  const n = rows * cols;
+  const images = new Uint8Array(n);
+  const scale = (v: number) => Math.round((Math.min(v, maxval) * 255) / maxval);
+  if (bytes[1] === 0x32) {
+    for (let i = 0; i < n; i++) images[i] = scale(token());
+  } else {
+    at++; // the single whitespace after the maximum
+    const wide = maxval > 255;
+    if (bytes.length < at + n * (wide ? 2 : 1)) fail(`holds too few pixels for ${cols}x${rows}`);
+    for (let i = 0; i < n; i++) {
+      images[i] = scale(wide ? (bytes[at + 2 * i] << 8) | bytes[at + 2 * i + 1] : bytes[at + i]);
+    }
+  }
+  return { images, count: 1, rows, cols };
+}
+
+async function inflate(data: Uint8Array, fail: (problem: string) => never): Promise<Uint8Array> {
+  try {
+    const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    return fail(`image data is corrupt (${(e as Error).message})`);
+  }
+}
+
+/** Channels per PNG colour type: grey, RGB, palette, grey + alpha, RGBA. */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * PNG: non-interlaced, 8 or 16 bits per sample (8 for a palette). Colour
+ * becomes grey by luma (0.299 R + 0.587 G + 0.114 B); alpha composes over the
+ * background (black, or white when `lightBackground`).
+ */
+export async function decodePng(bytes: Uint8Array, path: string, lightBackground = false): Promise<GreyImages> {
+  const fail = (problem: string): never => {
+    throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
+  };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 8, width = 0, height = 0, depth = 0, colour = -1;
+  let palette: Uint8Array = new Uint8Array(0);
+  const idat: Uint8Array[] = [];
+  while (at + 8 <= bytes.length) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    if (data.length !== length) fail(`chunk ${type} is truncated`);
+    if (type === "IHDR") {
+      width = view.getUint32(at + 8);
+      height = view.getUint32(at + 12);
+      depth = data[8];
+      colour = data[9];
+      if (data[12] !== 0) fail("interlaced images are not supported; save it without interlacing");
+    } else if (type === "PLTE") palette = data;
+    else if (type === "IDAT") idat.push(data);
+    else if (type === "IEND") break;
+    at += 12 + length;
+  }
+  const channels = PNG_CHANNELS[colour];
+  if (channels === undefined || !(depth === 8 || (depth === 16 && colour !== 3))) {
+    fail(`colour type ${colour} with ${depth}-bit samples is not supported; expected 8-bit (or 16-bit) grey or colour`);
+  }
+  if (width < 1 || height < 1 || idat.length === 0) fail("no IHDR or no image data");
+  const compressed = new Uint8Array(idat.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of idat) {
+    compressed.set(c, offset);
+    offset += c.length;
+  }
+  const raw = await inflate(compressed, fail);
+  const bpp = (channels * depth) / 8, stride = width * bpp;
+  if (raw.length < height * (stride + 1)) {
+    fail(`image data holds ${raw.length} bytes, expected ${height * (stride + 1)}`);
+  }
+  const px = unfilter(raw, height, stride, bpp, fail);
+  const sample = (i: number) => (depth === 16 ? px[2 * i] : px[i]); // the high byte of 16-bit samples
+  const images = new Uint8Array(width * height);
+  const bg = lightBackground ? 255 : 0;
+  for (let p = 0; p < width * height; p++) {
+    const s = p * channels;
+    let grey: number, alpha = 255;
+    if (colour === 3) {
+      const i = sample(s) * 3;
+      if (i + 2 >= palette.length) fail(`pixel ${p} uses palette entry ${i / 3}, which the palette lacks`);
+      grey = 0.299 * palette[i] + 0.587 * palette[i + 1] + 0.114 * palette[i + 2];
+    } else if (channels <= 2) {
+      grey = sample(s);
+      if (channels === 2) alpha = sample(s + 1);
+    } else {
+      grey = 0.299 * sample(s) + 0.587 * sample(s + 1) + 0.114 * sample(s + 2);
+      if (channels === 4) alpha = sample(s + 3);
+    }
+    images[p] = Math.round((grey * alpha + bg * (255 - alpha)) / 255);
+  }
+  return { images, count: 1, rows: height, cols: width };
+}
+
+/** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth). */
+function unfilter(
+  raw: Uint8Array,
+  height: number,
+  stride: number,
+  bpp: number,
+  fail: (problem: string) => never,
+): Uint8Array {
+  const out = new Uint8Array(height * stride);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)];
+    const src = y * (stride + 1) + 1, row = y * stride, up = row - stride;
+    for (let x = 0; x < stride; x++) {
+      const a = x >= bpp ? out[row + x - bpp] : 0;
+      const b = y > 0 ? out[up + x] : 0;
+      const c = x >= bpp && y > 0 ? out[up + x - bpp] : 0;
+      let pred: number;
+      if (filter === 0) pred = 0;
+      else if (filter === 1) pred = a;
+      else if (filter === 2) pred = b;
+      else if (filter === 3) pred = (a + b) >> 1;
+      else if (filter === 4) {
+        const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      } else return fail(`row ${y} has unknown filter type ${filter}`);
+      out[row + x] = (raw[src + x] + pred) & 0xff;
+    }
+  }
+  return out;
+}
