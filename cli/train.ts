@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
+import { DEFAULT_DISTORTION } from "../data/distort.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { evaluate, fit, type FitState, type Progress } from "../engine/fit.ts";
 import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
@@ -17,7 +18,7 @@ import { createOptimizer, type OptimizerSpec } from "../engine/train.ts";
 import { DEFAULT_MAP_J } from "../losses/map.ts";
 import { INIT_NAMES } from "../engine/init.ts";
 import { getPreset, type Preset, PRESETS } from "../presets/presets.ts";
-import { writeCurves, writeDigitGrid, writeIndex, writeMetrics } from "../report/report.ts";
+import { writeCurves, writeDigitGrid, writeDistortionGrid, writeIndex, writeMetrics } from "../report/report.ts";
 import { OptionError, runCommand } from "./_command.ts";
 import { checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from "./_run.ts";
 
@@ -39,10 +40,13 @@ Training:
   --batch N          patterns per update
   --optimizer TYPE   sdlm, sgd or adam (with its default settings)
   --lr X             constant learning rate (replaces the preset's schedule)
+  --eta-scale X      multiply every eta of the preset's schedule by X (e.g. 0.2)
   --steps N          stop after N updates
   --seed N           seed of the init, the pattern order and the curvature samples (default 0)
   --limit N          train on the first N training patterns (quick runs)
   --data DIR         an MNIST-format folder (e.g. /usr/share/datasets/fashion-mnist)
+  --distort          distort every training pattern at random (shift 2 px, scale 10%,
+                     squeeze 15%, shear 0.2), as the paper's "with distortions" run
 Run folder:
   --out DIR          where the run goes (default runs/PRESET-seedN)
   --resume DIR       continue the stopped run in DIR (--epochs may extend it)
@@ -61,10 +65,12 @@ const OPTIONS = {
   batch: { type: "string" },
   optimizer: { type: "string" },
   lr: { type: "string" },
+  "eta-scale": { type: "string" },
   steps: { type: "string" },
   seed: { type: "string", default: "0" },
   limit: { type: "string" },
   data: { type: "string" },
+  distort: { type: "boolean", default: false },
   out: { type: "string" },
   resume: { type: "string" },
   quiet: { type: "boolean", default: false },
@@ -134,17 +140,28 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
   if (v.optimizer !== undefined) optimizer = { type: v.optimizer as string };
   if (lr !== undefined) optimizer = { ...optimizer, lr };
   const keepSchedule = v.optimizer === undefined && lr === undefined;
+  const etaScale = numberOption("eta-scale", v["eta-scale"] as string);
+  if (etaScale !== undefined && !(keepSchedule && base.schedule)) {
+    throw new OptionError(
+      `Option --eta-scale scales the preset's eta schedule; ${
+        base.schedule ? "--lr and --optimizer replace it" : `preset ${base.name} has none (use --lr)`
+      }`,
+    );
+  }
   const settings: RunSettings = {
     source,
     graph,
     optimizer,
     passes: intOption("epochs", v.epochs as string, 1) ?? base.epochs,
     batch: intOption("batch", v.batch as string, 1) ?? base.batch,
-    ...(keepSchedule && base.schedule ? { schedule: base.schedule } : {}),
+    ...(keepSchedule && base.schedule
+      ? { schedule: base.schedule.map((eta) => Number((eta * (etaScale ?? 1)).toPrecision(12))) }
+      : {}),
     seed,
     ...(v.limit !== undefined ? { limit: intOption("limit", v.limit as string, 1) } : {}),
     ...(v.steps !== undefined ? { maxSteps: intOption("steps", v.steps as string, 1) } : {}),
     ...(v.data !== undefined ? { data: v.data as string } : {}),
+    ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
     curvatureSamples: 500,
   };
   return { settings, startParams };
@@ -226,6 +243,9 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   if (!fitState) {
     const before = evaluate(model, data.test, { limit: 100 });
     await writeDigitGrid(join(dir, "digits-before.svg"), data.test, before.predictions, "Test digits before training");
+    if (settings.distort) {
+      await writeDistortionGrid(join(dir, "distortions.png"), data.train, settings.distort, settings.seed);
+    }
   }
 
   const tty = Deno.stdout.isTerminal();
@@ -271,6 +291,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     curvatureSamples: settings.curvatureSamples,
     limit: settings.limit,
     maxSteps: settings.maxSteps,
+    distort: settings.distort,
     onProgress,
     async onPass(state, testPredictions) {
       if (tty && onProgress) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));
@@ -302,6 +323,12 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
         `After pass ${h.pass}: test error ${(100 * h.testError).toFixed(2)}%, training error ${
           (100 * h.trainError).toFixed(2)
         }%, macro F1 ${metrics.macroF1.toFixed(4)}.`,
+        ...(settings.distort
+          ? [
+            `Training patterns distorted at random (${JSON.stringify(settings.distort)}); examples:<br>` +
+            `<img src="distortions.png" alt="training digits and random distortions of them" width="512">`,
+          ]
+          : []),
       ]);
     },
   }, fitState);

@@ -9,8 +9,10 @@
  * @module
  */
 import type { Split } from "../data/mnist.ts";
-import { preprocessInto } from "../data/preprocess.ts";
+import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
+import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
 import type { Model } from "./model.ts";
+import type { Shape } from "./types.ts";
 import { Rng } from "./rng.ts";
 import { estimateCurvature, type Optimizer, trainStep } from "./train.ts";
 
@@ -77,6 +79,11 @@ export interface FitOptions {
   readonly maxSteps?: number;
   /** Evaluate on at most this many training patterns after each pass (default all). */
   readonly evalTrainLimit?: number;
+  /**
+   * Distort each training pattern at random before it is presented (the
+   * paper's "with distortions" runs); absent: no distortion.
+   */
+  readonly distort?: DistortionRanges;
   /** Record the running loss every this many patterns (default 1,000). */
   readonly lossEvery?: number;
   onProgress?(p: Progress): void;
@@ -118,6 +125,26 @@ export function gather(split: Split, indices: ArrayLike<number>, x: Float32Array
     const s = indices[i];
     preprocessInto(split.images.subarray(s * size, (s + 1) * size), split.rows, split.cols, x, i * inSize);
     labels[i] = split.labels[s];
+  }
+}
+
+/** Distorts each of the `n` preprocessed patterns in `x` in place, every map of a pattern alike. */
+function distortBatch(
+  x: Float32Array,
+  n: number,
+  shape: Shape,
+  ranges: DistortionRanges,
+  rng: Rng,
+  scratch: Float32Array,
+) {
+  const [maps, rows, cols] = shape.length === 3 ? shape : [1, shape[0], shape[1] ?? 1];
+  const size = maps * rows * cols;
+  for (let i = 0; i < n; i++) {
+    const d = randomDistortion(rng, ranges);
+    scratch.set(x.subarray(i * size, (i + 1) * size));
+    for (let m = 0; m < maps; m++) {
+      distortInto(scratch, m * rows * cols, rows, cols, x, i * size + m * rows * cols, d, PAPER_PREPROCESS.background);
+    }
   }
 }
 
@@ -188,6 +215,7 @@ export async function fit(
   const order = patternOrder(count, options.seed);
   const x = new Float32Array(batch * model.inputSize);
   const labels = new Uint8Array(batch);
+  const scratch = new Float32Array(model.inputSize);
   const lossEvery = options.lossEvery ?? 1000;
   const totalSteps = options.maxSteps ?? Infinity;
   const started = performance.now();
@@ -211,12 +239,14 @@ export async function fit(
         ];
       }
     }
+    const distortRng = streamFor(options.seed, pass, 3);
     const t0 = performance.now();
     let passLoss = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
     for (let s = 0; s < count && state.steps < totalSteps; s += batch) {
       const n = Math.min(batch, count - s);
       const xs = x.subarray(0, n * model.inputSize), ls = labels.subarray(0, n);
       gather(train, order.subarray(s, s + n), xs, ls);
+      if (options.distort) distortBatch(xs, n, model.inputShape, options.distort, distortRng, scratch);
       const loss = trainStep(model, optimizer, xs, ls, n, lr);
       state.steps++;
       passLoss += loss * n;

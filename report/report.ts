@@ -5,7 +5,10 @@
  * @module
  */
 import { join } from "node:path";
+import { distortInto, type DistortionRanges, NO_DISTORTION, randomDistortion } from "../data/distort.ts";
 import type { Split } from "../data/mnist.ts";
+import { PAPER_PREPROCESS, preprocess } from "../data/preprocess.ts";
+import { Rng } from "../engine/rng.ts";
 import type { FitState } from "../engine/fit.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import { toBase64, writeFileAtomic } from "../engine/model_file.ts";
@@ -52,6 +55,36 @@ export async function writeDigitGrid(
   const png = await encodePng(pixels, width, height, 1);
   const cells = indices.map((i) => ({ label: test.labels[i], predicted: predictions[i] }));
   await writeFileAtomic(path, digitGrid(toBase64(png), cells, { columns: 10, side: test.rows, scale: 3, title }));
+}
+
+/**
+ * Writes a PNG of training digits as the network sees them with `--distort`:
+ * each row one digit, the original first, then random distortions of it.
+ */
+export async function writeDistortionGrid(path: string, train: Split, ranges: DistortionRanges, seed: number) {
+  const digits = 8, perDigit = 8;
+  const pre = preprocess(train.images.subarray(0, digits * train.rows * train.cols), digits, train.rows, train.cols);
+  const side = train.rows + 2 * PAPER_PREPROCESS.pad, size = side * side;
+  const { background: bg, ink } = PAPER_PREPROCESS;
+  const images = new Uint8Array(digits * perDigit * size), out = new Float32Array(size);
+  const rng = new Rng(seed);
+  for (let d = 0; d < digits; d++) {
+    for (let k = 0; k < perDigit; k++) {
+      const distortion = k === 0 ? NO_DISTORTION : randomDistortion(rng, ranges);
+      distortInto(pre, d * size, side, side, out, 0, distortion, bg);
+      const cell = (d * perDigit + k) * size;
+      for (let i = 0; i < size; i++) {
+        images[cell + i] = Math.round(255 * Math.min(1, Math.max(0, (out[i] - bg) / (ink - bg))));
+      }
+    }
+  }
+  const { pixels, width, height } = gridPixels(
+    images,
+    side,
+    Array.from({ length: digits * perDigit }, (_, i) => i),
+    perDigit,
+  );
+  await writeFileAtomic(path, await encodePng(pixels, width, height, 1));
 }
 
 /** Writes confusion.svg and metrics.txt. */
