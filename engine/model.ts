@@ -104,6 +104,7 @@ export class Model {
   #d: Floats[] = [];
   #d2: Floats[] = [];
   #n = 0;
+  #curvatureVersion = 0;
 
   /** @internal Use buildModel. */
   constructor(
@@ -228,6 +229,7 @@ export class Model {
     const n = this.#checkLabels(labels);
     const scale = options.scale ?? 1 / n;
     const L = this.layers.length;
+    this.#curvatureVersion++;
     if (this.#d2.length === 0) {
       this.#d2 = [this.inputSize, ...this.layers.map((l) => l.outSize)].map((s) => new this.#F(s * this.#capacity));
     }
@@ -250,6 +252,21 @@ export class Model {
   /** Sets `hess` to zero. */
   zeroHess(): void {
     this.hess.fill(0);
+    this.#curvatureVersion++;
+  }
+
+  /**
+   * A number that changes whenever `zeroHess` or `backward2` changes `hess`,
+   * so an optimizer may keep what it derives from `hess` while it stays the
+   * same. Code that writes `hess` itself calls `curvatureChanged`.
+   */
+  get curvatureVersion(): number {
+    return this.#curvatureVersion;
+  }
+
+  /** Marks `hess` as changed (after writing it directly). */
+  curvatureChanged(): void {
+    this.#curvatureVersion++;
   }
 
   /** Class probabilities of the last forward pass (n x classes). */

@@ -1,0 +1,135 @@
+/**
+ * Dense kernels: y = W x + b for a batch of vectors, and its backward. They
+ * serve the full layer and a convolution whose kernel covers its whole input
+ * without a table (C5 of LeNet-5 is a 400 -> 120 dense layer).
+ *
+ * Loops are blocked by four rows of W (or four columns of x) so each loaded
+ * value feeds four multiply-adds held in locals.
+ *
+ * @module
+ */
+import type { Floats } from "../engine/types.ts";
+
+/** y[b, u] = bias[u] + sum_j W[u, j] x[b, j] for n samples of m inputs and `units` outputs. */
+export function denseForward(
+  x: Floats,
+  W: Floats,
+  bias: Floats,
+  y: Floats,
+  n: number,
+  m: number,
+  units: number,
+): void {
+  for (let b = 0; b < n; b++) {
+    const xb = b * m, yb = b * units;
+    let u = 0;
+    for (; u + 4 <= units; u += 4) {
+      const r0 = u * m, r1 = r0 + m, r2 = r1 + m, r3 = r2 + m;
+      let s0 = bias[u], s1 = bias[u + 1], s2 = bias[u + 2], s3 = bias[u + 3];
+      for (let j = 0; j < m; j++) {
+        const v = x[xb + j];
+        s0 += W[r0 + j] * v;
+        s1 += W[r1 + j] * v;
+        s2 += W[r2 + j] * v;
+        s3 += W[r3 + j] * v;
+      }
+      y[yb + u] = s0;
+      y[yb + u + 1] = s1;
+      y[yb + u + 2] = s2;
+      y[yb + u + 3] = s3;
+    }
+    for (; u < units; u++) {
+      const r = u * m;
+      let s = bias[u];
+      for (let j = 0; j < m; j++) s += W[r + j] * x[xb + j];
+      y[yb + u] = s;
+    }
+  }
+}
+
+/**
+ * Accumulates gW[u, j] += sum_b d[b, u] x[b, j], gb[u] += sum_b d[b, u] and,
+ * when `dx` is given, dx[b, j] += sum_u d[b, u] W[u, j].
+ *
+ * Backward passes x, W and dE/dy; the Gauss-Newton backward passes x squared,
+ * W squared and d2E/dy2.
+ */
+export function denseBackward(
+  x: Floats,
+  W: Floats,
+  d: Floats,
+  dx: Floats | null,
+  gW: Floats,
+  gb: Floats,
+  n: number,
+  m: number,
+  units: number,
+): void {
+  for (let u = 0; u < units; u++) {
+    let s = 0;
+    for (let b = 0; b < n; b++) s += d[b * units + u];
+    gb[u] += s;
+  }
+  if (n === 1) return outer1(x, W, d, dx, gW, m, units);
+  for (let u = 0; u < units; u++) {
+    const r = u * m;
+    let j = 0;
+    for (; j + 4 <= m; j += 4) {
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let b = 0; b < n; b++) {
+        const g = d[b * units + u], xb = b * m + j;
+        a0 += g * x[xb];
+        a1 += g * x[xb + 1];
+        a2 += g * x[xb + 2];
+        a3 += g * x[xb + 3];
+      }
+      gW[r + j] += a0;
+      gW[r + j + 1] += a1;
+      gW[r + j + 2] += a2;
+      gW[r + j + 3] += a3;
+    }
+    for (; j < m; j++) {
+      let a = 0;
+      for (let b = 0; b < n; b++) a += d[b * units + u] * x[b * m + j];
+      gW[r + j] += a;
+    }
+  }
+  if (dx === null) return;
+  for (let b = 0; b < n; b++) {
+    const xb = b * m, yb = b * units;
+    let u = 0;
+    for (; u + 4 <= units; u += 4) {
+      const r0 = u * m, r1 = r0 + m, r2 = r1 + m, r3 = r2 + m;
+      const g0 = d[yb + u], g1 = d[yb + u + 1], g2 = d[yb + u + 2], g3 = d[yb + u + 3];
+      for (let j = 0; j < m; j++) dx[xb + j] += g0 * W[r0 + j] + g1 * W[r1 + j] + g2 * W[r2 + j] + g3 * W[r3 + j];
+    }
+    for (; u < units; u++) {
+      const r = u * m, g = d[yb + u];
+      for (let j = 0; j < m; j++) dx[xb + j] += g * W[r + j];
+    }
+  }
+}
+
+/** One sample: gW += d x^T and dx += W^T d in one sweep over W, four rows at a time. */
+function outer1(x: Floats, W: Floats, d: Floats, dx: Floats | null, gW: Floats, m: number, units: number): void {
+  let u = 0;
+  for (; u + 4 <= units; u += 4) {
+    const r0 = u * m, r1 = r0 + m, r2 = r1 + m, r3 = r2 + m;
+    const g0 = d[u], g1 = d[u + 1], g2 = d[u + 2], g3 = d[u + 3];
+    for (let j = 0; j < m; j++) {
+      const v = x[j];
+      gW[r0 + j] += g0 * v;
+      gW[r1 + j] += g1 * v;
+      gW[r2 + j] += g2 * v;
+      gW[r3 + j] += g3 * v;
+    }
+    if (dx !== null) {
+      for (let j = 0; j < m; j++) dx[j] += g0 * W[r0 + j] + g1 * W[r1 + j] + g2 * W[r2 + j] + g3 * W[r3 + j];
+    }
+  }
+  for (; u < units; u++) {
+    const r = u * m, g = d[u];
+    for (let j = 0; j < m; j++) gW[r + j] += g * x[j];
+    if (dx !== null) { for (let j = 0; j < m; j++) dx[j] += g * W[r + j]; }
+  }
+}
