@@ -15,28 +15,37 @@ import type { Floats, Layer } from "../engine/types.ts";
 import type { Conv2dConfig } from "./conv2d.ts";
 import { scratch64 } from "./_scratch.ts";
 
-/** y = bias + sum over connected pairs of the valid 5x5 correlation, for `n` samples. */
+/**
+ * y = bias + sum over connected pairs of the valid 5x5 correlation, for `n`
+ * samples. Pairs are taken by input map, two output maps at a time, so one
+ * window of x feeds both.
+ */
 export function conv5Forward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n: number): void {
-  const { maps, start, inputs } = layer.config;
+  const { maps, inputStart, byInput, outputOf } = layer.config;
   const [inMaps, h, w] = layer.inShape;
   const [weight, bias] = layer.params;
   const ho = h - 4, wo = w - 4, hw = h * w, ohw = ho * wo;
-  const acc = scratch64(0, ohw);
+  const acc = scratch64(0, maps * ohw);
   for (let b = 0; b < n; b++) {
-    const xb = b * inMaps * hw;
-    for (let o = 0; o < maps; o++) {
-      acc.fill(bias[o], 0, ohw);
-      for (let e = start[o]; e < start[o + 1]; e++) {
-        const xi = xb + inputs[e] * hw;
+    for (let o = 0; o < maps; o++) acc.fill(bias[o], o * ohw, (o + 1) * ohw);
+    for (let i = 0; i < inMaps; i++) {
+      const xi = (b * inMaps + i) * hw;
+      let q = inputStart[i];
+      const end = inputStart[i + 1];
+      for (; q + 2 <= end; q += 2) {
+        const e = byInput[q], f = byInput[q + 1];
+        const ao = outputOf[e] * ohw, bo = outputOf[f] * ohw;
         for (let ky = 0; ky < 5; ky++) {
-          const k = e * 25 + ky * 5;
+          const k = e * 25 + ky * 5, l = f * 25 + ky * 5;
           const w0 = weight[k], w1 = weight[k + 1], w2 = weight[k + 2], w3 = weight[k + 3], w4 = weight[k + 4];
+          const v0 = weight[l], v1 = weight[l + 1], v2 = weight[l + 2], v3 = weight[l + 3], v4 = weight[l + 4];
           for (let oy = 0; oy < ho; oy++) {
-            const ar = oy * wo, xr = xi + (oy + ky) * w;
+            const ar = ao + oy * wo, br = bo + oy * wo, xr = xi + (oy + ky) * w;
             let x0 = x[xr], x1 = x[xr + 1], x2 = x[xr + 2], x3 = x[xr + 3];
             for (let ox = 0; ox < wo; ox++) {
               const x4 = x[xr + ox + 4];
               acc[ar + ox] += w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4;
+              acc[br + ox] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3 + v4 * x4;
               x0 = x1;
               x1 = x2;
               x2 = x3;
@@ -45,9 +54,27 @@ export function conv5Forward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n
           }
         }
       }
-      const yo = (b * maps + o) * ohw;
-      for (let p = 0; p < ohw; p++) y[yo + p] = acc[p];
+      if (q === end) continue;
+      const e = byInput[q], ao = outputOf[e] * ohw;
+      for (let ky = 0; ky < 5; ky++) {
+        const k = e * 25 + ky * 5;
+        const w0 = weight[k], w1 = weight[k + 1], w2 = weight[k + 2], w3 = weight[k + 3], w4 = weight[k + 4];
+        for (let oy = 0; oy < ho; oy++) {
+          const ar = ao + oy * wo, xr = xi + (oy + ky) * w;
+          let x0 = x[xr], x1 = x[xr + 1], x2 = x[xr + 2], x3 = x[xr + 3];
+          for (let ox = 0; ox < wo; ox++) {
+            const x4 = x[xr + ox + 4];
+            acc[ar + ox] += w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4;
+            x0 = x1;
+            x1 = x2;
+            x2 = x3;
+            x3 = x4;
+          }
+        }
+      }
     }
+    const yo = b * maps * ohw;
+    for (let p = 0; p < maps * ohw; p++) y[yo + p] = acc[p];
   }
 }
 
@@ -58,6 +85,8 @@ export function conv5Forward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n
  *
  * Backward passes x, the weights and dE/dy; the Gauss-Newton backward passes
  * x squared, the weights squared and d2E/dy2, which gives its sums exactly.
+ * Like the forward kernel it takes pairs by input map, two at a time, and sums
+ * each input map's dx in a double-precision row before adding it to dx.
  */
 export function conv5Backward(
   layer: Layer<Conv2dConfig>,
@@ -69,64 +98,203 @@ export function conv5Backward(
   gb: Floats,
   n: number,
 ): void {
-  const { maps, start, inputs } = layer.config;
+  const { maps, inputStart, byInput, outputOf } = layer.config;
   const [inMaps, h, w] = layer.inShape;
   const ho = h - 4, wo = w - 4, hw = h * w, ohw = ho * wo;
+  const acc = scratch64(0, hw);
   for (let b = 0; b < n; b++) {
-    const xb = b * inMaps * hw;
+    const yb = b * maps * ohw;
     for (let o = 0; o < maps; o++) {
-      const yo = (b * maps + o) * ohw;
       let sb = 0;
-      for (let p = 0; p < ohw; p++) sb += d[yo + p];
+      for (let p = yb + o * ohw; p < yb + (o + 1) * ohw; p++) sb += d[p];
       gb[o] += sb;
-      for (let e = start[o]; e < start[o + 1]; e++) {
-        const xi = xb + inputs[e] * hw;
-        for (let ky = 0; ky < 5; ky++) {
-          const k = e * 25 + ky * 5;
-          // Weight gradient of kernel row ky: five sums along the window.
-          let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;
-          for (let oy = 0; oy < ho; oy++) {
-            const yr = yo + oy * wo, xr = xi + (oy + ky) * w;
-            let x0 = x[xr], x1 = x[xr + 1], x2 = x[xr + 2], x3 = x[xr + 3];
-            for (let ox = 0; ox < wo; ox++) {
-              const g = d[yr + ox], x4 = x[xr + ox + 4];
-              a0 += g * x0;
-              a1 += g * x1;
-              a2 += g * x2;
-              a3 += g * x3;
-              a4 += g * x4;
-              x0 = x1;
-              x1 = x2;
-              x2 = x3;
-              x3 = x4;
-            }
-          }
-          gw[k] += a0;
-          gw[k + 1] += a1;
-          gw[k + 2] += a2;
-          gw[k + 3] += a3;
-          gw[k + 4] += a4;
-          if (dx === null) continue;
-          // Input gradient of kernel row ky: dx[j] += sum_kx w[kx] d[j - kx], with d zero outside the row.
-          const w0 = weight[k], w1 = weight[k + 1], w2 = weight[k + 2], w3 = weight[k + 3], w4 = weight[k + 4];
-          for (let oy = 0; oy < ho; oy++) {
-            const yr = yo + oy * wo, xr = xi + (oy + ky) * w;
-            let d1 = 0, d2 = 0, d3 = 0, d4 = 0;
-            for (let j = 0; j < wo; j++) {
-              const d0 = d[yr + j];
-              dx[xr + j] += w0 * d0 + w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4;
-              d4 = d3;
-              d3 = d2;
-              d2 = d1;
-              d1 = d0;
-            }
-            dx[xr + wo] += w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4;
-            dx[xr + wo + 1] += w2 * d1 + w3 * d2 + w4 * d3;
-            dx[xr + wo + 2] += w3 * d1 + w4 * d2;
-            dx[xr + wo + 3] += w4 * d1;
-          }
-        }
+    }
+    for (let i = 0; i < inMaps; i++) {
+      const xi = (b * inMaps + i) * hw;
+      acc.fill(0, 0, hw);
+      let q = inputStart[i];
+      const end = inputStart[i + 1];
+      for (; q + 2 <= end; q += 2) {
+        const e = byInput[q], f = byInput[q + 1];
+        const da = yb + outputOf[e] * ohw, db = yb + outputOf[f] * ohw;
+        weightGradPair(x, xi, w, d, da, db, gw, e * 25, f * 25, ho, wo);
+        if (dx !== null) inputGradPair(acc, w, weight, e * 25, f * 25, d, da, db, ho, wo);
       }
+      if (q < end) {
+        const e = byInput[q], da = yb + outputOf[e] * ohw;
+        weightGrad(x, xi, w, d, da, gw, e * 25, ho, wo);
+        if (dx !== null) inputGrad(acc, w, weight, e * 25, d, da, ho, wo);
+      }
+      if (dx !== null) { for (let p = 0; p < hw; p++) dx[xi + p] += acc[p]; }
+    }
+  }
+}
+
+/** gw[k + 5 ky + kx] += sum over outputs of d[da + out] x[xi + out shifted by (ky, kx)]. */
+function weightGrad(
+  x: Floats,
+  xi: number,
+  w: number,
+  d: Floats,
+  da: number,
+  gw: Floats,
+  k: number,
+  ho: number,
+  wo: number,
+): void {
+  for (let ky = 0; ky < 5; ky++) {
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;
+    for (let oy = 0; oy < ho; oy++) {
+      const yr = da + oy * wo, xr = xi + (oy + ky) * w;
+      let x0 = x[xr], x1 = x[xr + 1], x2 = x[xr + 2], x3 = x[xr + 3];
+      for (let ox = 0; ox < wo; ox++) {
+        const g = d[yr + ox], x4 = x[xr + ox + 4];
+        a0 += g * x0;
+        a1 += g * x1;
+        a2 += g * x2;
+        a3 += g * x3;
+        a4 += g * x4;
+        x0 = x1;
+        x1 = x2;
+        x2 = x3;
+        x3 = x4;
+      }
+    }
+    const r = k + ky * 5;
+    gw[r] += a0;
+    gw[r + 1] += a1;
+    gw[r + 2] += a2;
+    gw[r + 3] += a3;
+    gw[r + 4] += a4;
+  }
+}
+
+/** weightGrad for two output maps (d at da and db, weights at k and l) of one input map. */
+function weightGradPair(
+  x: Floats,
+  xi: number,
+  w: number,
+  d: Floats,
+  da: number,
+  db: number,
+  gw: Floats,
+  k: number,
+  l: number,
+  ho: number,
+  wo: number,
+): void {
+  for (let ky = 0; ky < 5; ky++) {
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;
+    let c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0;
+    for (let oy = 0; oy < ho; oy++) {
+      const ya = da + oy * wo, yb = db + oy * wo, xr = xi + (oy + ky) * w;
+      let x0 = x[xr], x1 = x[xr + 1], x2 = x[xr + 2], x3 = x[xr + 3];
+      for (let ox = 0; ox < wo; ox++) {
+        const g = d[ya + ox], t = d[yb + ox], x4 = x[xr + ox + 4];
+        a0 += g * x0;
+        a1 += g * x1;
+        a2 += g * x2;
+        a3 += g * x3;
+        a4 += g * x4;
+        c0 += t * x0;
+        c1 += t * x1;
+        c2 += t * x2;
+        c3 += t * x3;
+        c4 += t * x4;
+        x0 = x1;
+        x1 = x2;
+        x2 = x3;
+        x3 = x4;
+      }
+    }
+    const r = k + ky * 5, s = l + ky * 5;
+    gw[r] += a0;
+    gw[r + 1] += a1;
+    gw[r + 2] += a2;
+    gw[r + 3] += a3;
+    gw[r + 4] += a4;
+    gw[s] += c0;
+    gw[s + 1] += c1;
+    gw[s + 2] += c2;
+    gw[s + 3] += c3;
+    gw[s + 4] += c4;
+  }
+}
+
+/**
+ * acc (one input map, row width w) += the full convolution of d (at da) with
+ * the weights at k: acc[(oy + ky) w + j] += sum_kx weight[k + 5 ky + kx] d[oy, j - kx],
+ * with d zero outside its row.
+ */
+function inputGrad(
+  acc: Float64Array,
+  w: number,
+  weight: Floats,
+  k: number,
+  d: Floats,
+  da: number,
+  ho: number,
+  wo: number,
+): void {
+  for (let ky = 0; ky < 5; ky++) {
+    const r = k + ky * 5;
+    const w0 = weight[r], w1 = weight[r + 1], w2 = weight[r + 2], w3 = weight[r + 3], w4 = weight[r + 4];
+    for (let oy = 0; oy < ho; oy++) {
+      const ya = da + oy * wo, ar = (oy + ky) * w;
+      let d1 = 0, d2 = 0, d3 = 0, d4 = 0;
+      for (let j = 0; j < wo; j++) {
+        const d0 = d[ya + j];
+        acc[ar + j] += w0 * d0 + w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4;
+        d4 = d3;
+        d3 = d2;
+        d2 = d1;
+        d1 = d0;
+      }
+      acc[ar + wo] += w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4;
+      acc[ar + wo + 1] += w2 * d1 + w3 * d2 + w4 * d3;
+      acc[ar + wo + 2] += w3 * d1 + w4 * d2;
+      acc[ar + wo + 3] += w4 * d1;
+    }
+  }
+}
+
+/** inputGrad for two output maps (d at da and db, weights at k and l) of one input map. */
+function inputGradPair(
+  acc: Float64Array,
+  w: number,
+  weight: Floats,
+  k: number,
+  l: number,
+  d: Floats,
+  da: number,
+  db: number,
+  ho: number,
+  wo: number,
+): void {
+  for (let ky = 0; ky < 5; ky++) {
+    const r = k + ky * 5, s = l + ky * 5;
+    const w0 = weight[r], w1 = weight[r + 1], w2 = weight[r + 2], w3 = weight[r + 3], w4 = weight[r + 4];
+    const v0 = weight[s], v1 = weight[s + 1], v2 = weight[s + 2], v3 = weight[s + 3], v4 = weight[s + 4];
+    for (let oy = 0; oy < ho; oy++) {
+      const ya = da + oy * wo, yb = db + oy * wo, ar = (oy + ky) * w;
+      let d1 = 0, d2 = 0, d3 = 0, d4 = 0, e1 = 0, e2 = 0, e3 = 0, e4 = 0;
+      for (let j = 0; j < wo; j++) {
+        const d0 = d[ya + j], e0 = d[yb + j];
+        acc[ar + j] += w0 * d0 + w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4 +
+          (v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3 + v4 * e4);
+        d4 = d3;
+        d3 = d2;
+        d2 = d1;
+        d1 = d0;
+        e4 = e3;
+        e3 = e2;
+        e2 = e1;
+        e1 = e0;
+      }
+      acc[ar + wo] += w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4 + (v1 * e1 + v2 * e2 + v3 * e3 + v4 * e4);
+      acc[ar + wo + 1] += w2 * d1 + w3 * d2 + w4 * d3 + (v2 * e1 + v3 * e2 + v4 * e3);
+      acc[ar + wo + 2] += w3 * d1 + w4 * d2 + (v3 * e1 + v4 * e2);
+      acc[ar + wo + 3] += w4 * d1 + v4 * e1;
     }
   }
 }

@@ -20,7 +20,48 @@ export function denseForward(
   m: number,
   units: number,
 ): void {
-  for (let b = 0; b < n; b++) {
+  let b = 0;
+  // Two samples at a time: each loaded weight feeds two sums.
+  for (; b + 2 <= n; b += 2) {
+    const xa = b * m, xb = xa + m, ya = b * units, yb = ya + units;
+    let u = 0;
+    for (; u + 4 <= units; u += 4) {
+      const r0 = u * m, r1 = r0 + m, r2 = r1 + m, r3 = r2 + m;
+      let s0 = bias[u], s1 = bias[u + 1], s2 = bias[u + 2], s3 = bias[u + 3];
+      let t0 = s0, t1 = s1, t2 = s2, t3 = s3;
+      for (let j = 0; j < m; j++) {
+        const v = x[xa + j], z = x[xb + j];
+        const w0 = W[r0 + j], w1 = W[r1 + j], w2 = W[r2 + j], w3 = W[r3 + j];
+        s0 += w0 * v;
+        s1 += w1 * v;
+        s2 += w2 * v;
+        s3 += w3 * v;
+        t0 += w0 * z;
+        t1 += w1 * z;
+        t2 += w2 * z;
+        t3 += w3 * z;
+      }
+      y[ya + u] = s0;
+      y[ya + u + 1] = s1;
+      y[ya + u + 2] = s2;
+      y[ya + u + 3] = s3;
+      y[yb + u] = t0;
+      y[yb + u + 1] = t1;
+      y[yb + u + 2] = t2;
+      y[yb + u + 3] = t3;
+    }
+    for (; u < units; u++) {
+      const r = u * m;
+      let s = bias[u], t = s;
+      for (let j = 0; j < m; j++) {
+        s += W[r + j] * x[xa + j];
+        t += W[r + j] * x[xb + j];
+      }
+      y[ya + u] = s;
+      y[yb + u] = t;
+    }
+  }
+  for (; b < n; b++) {
     const xb = b * m, yb = b * units;
     let u = 0;
     for (; u + 4 <= units; u += 4) {

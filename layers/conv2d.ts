@@ -30,6 +30,11 @@ export interface Conv2dConfig {
   /** For output map o: its connected input maps are `inputs[start[o] .. start[o+1])`. */
   readonly start: Int32Array;
   readonly inputs: Int32Array;
+  /** The same pairs by input map: input map i feeds pairs `byInput[inputStart[i] .. inputStart[i+1])` (pair indices). */
+  readonly inputStart: Int32Array;
+  readonly byInput: Int32Array;
+  /** Output map of each pair. */
+  readonly outputOf: Int32Array;
 }
 
 function outSize(size: number, c: Conv2dConfig): number {
@@ -97,7 +102,26 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
       }
     }
     start[maps] = inputs.length;
-    return { maps, kernel, stride, padding, table, start, inputs: Int32Array.from(inputs) };
+    const outputOf = new Int32Array(inputs.length);
+    for (let o = 0; o < maps; o++) outputOf.fill(o, start[o], start[o + 1]);
+    const inputStart = new Int32Array(inMaps + 1), byInput: number[] = [];
+    for (let i = 0; i < inMaps; i++) {
+      inputStart[i] = byInput.length;
+      for (let e = 0; e < inputs.length; e++) if (inputs[e] === i) byInput.push(e);
+    }
+    inputStart[inMaps] = byInput.length;
+    return {
+      maps,
+      kernel,
+      stride,
+      padding,
+      table,
+      start,
+      inputs: Int32Array.from(inputs),
+      inputStart,
+      byInput: Int32Array.from(byInput),
+      outputOf,
+    };
   },
 
   outputShape(c, input) {
