@@ -15,6 +15,9 @@ import type { Floats, Layer } from "../engine/types.ts";
 import type { Conv2dConfig } from "./conv2d.ts";
 import { scratch64 } from "./_scratch.ts";
 
+/** Zero weights for the twin of an odd pair out. */
+const ZERO = new Float64Array(25);
+
 /**
  * y = bias + sum over connected pairs of the valid 5x5 correlation, for `n`
  * samples. Pairs are taken by input map, two output maps at a time, so one
@@ -25,16 +28,17 @@ export function conv5Forward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n
   const [inMaps, h, w] = layer.inShape;
   const [weight, bias] = layer.params;
   const ho = h - 4, wo = w - 4, hw = h * w, ohw = ho * wo;
-  const acc = scratch64(0, maps * ohw);
+  const acc = scratch64(0, (maps + 1) * ohw);
   for (let b = 0; b < n; b++) {
     for (let o = 0; o < maps; o++) acc.fill(bias[o], o * ohw, (o + 1) * ohw);
     for (let i = 0; i < inMaps; i++) {
       const xi = (b * inMaps + i) * hw;
       let q = inputStart[i];
       const end = inputStart[i + 1];
-      for (; q + 2 <= end; q += 2) {
-        const e = byInput[q], f = byInput[q + 1];
-        const ao = outputOf[e] * ohw, bo = outputOf[f] * ohw;
+      for (; q < end; q += 2) {
+        // An odd pair out is paired with itself, its twin summed into a spare row past the maps.
+        const e = byInput[q], f = q + 1 < end ? byInput[q + 1] : e;
+        const ao = outputOf[e] * ohw, bo = f === e ? maps * ohw : outputOf[f] * ohw;
         for (let ky = 0; ky < 5; ky++) {
           const k = e * 25 + ky * 5, l = f * 25 + ky * 5;
           const w0 = weight[k], w1 = weight[k + 1], w2 = weight[k + 2], w3 = weight[k + 3], w4 = weight[k + 4];
@@ -51,24 +55,6 @@ export function conv5Forward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n
               x2 = x3;
               x3 = x4;
             }
-          }
-        }
-      }
-      if (q === end) continue;
-      const e = byInput[q], ao = outputOf[e] * ohw;
-      for (let ky = 0; ky < 5; ky++) {
-        const k = e * 25 + ky * 5;
-        const w0 = weight[k], w1 = weight[k + 1], w2 = weight[k + 2], w3 = weight[k + 3], w4 = weight[k + 4];
-        for (let oy = 0; oy < ho; oy++) {
-          const ar = ao + oy * wo, xr = xi + (oy + ky) * w;
-          let x0 = x[xr], x1 = x[xr + 1], x2 = x[xr + 2], x3 = x[xr + 3];
-          for (let ox = 0; ox < wo; ox++) {
-            const x4 = x[xr + ox + 4];
-            acc[ar + ox] += w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4;
-            x0 = x1;
-            x1 = x2;
-            x2 = x3;
-            x3 = x4;
           }
         }
       }
@@ -101,7 +87,7 @@ export function conv5Backward(
   const { maps, inputStart, byInput, outputOf } = layer.config;
   const [inMaps, h, w] = layer.inShape;
   const ho = h - 4, wo = w - 4, hw = h * w, ohw = ho * wo;
-  const acc = scratch64(0, hw);
+  const acc = scratch64(0, hw), spare = scratch64(1, 25);
   for (let b = 0; b < n; b++) {
     const yb = b * maps * ohw;
     for (let o = 0; o < maps; o++) {
@@ -114,62 +100,25 @@ export function conv5Backward(
       acc.fill(0, 0, hw);
       let q = inputStart[i];
       const end = inputStart[i + 1];
-      for (; q + 2 <= end; q += 2) {
-        const e = byInput[q], f = byInput[q + 1];
+      for (; q < end; q += 2) {
+        // An odd pair out goes with a twin whose weights are zero and whose weight gradient lands in a spare array.
+        const e = byInput[q], single = q + 1 === end, f = single ? e : byInput[q + 1];
         const da = yb + outputOf[e] * ohw, db = yb + outputOf[f] * ohw;
-        weightGradPair(x, xi, w, d, da, db, gw, e * 25, f * 25, ho, wo);
-        if (dx !== null) inputGradPair(acc, w, weight, e * 25, f * 25, d, da, db, ho, wo);
-      }
-      if (q < end) {
-        const e = byInput[q], da = yb + outputOf[e] * ohw;
-        weightGrad(x, xi, w, d, da, gw, e * 25, ho, wo);
-        if (dx !== null) inputGrad(acc, w, weight, e * 25, d, da, ho, wo);
+        weightGradPair(x, xi, w, d, da, db, gw, e * 25, single ? spare : gw, single ? 0 : f * 25, ho, wo);
+        if (dx !== null) {
+          inputGradPair(acc, w, weight, e * 25, single ? ZERO : weight, single ? 0 : f * 25, d, da, db, ho, wo);
+        }
       }
       if (dx !== null) { for (let p = 0; p < hw; p++) dx[xi + p] += acc[p]; }
     }
   }
 }
 
-/** gw[k + 5 ky + kx] += sum over outputs of d[da + out] x[xi + out shifted by (ky, kx)]. */
-function weightGrad(
-  x: Floats,
-  xi: number,
-  w: number,
-  d: Floats,
-  da: number,
-  gw: Floats,
-  k: number,
-  ho: number,
-  wo: number,
-): void {
-  for (let ky = 0; ky < 5; ky++) {
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;
-    for (let oy = 0; oy < ho; oy++) {
-      const yr = da + oy * wo, xr = xi + (oy + ky) * w;
-      let x0 = x[xr], x1 = x[xr + 1], x2 = x[xr + 2], x3 = x[xr + 3];
-      for (let ox = 0; ox < wo; ox++) {
-        const g = d[yr + ox], x4 = x[xr + ox + 4];
-        a0 += g * x0;
-        a1 += g * x1;
-        a2 += g * x2;
-        a3 += g * x3;
-        a4 += g * x4;
-        x0 = x1;
-        x1 = x2;
-        x2 = x3;
-        x3 = x4;
-      }
-    }
-    const r = k + ky * 5;
-    gw[r] += a0;
-    gw[r + 1] += a1;
-    gw[r + 2] += a2;
-    gw[r + 3] += a3;
-    gw[r + 4] += a4;
-  }
-}
-
-/** weightGrad for two output maps (d at da and db, weights at k and l) of one input map. */
+/**
+ * Weight gradients of two output maps of one input map: gA[k + 5 ky + kx] +=
+ * sum over outputs of d[da + out] x[xi + out shifted by (ky, kx)], and the
+ * same from d at db into gB at l.
+ */
 function weightGradPair(
   x: Floats,
   xi: number,
@@ -177,8 +126,9 @@ function weightGradPair(
   d: Floats,
   da: number,
   db: number,
-  gw: Floats,
+  gA: Floats,
   k: number,
+  gB: Floats,
   l: number,
   ho: number,
   wo: number,
@@ -208,62 +158,31 @@ function weightGradPair(
       }
     }
     const r = k + ky * 5, s = l + ky * 5;
-    gw[r] += a0;
-    gw[r + 1] += a1;
-    gw[r + 2] += a2;
-    gw[r + 3] += a3;
-    gw[r + 4] += a4;
-    gw[s] += c0;
-    gw[s + 1] += c1;
-    gw[s + 2] += c2;
-    gw[s + 3] += c3;
-    gw[s + 4] += c4;
+    gA[r] += a0;
+    gA[r + 1] += a1;
+    gA[r + 2] += a2;
+    gA[r + 3] += a3;
+    gA[r + 4] += a4;
+    gB[s] += c0;
+    gB[s + 1] += c1;
+    gB[s + 2] += c2;
+    gB[s + 3] += c3;
+    gB[s + 4] += c4;
   }
 }
 
 /**
- * acc (one input map, row width w) += the full convolution of d (at da) with
- * the weights at k: acc[(oy + ky) w + j] += sum_kx weight[k + 5 ky + kx] d[oy, j - kx],
- * with d zero outside its row.
+ * acc (one input map, row width w) += the full convolutions of d at da with
+ * the weights wA at k and of d at db with wB at l:
+ * acc[(oy + ky) w + j] += sum_kx wA[k + 5 ky + kx] d[da + oy wo + j - kx]
+ * (and the same for B), with d zero outside its row.
  */
-function inputGrad(
-  acc: Float64Array,
-  w: number,
-  weight: Floats,
-  k: number,
-  d: Floats,
-  da: number,
-  ho: number,
-  wo: number,
-): void {
-  for (let ky = 0; ky < 5; ky++) {
-    const r = k + ky * 5;
-    const w0 = weight[r], w1 = weight[r + 1], w2 = weight[r + 2], w3 = weight[r + 3], w4 = weight[r + 4];
-    for (let oy = 0; oy < ho; oy++) {
-      const ya = da + oy * wo, ar = (oy + ky) * w;
-      let d1 = 0, d2 = 0, d3 = 0, d4 = 0;
-      for (let j = 0; j < wo; j++) {
-        const d0 = d[ya + j];
-        acc[ar + j] += w0 * d0 + w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4;
-        d4 = d3;
-        d3 = d2;
-        d2 = d1;
-        d1 = d0;
-      }
-      acc[ar + wo] += w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4;
-      acc[ar + wo + 1] += w2 * d1 + w3 * d2 + w4 * d3;
-      acc[ar + wo + 2] += w3 * d1 + w4 * d2;
-      acc[ar + wo + 3] += w4 * d1;
-    }
-  }
-}
-
-/** inputGrad for two output maps (d at da and db, weights at k and l) of one input map. */
 function inputGradPair(
   acc: Float64Array,
   w: number,
-  weight: Floats,
+  wA: Floats,
   k: number,
+  wB: Floats,
   l: number,
   d: Floats,
   da: number,
@@ -273,8 +192,8 @@ function inputGradPair(
 ): void {
   for (let ky = 0; ky < 5; ky++) {
     const r = k + ky * 5, s = l + ky * 5;
-    const w0 = weight[r], w1 = weight[r + 1], w2 = weight[r + 2], w3 = weight[r + 3], w4 = weight[r + 4];
-    const v0 = weight[s], v1 = weight[s + 1], v2 = weight[s + 2], v3 = weight[s + 3], v4 = weight[s + 4];
+    const w0 = wA[r], w1 = wA[r + 1], w2 = wA[r + 2], w3 = wA[r + 3], w4 = wA[r + 4];
+    const v0 = wB[s], v1 = wB[s + 1], v2 = wB[s + 2], v3 = wB[s + 3], v4 = wB[s + 4];
     for (let oy = 0; oy < ho; oy++) {
       const ya = da + oy * wo, yb = db + oy * wo, ar = (oy + ky) * w;
       let d1 = 0, d2 = 0, d3 = 0, d4 = 0, e1 = 0, e2 = 0, e3 = 0, e4 = 0;
