@@ -10,18 +10,19 @@
 import type { Floats, LayerPlugin } from "../engine/types.ts";
 import { configurePool, type PoolConfig, poolShape } from "./_pool.ts";
 
-/** Calls visit(outIndex, inIndexOfMax) for every window. */
-function eachMax(
-  c: PoolConfig,
-  inShape: readonly number[],
-  outShape: readonly number[],
-  x: Floats,
-  n: number,
-  visit: (o: number, i: number) => void,
-): void {
+let argmax = new Int32Array(0);
+
+/**
+ * The index in x of the maximum of every window (the first one on ties), in
+ * output order, in a scratch array valid until the next call. Branch-free:
+ * a comparison becomes 0 or 1, so random data costs no mispredicted jumps.
+ */
+function windowMax(c: PoolConfig, inShape: readonly number[], outShape: readonly number[], x: Floats, n: number) {
   const { size, stride } = c;
   const [maps, h, w] = inShape;
   const [, ho, wo] = outShape;
+  if (argmax.length < n * maps * ho * wo) argmax = new Int32Array(n * maps * ho * wo);
+  const out = argmax;
   for (let bm = 0; bm < n * maps; bm++) {
     const xi = bm * h * w, yo = bm * ho * wo;
     for (let oy = 0; oy < ho; oy++) {
@@ -29,12 +30,13 @@ function eachMax(
         let best = xi + oy * stride * w + ox * stride;
         for (let ky = 0; ky < size; ky++) {
           const row = xi + (oy * stride + ky) * w + ox * stride;
-          for (let kx = 0; kx < size; kx++) if (x[row + kx] > x[best]) best = row + kx;
+          for (let kx = 0; kx < size; kx++) best += +(x[row + kx] > x[best]) * (row + kx - best);
         }
-        visit(yo + oy * wo + ox, best);
+        out[yo + oy * wo + ox] = best;
       }
     }
   }
+  return out;
 }
 
 export const maxpool: LayerPlugin<PoolConfig> = {
@@ -49,23 +51,16 @@ export const maxpool: LayerPlugin<PoolConfig> = {
   },
 
   forward(layer, x, y, n) {
-    eachMax(layer.config, layer.inShape, layer.outShape, x, n, (o, i) => {
-      y[o] = x[i];
-    });
+    const at = windowMax(layer.config, layer.inShape, layer.outShape, x, n);
+    for (let o = 0; o < n * layer.outSize; o++) y[o] = x[at[o]];
   },
 
   backward(layer, x, _y, dy, dx, _grads, n) {
-    if (!dx) return;
-    eachMax(layer.config, layer.inShape, layer.outShape, x, n, (o, i) => {
-      dx[i] += dy[o];
-    });
+    if (dx) route(windowMax(layer.config, layer.inShape, layer.outShape, x, n), dy, dx, n * layer.outSize);
   },
 
   backward2(layer, x, _y, _dy, d2y, d2x, _hess, n) {
-    if (!d2x) return;
-    eachMax(layer.config, layer.inShape, layer.outShape, x, n, (o, i) => {
-      d2x[i] += d2y[o];
-    });
+    if (d2x) route(windowMax(layer.config, layer.inShape, layer.outShape, x, n), d2y, d2x, n * layer.outSize);
   },
 
   lower(layer, input, onnx) {
@@ -73,3 +68,8 @@ export const maxpool: LayerPlugin<PoolConfig> = {
     return onnx.node("MaxPool", [input], { kernel_shape: { ints: [size, size] }, strides: { ints: [stride, stride] } });
   },
 };
+
+/** dx[at[o]] += d[o]: each output's derivative goes to its window's maximum. */
+function route(at: Int32Array, d: Floats, dx: Floats, count: number): void {
+  for (let o = 0; o < count; o++) dx[at[o]] += d[o];
+}
