@@ -47,6 +47,8 @@ Training:
   --data DIR         an MNIST-format folder (e.g. /usr/share/datasets/fashion-mnist)
   --distort          distort every training pattern at random (shift 2 px, scale 10%,
                      squeeze 15%, shear 0.2), as the paper's "with distortions" run
+  --threads N        threads sharing each batch and the evaluations (default 1); results
+                     depend on the seed and N
 Run folder:
   --out DIR          where the run goes (default runs/PRESET-seedN)
   --resume DIR       continue the stopped run in DIR (--epochs may extend it)
@@ -71,6 +73,7 @@ const OPTIONS = {
   limit: { type: "string" },
   data: { type: "string" },
   distort: { type: "boolean", default: false },
+  threads: { type: "string" },
   out: { type: "string" },
   resume: { type: "string" },
   quiet: { type: "boolean", default: false },
@@ -162,6 +165,7 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     ...(v.steps !== undefined ? { maxSteps: intOption("steps", v.steps as string, 1) } : {}),
     ...(v.data !== undefined ? { data: v.data as string } : {}),
     ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
+    ...(v.threads !== undefined ? { threads: intOption("threads", v.threads as string, 1) } : {}),
     curvatureSamples: 500,
   };
   return { settings, startParams };
@@ -292,6 +296,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     limit: settings.limit,
     maxSteps: settings.maxSteps,
     distort: settings.distort,
+    threads: settings.threads,
     onProgress,
     async onPass(state, testPredictions) {
       if (tty && onProgress) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));

@@ -1,6 +1,8 @@
 /** Data-parallel training: deterministic for a seed and thread count, and the same updates as one thread. */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
+import type { Split } from "../data/mnist.ts";
+import { evaluate, fit } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
 import { Rng } from "../engine/rng.ts";
@@ -78,4 +80,36 @@ Deno.test("parallel: bad thread counts and storage are errors naming the field",
     () => buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, storage: { params: new Float32Array(3) } }),
     /storage\.params must be a Float32Array of 60840 values/,
   );
+});
+
+function syntheticSplit(count: number, seed: number): Split {
+  const rng = new Rng(seed);
+  const images = Uint8Array.from({ length: count * 28 * 28 }, () => (rng.next() < 0.2 ? rng.int(256) : 0));
+  const labels = Uint8Array.from({ length: count }, () => rng.int(10));
+  return { images, labels, count, rows: 28, cols: 28 };
+}
+
+Deno.test("parallel fit: two threads repeat bit for bit; parallel evaluation equals the serial one", async () => {
+  const data = { train: syntheticSplit(40, 1), test: syntheticSplit(30, 2) };
+  const run = async (threads: number) => {
+    const model = buildModel(PRESETS["lenet5-modern"].graph, { registry: defaultRegistry, seed: 1 });
+    const optimizer = createOptimizer(PRESETS["lenet5-modern"].optimizer, model, defaultRegistry);
+    const state = await fit(model, optimizer, data, { passes: 2, batch: 8, seed: 3, threads });
+    return { model, state };
+  };
+  const a = await run(2), b = await run(2);
+  assert.deepEqual(bytes(a.model.params), bytes(b.model.params));
+  assert.deepEqual(
+    a.state.history.map((h) => [h.loss, h.testError]),
+    b.state.history.map((h) => [h.loss, h.testError]),
+  );
+  const par = await ParallelTrainer.create(a.model, { threads: 2, capacity: 16 });
+  try {
+    const serial = evaluate(a.model, data.test, { batch: 16 }),
+      parallel = evaluate(a.model, data.test, { parallel: par });
+    assert.deepEqual(parallel.predictions, serial.predictions);
+    assert.ok(Math.abs(parallel.loss - serial.loss) < 1e-6 * Math.max(1, serial.loss));
+  } finally {
+    par.close();
+  }
 });
