@@ -171,6 +171,16 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
   return { settings, startParams };
 }
 
+/**
+ * Peak resident memory of this process so far, MB: VmHWM of /proc/self/status
+ * on Linux, else the current resident size.
+ */
+async function peakResidentMB(): Promise<number> {
+  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
+  const kB = Number(/VmHWM:\s*(\d+)\s*kB/.exec(status)?.[1]);
+  return Math.round((Number.isFinite(kB) && kB > 0 ? kB * 1024 : Deno.memoryUsage().rss) / 2 ** 20);
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -278,6 +288,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       parameters: counts.trainable,
       connections: counts.connections,
       wallSeconds: Math.round(wall() * 10) / 10,
+      peakResidentMB: await peakResidentMB(),
       passesDone: state.passesDone,
       testError: last?.testError,
       trainError: last?.trainError,
