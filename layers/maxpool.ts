@@ -23,6 +23,10 @@ function windowMax(c: PoolConfig, inShape: readonly number[], outShape: readonly
   const [, ho, wo] = outShape;
   if (argmax.length < n * maps * ho * wo) argmax = new Int32Array(n * maps * ho * wo);
   const out = argmax;
+  if (size === 2 && stride === 2) {
+    windowMax2(x, out, n * maps, h, w, ho, wo);
+    return out;
+  }
   for (let bm = 0; bm < n * maps; bm++) {
     const xi = bm * h * w, yo = bm * ho * wo;
     for (let oy = 0; oy < ho; oy++) {
@@ -37,6 +41,27 @@ function windowMax(c: PoolConfig, inShape: readonly number[], outShape: readonly
     }
   }
   return out;
+}
+
+/**
+ * windowMax for 2x2 windows with stride 2: a tree of three comparisons (top
+ * pair, bottom pair, then the two winners), each a 0/1 number, so the first
+ * maximum wins ties as in the plain scan; c v + (1 - c) u picks a value exactly.
+ */
+function windowMax2(x: Floats, out: Int32Array, planes: number, h: number, w: number, ho: number, wo: number): void {
+  for (let bm = 0; bm < planes; bm++) {
+    const xi = bm * h * w, yo = bm * ho * wo;
+    for (let oy = 0; oy < ho; oy++) {
+      const r = xi + 2 * oy * w, o = yo + oy * wo;
+      for (let ox = 0; ox < wo; ox++) {
+        const i = r + 2 * ox, a = x[i], b = x[i + 1], c = x[i + w], d = x[i + w + 1];
+        const top = +(b > a), bottom = +(d > c);
+        const u = top * b + (1 - top) * a, v = bottom * d + (1 - bottom) * c;
+        const lower = +(v > u);
+        out[o + ox] = i + top + lower * (w + bottom - top);
+      }
+    }
+  }
 }
 
 export const maxpool: LayerPlugin<PoolConfig> = {

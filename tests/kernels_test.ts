@@ -204,3 +204,35 @@ Deno.test("sdlm: cached step sizes follow the curvature, eta and mu, bit for bit
   };
   assert.deepEqual(run(true), run(false));
 });
+
+Deno.test("maxpool: branch-free windows pick the first maximum, as a plain scan does (ties included)", () => {
+  for (const [size, stride] of [[2, 2], [3, 1], [2, 1]]) {
+    const layer = layerOf({ type: "maxpool", size, stride }, [3, 8, 8], "float32");
+    const [maps, h, w] = layer.inShape, [, ho, wo] = layer.outShape;
+    const n = 2, rng = new Rng(9);
+    // Values in {-1, 0, 1}: many ties.
+    const x = Float32Array.from({ length: n * layer.inSize }, () => rng.int(3) - 1);
+    const y = new Float32Array(n * layer.outSize), dy = randomFill(new Float32Array(y.length), rng);
+    const dx = new Float32Array(x.length), expectY = new Float32Array(y.length), expectDx = new Float32Array(x.length);
+    for (let p = 0; p < n * maps; p++) {
+      for (let oy = 0; oy < ho; oy++) {
+        for (let ox = 0; ox < wo; ox++) {
+          let best = -1;
+          for (let ky = 0; ky < size; ky++) {
+            for (let kx = 0; kx < size; kx++) {
+              const i = p * h * w + (oy * stride + ky) * w + ox * stride + kx;
+              if (best < 0 || x[i] > x[best]) best = i;
+            }
+          }
+          const o = p * ho * wo + oy * wo + ox;
+          expectY[o] = x[best];
+          expectDx[best] += dy[o];
+        }
+      }
+    }
+    layer.plugin.forward(layer, x, y, n);
+    layer.plugin.backward(layer, x, y, dy, dx, layer.grads, n);
+    assert.deepEqual(y, expectY, `size ${size} stride ${stride}: forward`);
+    assert.deepEqual(dx, expectDx, `size ${size} stride ${stride}: backward`);
+  }
+});
