@@ -5,7 +5,7 @@
  * Prints a table (samples/s, and each row's ratio to each peer on the same
  * preset, batch and mode); `--json FILE` writes the rows. See bench/README.md.
  *
- *   deno run --allow-read --allow-write bench/compare.ts [--json FILE] [--seconds S] [--reps R] [--threads T]
+ *   deno run --allow-read --allow-write --allow-sys=loadavg bench/compare.ts [--json FILE] [--seconds S] [--reps R] [--threads T]
  */
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-web";
@@ -27,6 +27,16 @@ const { values: opts } = parseArgs({
   },
 });
 const SECONDS = Number(opts.seconds), REPS = Number(opts.reps), THREADS = Number(opts.threads);
+
+/** The 1-minute load average (needs --allow-sys=loadavg), or "?". */
+function loadAverage(): string {
+  try {
+    return Deno.loadavg()[0].toFixed(2);
+  } catch {
+    return "?";
+  }
+}
+const loadAtStart = loadAverage();
 
 /** One measured configuration. */
 interface Row {
@@ -212,12 +222,11 @@ for (const r of rows) {
   }
 }
 
-const load = await Deno.readTextFile("/proc/loadavg").then((s) => s.split(" ").slice(0, 3).join(" ")).catch(() => "?");
 const machine = {
   cores: navigator.hardwareConcurrency,
   deno: Deno.version.deno,
   v8: Deno.version.v8,
-  loadAverage: load,
+  loadAverage: { start: loadAtStart, end: loadAverage() },
   date: new Date().toISOString(),
 };
 const head = ["system", "preset", "batch", "threads", "mode", "samples/s", ...PEERS.map((p) => `vs ${p}`)];
@@ -236,7 +245,9 @@ const table = [
 const widths = head.map((_, i) => Math.max(...table.map((r) => r[i].length)));
 const line = (r: string[]) =>
   `| ${r.map((c, i) => (i >= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
-console.log(`${machine.cores} cores, Deno ${machine.deno} (V8 ${machine.v8}), load average ${machine.loadAverage}`);
+console.log(
+  `${machine.cores} cores, Deno ${machine.deno} (V8 ${machine.v8}), load average (1 min) ${loadAtStart} at the start, ${machine.loadAverage.end} at the end`,
+);
 console.log(line(head));
 console.log(`|${widths.map((w, i) => (i >= 5 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`);
 for (const r of table.slice(1)) console.log(line(r));

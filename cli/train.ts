@@ -171,14 +171,17 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
   return { settings, startParams };
 }
 
+let peakResident = 0;
+
 /**
- * Peak resident memory of this process so far, MB: VmHWM of /proc/self/status
- * on Linux, else the current resident size.
+ * The highest resident memory of this process seen so far, MB. Deno reads
+ * /proc/self only with every permission, so the trainer samples the resident
+ * size itself: after loading the data, with every progress report (about
+ * once a second) and after every pass.
  */
-async function peakResidentMB(): Promise<number> {
-  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
-  const kB = Number(/VmHWM:\s*(\d+)\s*kB/.exec(status)?.[1]);
-  return Math.round((Number.isFinite(kB) && kB > 0 ? kB * 1024 : Deno.memoryUsage().rss) / 2 ** 20);
+function samplePeakMB(): number {
+  peakResident = Math.max(peakResident, Deno.memoryUsage().rss);
+  return Math.round(peakResident / 2 ** 20);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -238,6 +241,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   await Deno.mkdir(dir, { recursive: true });
 
   const data = await loadMnist({ dir: settings.data });
+  samplePeakMB();
   const train = settings.limit ? Math.min(settings.limit, data.train.count) : data.train.count;
   console.log(
     `Data: ${data.source}: ${data.train.count.toLocaleString("en-US")} training (using ${
@@ -265,7 +269,9 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   const tty = Deno.stdout.isTerminal();
   let lastLine = 0;
   const enc = new TextEncoder();
-  const onProgress = values.quiet ? undefined : (p: Progress) => {
+  const onProgress = (p: Progress) => {
+    samplePeakMB();
+    if (values.quiet) return;
     const line = `pass ${p.pass}/${p.passes}  ${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")}  ` +
       `${Math.round(p.patternsPerSecond)} patterns/s  ETA ${formatSeconds(p.eta)}  loss ${p.runningLoss.toFixed(4)}`;
     if (tty) Deno.stdout.writeSync(enc.encode(`\r${line}\x1b[K`));
@@ -288,7 +294,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       parameters: counts.trainable,
       connections: counts.connections,
       wallSeconds: Math.round(wall() * 10) / 10,
-      peakResidentMB: await peakResidentMB(),
+      peakResidentMB: samplePeakMB(),
       passesDone: state.passesDone,
       testError: last?.testError,
       trainError: last?.trainError,
@@ -310,7 +316,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     threads: settings.threads,
     onProgress,
     async onPass(state, testPredictions) {
-      if (tty && onProgress) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));
+      if (tty && !values.quiet) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));
       const h = state.history[state.history.length - 1];
       const steps = h.stepRange
         ? `  SDLM steps ${h.stepRange[0].toExponential(2)}..${h.stepRange[1].toExponential(2)}`
