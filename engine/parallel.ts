@@ -8,7 +8,8 @@
  * batch into its own gradient buffer; the calling thread then adds the
  * workers' gradients to its own in worker order and takes the optimizer step
  * on the model. So a result depends on the seed and the thread count only
- * (not on timing); with one thread it is exactly `trainStep`.
+ * (not on timing); with one thread, or a batch smaller than the thread
+ * count, it is exactly `trainStep`.
  *
  * The workers build their replicas from the graph with the default registry,
  * so a model of plugins registered elsewhere cannot run here. Threads meet
@@ -17,7 +18,7 @@
  * @module
  */
 import type { Model } from "./model.ts";
-import type { Optimizer } from "./train.ts";
+import { type Optimizer, trainStep } from "./train.ts";
 import type { Floats, Labels } from "./types.ts";
 
 /** Slots of the control array. */
@@ -195,6 +196,8 @@ export class ParallelTrainer {
    */
   trainStep(optimizer: Optimizer, inputs: ArrayLike<number>, labels: Labels, n: number, lr?: number): number {
     const model = this.model;
+    // A batch smaller than the thread count leaves the calling thread alone here (with the same result).
+    if (n < this.threads && n >= 1) return trainStep(model, optimizer, inputs, labels, n, lr);
     const seq = this.#start(OP.TRAIN, inputs, labels, n);
     const [, own] = this.#share(0, n);
     const size = model.inputSize;
