@@ -67,7 +67,11 @@ export function floatView(dtype: "float32" | "float64", buffer: SharedArrayBuffe
   return dtype === "float64" ? new Float64Array(buffer) : new Float32Array(buffer);
 }
 
-/** A model trained and run by several threads. Create with {@linkcode ParallelTrainer.create}; `close` it after. */
+/**
+ * A model trained and run by several threads. Create with
+ * {@linkcode ParallelTrainer.create}; `close` it after (in a `finally`): its
+ * workers keep the process alive until then.
+ */
 export class ParallelTrainer {
   readonly model: Model;
   readonly threads: number;
@@ -139,6 +143,8 @@ export class ParallelTrainer {
           };
           worker.postMessage(i);
         });
+        // From here on a worker reports through the control array; an uncaught error in it reaches this thread.
+        worker.onmessage = worker.onerror = null;
       }
     } catch (e) {
       for (const w of workers) w.terminate();
