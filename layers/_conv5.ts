@@ -23,16 +23,17 @@ const ZERO = new Float64Array(25);
  * samples. Pairs are taken by input map, two output maps at a time, so one
  * window of x feeds both.
  */
-export function conv5Forward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n: number): void {
+export function conv5Forward(layer: Layer<Conv2dConfig>, input: Floats, y: Floats, n: number): void {
   const { maps, inputStart, byInput, outputOf } = layer.config;
   const [inMaps, h, w] = layer.inShape;
   const [weight, bias] = layer.params;
   const ho = h - 4, wo = w - 4, hw = h * w, ohw = ho * wo;
-  const acc = scratch64(0, (maps + 1) * ohw);
+  const acc = scratch64(0, (maps + 1) * ohw), x = scratch64(2, inMaps * hw);
   for (let b = 0; b < n; b++) {
+    for (let p = 0; p < inMaps * hw; p++) x[p] = input[b * inMaps * hw + p];
     for (let o = 0; o < maps; o++) acc.fill(bias[o], o * ohw, (o + 1) * ohw);
     for (let i = 0; i < inMaps; i++) {
-      const xi = (b * inMaps + i) * hw;
+      const xi = i * hw;
       let q = inputStart[i];
       const end = inputStart[i + 1];
       for (; q < end; q += 2) {
@@ -76,9 +77,9 @@ export function conv5Forward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n
  */
 export function conv5Backward(
   layer: Layer<Conv2dConfig>,
-  x: Floats,
+  input: Floats,
   weight: Floats,
-  d: Floats,
+  dy: Floats,
   dx: Floats | null,
   gw: Floats,
   gb: Floats,
@@ -88,28 +89,31 @@ export function conv5Backward(
   const [inMaps, h, w] = layer.inShape;
   const ho = h - 4, wo = w - 4, hw = h * w, ohw = ho * wo;
   const acc = scratch64(0, hw), spare = scratch64(1, 25);
+  const x = scratch64(2, inMaps * hw), d = scratch64(3, maps * ohw);
   for (let b = 0; b < n; b++) {
-    const yb = b * maps * ohw;
+    for (let p = 0; p < inMaps * hw; p++) x[p] = input[b * inMaps * hw + p];
+    for (let p = 0; p < maps * ohw; p++) d[p] = dy[b * maps * ohw + p];
     for (let o = 0; o < maps; o++) {
       let sb = 0;
-      for (let p = yb + o * ohw; p < yb + (o + 1) * ohw; p++) sb += d[p];
+      for (let p = o * ohw; p < (o + 1) * ohw; p++) sb += d[p];
       gb[o] += sb;
     }
     for (let i = 0; i < inMaps; i++) {
-      const xi = (b * inMaps + i) * hw;
+      const xi = i * hw;
       acc.fill(0, 0, hw);
       let q = inputStart[i];
       const end = inputStart[i + 1];
       for (; q < end; q += 2) {
         // An odd pair out goes with a twin whose weights are zero and whose weight gradient lands in a spare array.
         const e = byInput[q], single = q + 1 === end, f = single ? e : byInput[q + 1];
-        const da = yb + outputOf[e] * ohw, db = yb + outputOf[f] * ohw;
+        const da = outputOf[e] * ohw, db = outputOf[f] * ohw;
         weightGradPair(x, xi, w, d, da, db, gw, e * 25, single ? spare : gw, single ? 0 : f * 25, ho, wo);
         if (dx !== null) {
           inputGradPair(acc, w, weight, e * 25, single ? ZERO : weight, single ? 0 : f * 25, d, da, db, ho, wo);
         }
       }
-      if (dx !== null) { for (let p = 0; p < hw; p++) dx[xi + p] += acc[p]; }
+      const xo = (b * inMaps + i) * hw;
+      if (dx !== null) { for (let p = 0; p < hw; p++) dx[xo + p] += acc[p]; }
     }
   }
 }
@@ -120,10 +124,10 @@ export function conv5Backward(
  * same from d at db into gB at l.
  */
 function weightGradPair(
-  x: Floats,
+  x: Float64Array,
   xi: number,
   w: number,
-  d: Floats,
+  d: Float64Array,
   da: number,
   db: number,
   gA: Floats,
@@ -184,7 +188,7 @@ function inputGradPair(
   k: number,
   wB: Floats,
   l: number,
-  d: Floats,
+  d: Float64Array,
   da: number,
   db: number,
   ho: number,
