@@ -15,9 +15,6 @@ import type { Floats, Layer } from "../engine/types.ts";
 import type { Conv2dConfig } from "./conv2d.ts";
 import { scratch64 } from "./_scratch.ts";
 
-/** Zero weights for the twin of an odd pair out. */
-const ZERO = new Float64Array(25);
-
 /**
  * y = bias + sum over connected pairs of the valid 5x5 correlation, for `n`
  * samples. Pairs are taken by input map, two output maps at a time, so one
@@ -72,8 +69,8 @@ export function conv5Forward(layer: Layer<Conv2dConfig>, input: Floats, y: Float
  *
  * Backward passes x, the weights and dE/dy; the Gauss-Newton backward passes
  * x squared, the weights squared and d2E/dy2, which gives its sums exactly.
- * Like the forward kernel it takes pairs by input map, two at a time, and sums
- * each input map's dx in a double-precision row before adding it to dx.
+ * It goes by input map and sums each input map's dx in a double-precision row
+ * before adding it to dx.
  */
 export function conv5Backward(
   layer: Layer<Conv2dConfig>,
@@ -88,8 +85,7 @@ export function conv5Backward(
   const { maps, inputStart, byInput, outputOf } = layer.config;
   const [inMaps, h, w] = layer.inShape;
   const ho = h - 4, wo = w - 4, hw = h * w, ohw = ho * wo;
-  const acc = scratch64(0, hw), spare = scratch64(1, 25);
-  const x = scratch64(2, inMaps * hw), d = scratch64(3, maps * ohw);
+  const acc = scratch64(0, hw), x = scratch64(2, inMaps * hw), d = scratch64(3, maps * ohw);
   for (let b = 0; b < n; b++) {
     for (let p = 0; p < inMaps * hw; p++) x[p] = input[b * inMaps * hw + p];
     for (let p = 0; p < maps * ohw; p++) d[p] = dy[b * maps * ohw + p];
@@ -101,16 +97,10 @@ export function conv5Backward(
     for (let i = 0; i < inMaps; i++) {
       const xi = i * hw;
       acc.fill(0, 0, hw);
-      let q = inputStart[i];
-      const end = inputStart[i + 1];
-      for (; q < end; q += 2) {
-        // An odd pair out goes with a twin whose weights are zero and whose weight gradient lands in a spare array.
-        const e = byInput[q], single = q + 1 === end, f = single ? e : byInput[q + 1];
-        const da = outputOf[e] * ohw, db = outputOf[f] * ohw;
-        weightGradPair(x, xi, w, d, da, db, gw, e * 25, single ? spare : gw, single ? 0 : f * 25, ho, wo);
-        if (dx !== null) {
-          inputGradPair(acc, w, weight, e * 25, single ? ZERO : weight, single ? 0 : f * 25, d, da, db, ho, wo);
-        }
+      for (let q = inputStart[i]; q < inputStart[i + 1]; q++) {
+        const e = byInput[q], da = outputOf[e] * ohw;
+        weightGrad(x, xi, w, d, da, gw, e * 25, ho, wo);
+        if (dx !== null) inputGrad(acc, w, weight, e * 25, d, da, ho, wo);
       }
       const xo = (b * inMaps + i) * hw;
       if (dx !== null) { for (let p = 0; p < hw; p++) dx[xo + p] += acc[p]; }
@@ -119,105 +109,81 @@ export function conv5Backward(
 }
 
 /**
- * Weight gradients of two output maps of one input map: gA[k + 5 ky + kx] +=
- * sum over outputs of d[da + out] x[xi + out shifted by (ky, kx)], and the
- * same from d at db into gB at l.
+ * Weight gradient of one pair: gw[k + 5 ky + kx] += sum over outputs of
+ * d[da + out] x[xi + out shifted by (ky, kx)]. One map at a time: five sums,
+ * a window of five and the derivative fit in registers (two maps would not).
  */
-function weightGradPair(
+function weightGrad(
   x: Float64Array,
   xi: number,
   w: number,
   d: Float64Array,
   da: number,
-  db: number,
-  gA: Floats,
+  gw: Floats,
   k: number,
-  gB: Floats,
-  l: number,
   ho: number,
   wo: number,
 ): void {
   for (let ky = 0; ky < 5; ky++) {
     let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;
-    let c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0;
     for (let oy = 0; oy < ho; oy++) {
-      const ya = da + oy * wo, yb = db + oy * wo, xr = xi + (oy + ky) * w;
+      const ya = da + oy * wo, xr = xi + (oy + ky) * w;
       let x0 = x[xr], x1 = x[xr + 1], x2 = x[xr + 2], x3 = x[xr + 3];
       for (let ox = 0; ox < wo; ox++) {
-        const g = d[ya + ox], t = d[yb + ox], x4 = x[xr + ox + 4];
+        const g = d[ya + ox], x4 = x[xr + ox + 4];
         a0 += g * x0;
         a1 += g * x1;
         a2 += g * x2;
         a3 += g * x3;
         a4 += g * x4;
-        c0 += t * x0;
-        c1 += t * x1;
-        c2 += t * x2;
-        c3 += t * x3;
-        c4 += t * x4;
         x0 = x1;
         x1 = x2;
         x2 = x3;
         x3 = x4;
       }
     }
-    const r = k + ky * 5, s = l + ky * 5;
-    gA[r] += a0;
-    gA[r + 1] += a1;
-    gA[r + 2] += a2;
-    gA[r + 3] += a3;
-    gA[r + 4] += a4;
-    gB[s] += c0;
-    gB[s + 1] += c1;
-    gB[s + 2] += c2;
-    gB[s + 3] += c3;
-    gB[s + 4] += c4;
+    const r = k + ky * 5;
+    gw[r] += a0;
+    gw[r + 1] += a1;
+    gw[r + 2] += a2;
+    gw[r + 3] += a3;
+    gw[r + 4] += a4;
   }
 }
 
 /**
- * acc (one input map, row width w) += the full convolutions of d at da with
- * the weights wA at k and of d at db with wB at l:
- * acc[(oy + ky) w + j] += sum_kx wA[k + 5 ky + kx] d[da + oy wo + j - kx]
- * (and the same for B), with d zero outside its row.
+ * acc (one input map, row width w) += the full convolution of d at da with
+ * the weights at k: acc[(oy + ky) w + j] += sum_kx weight[k + 5 ky + kx] d[da + oy wo + j - kx],
+ * with d zero outside its row.
  */
-function inputGradPair(
+function inputGrad(
   acc: Float64Array,
   w: number,
-  wA: Floats,
+  weight: Floats,
   k: number,
-  wB: Floats,
-  l: number,
   d: Float64Array,
   da: number,
-  db: number,
   ho: number,
   wo: number,
 ): void {
   for (let ky = 0; ky < 5; ky++) {
-    const r = k + ky * 5, s = l + ky * 5;
-    const w0 = wA[r], w1 = wA[r + 1], w2 = wA[r + 2], w3 = wA[r + 3], w4 = wA[r + 4];
-    const v0 = wB[s], v1 = wB[s + 1], v2 = wB[s + 2], v3 = wB[s + 3], v4 = wB[s + 4];
+    const r = k + ky * 5;
+    const w0 = weight[r], w1 = weight[r + 1], w2 = weight[r + 2], w3 = weight[r + 3], w4 = weight[r + 4];
     for (let oy = 0; oy < ho; oy++) {
-      const ya = da + oy * wo, yb = db + oy * wo, ar = (oy + ky) * w;
-      let d1 = 0, d2 = 0, d3 = 0, d4 = 0, e1 = 0, e2 = 0, e3 = 0, e4 = 0;
+      const ya = da + oy * wo, ar = (oy + ky) * w;
+      let d1 = 0, d2 = 0, d3 = 0, d4 = 0;
       for (let j = 0; j < wo; j++) {
-        const d0 = d[ya + j], e0 = d[yb + j];
-        acc[ar + j] += w0 * d0 + w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4 +
-          (v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3 + v4 * e4);
+        const d0 = d[ya + j];
+        acc[ar + j] += w0 * d0 + w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4;
         d4 = d3;
         d3 = d2;
         d2 = d1;
         d1 = d0;
-        e4 = e3;
-        e3 = e2;
-        e2 = e1;
-        e1 = e0;
       }
-      acc[ar + wo] += w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4 + (v1 * e1 + v2 * e2 + v3 * e3 + v4 * e4);
-      acc[ar + wo + 1] += w2 * d1 + w3 * d2 + w4 * d3 + (v2 * e1 + v3 * e2 + v4 * e3);
-      acc[ar + wo + 2] += w3 * d1 + w4 * d2 + (v3 * e1 + v4 * e2);
-      acc[ar + wo + 3] += w4 * d1 + v4 * e1;
+      acc[ar + wo] += w1 * d1 + w2 * d2 + w3 * d3 + w4 * d4;
+      acc[ar + wo + 1] += w2 * d1 + w3 * d2 + w4 * d3;
+      acc[ar + wo + 2] += w3 * d1 + w4 * d2;
+      acc[ar + wo + 3] += w4 * d1;
     }
   }
 }
