@@ -36,6 +36,9 @@ export const CONTROL = {
   SIZE: 8 + 192,
 } as const;
 
+/** Samples the calling thread takes fewer than an even share (it also does the serial work). */
+const LIGHTER = 1;
+
 /** Jobs a worker does. */
 export const OP = { TRAIN: 1, INFER: 2, STOP: 3 } as const;
 
@@ -155,8 +158,12 @@ export class ParallelTrainer {
 
   /** First sample and count of thread t (0 = the calling thread) in a batch of n. */
   #share(t: number, n: number): [number, number] {
-    const base = Math.floor(n / this.threads), extra = n % this.threads;
-    return [t * base + Math.min(t, extra), base + (t < extra ? 1 : 0)];
+    // The calling thread also sums the gradients and takes the step: on batches of 8 or more per thread it
+    // takes LIGHTER samples fewer than an even share, and the workers share the rest evenly.
+    const T = this.threads, own = T > 1 && n >= 8 * T ? Math.floor(n / T) - LIGHTER : Math.ceil(n / T);
+    if (t === 0) return [0, own];
+    const rest = n - own, W = T - 1, base = Math.floor(rest / W), extra = rest % W, w = t - 1;
+    return [own + w * base + Math.min(w, extra), base + (w < extra ? 1 : 0)];
   }
 
   /** Hands the workers their shares of a batch and starts them; returns the job number. */
