@@ -38,6 +38,7 @@ export { buildError, ConfigReader, fieldError, requireMaps, requireVector, sizeO
 export { INIT_NAMES, INITIALIZERS } from "./engine/init.ts";
 export { Rng } from "./engine/rng.ts";
 export { createOptimizer, estimateCurvature, Optimizer, type OptimizerSpec, trainStep } from "./engine/train.ts";
+export { type ParallelOptions, ParallelTrainer } from "./engine/parallel.ts";
 export { formatSummary } from "./engine/summary.ts";
 export {
   isModelFile,
@@ -49,7 +50,7 @@ export {
   saveModel,
   writeFileAtomic,
 } from "./engine/model_file.ts";
-export { type Activation, elementwise } from "./layers/_elementwise.ts";
+export { type Activation, elementwise, type ElementwiseKernels, referenceKernels } from "./layers/_elementwise.ts";
 export { conv2d, type Conv2dConfig, denseConvWeights } from "./layers/conv2d.ts";
 export { subsample } from "./layers/subsample.ts";
 export { avgpool } from "./layers/avgpool.ts";

@@ -1,44 +1,66 @@
 /**
- * Per-layer kernels of the faithful LeNet-5 (batch 1 and 32), and one whole
- * training step as the paper takes it (one pattern, SDLM). Run with
- * `deno task bench`.
+ * Per-layer kernels of the faithful LeNet-5 (batch 1 and 32) and of the
+ * modern variant (batch 32), the reference convolution kernels the fast ones
+ * replace, and whole training steps: the paper's (one pattern, SDLM) and the
+ * modern one (32 patterns, Adam). Run with `deno task bench`.
  */
 import { defaultRegistry } from "../builtins.ts";
 import { buildModel } from "../engine/model.ts";
 import { Rng } from "../engine/rng.ts";
 import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
+import type { Layer } from "../engine/types.ts";
+import { type Conv2dConfig, referenceBackward, referenceForward } from "../layers/conv2d.ts";
 import { PRESETS } from "../presets/presets.ts";
 
 const rng = new Rng(1);
 
-for (const batch of [1, 32]) {
-  const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 });
+for (const [preset, batch] of [["lenet5", 1], ["lenet5", 32], ["lenet5-modern", 32]] as const) {
+  const model = buildModel(PRESETS[preset].graph, { registry: defaultRegistry, seed: 1 });
   const x = new Float32Array(batch * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
   const labels = Uint8Array.from({ length: batch }, (_, i) => i % 10);
   model.forward(x, batch);
   model.backward(labels);
+  const tag = `${preset}, batch ${batch}`;
   for (let i = 0; i < model.layers.length; i++) {
     const l = model.layers[i];
     const xin = model.activation(i - 1), y = model.activation(i).slice();
     const dy = new Float32Array(y.length).fill(0.01), dx = new Float32Array(xin.length);
-    Deno.bench(`${l.name} (${l.type}) forward, batch ${batch}`, { group: `forward-${batch}` }, () => {
+    Deno.bench(`${l.name} (${l.type}) forward, ${tag}`, { group: `forward ${tag}` }, () => {
       l.plugin.forward(l, xin, y, batch);
     });
-    Deno.bench(`${l.name} (${l.type}) backward, batch ${batch}`, { group: `backward-${batch}` }, () => {
-      l.plugin.backward(l, xin, y, dy, dx, l.grads, batch);
+    Deno.bench(`${l.name} (${l.type}) backward, ${tag}`, { group: `backward ${tag}` }, () => {
+      l.plugin.backward(l, xin, y, dy, i > 0 ? dx : null, l.grads, batch);
     });
+    if (l.type === "conv2d" && preset === "lenet5" && batch === 1) {
+      const c = l as Layer<Conv2dConfig>;
+      Deno.bench(`${l.name} reference forward, ${tag}`, { group: `forward ${tag}` }, () => {
+        referenceForward(c, xin, y, batch);
+      });
+      Deno.bench(`${l.name} reference backward, ${tag}`, { group: `backward ${tag}` }, () => {
+        referenceBackward(c, xin, y, dy, i > 0 ? dx : null, l.grads, batch);
+      });
+    }
   }
 }
 
-{
-  const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 });
-  const x = new Float32Array(100 * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
-  const labels = Uint8Array.from({ length: 100 }, (_, i) => i % 10);
-  const opt = createOptimizer(PRESETS.lenet5.optimizer, model, defaultRegistry);
-  estimateCurvature(model, x, labels, 100);
+for (const [preset, batch] of [["lenet5", 1], ["lenet5-modern", 32]] as const) {
+  const p = PRESETS[preset];
+  const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1 });
+  const x = new Float32Array(128 * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
+  const labels = Uint8Array.from({ length: 128 }, (_, i) => i % 10);
+  const opt = createOptimizer(p.optimizer, model, defaultRegistry);
+  if (opt.plugin.needsCurvature) estimateCurvature(model, x, labels, 100);
   let s = 0;
-  Deno.bench("lenet5 training step (1 pattern, SDLM)", { group: "step" }, () => {
-    trainStep(model, opt, x.subarray(s * 1024, (s + 1) * 1024), labels.subarray(s, s + 1), 1, 1e-5);
-    s = (s + 1) % 100;
+  const size = model.inputSize;
+  Deno.bench(`${preset} training step (${batch} pattern(s), ${p.optimizer.type})`, { group: "step" }, () => {
+    trainStep(
+      model,
+      opt,
+      x.subarray(s * size, (s + batch) * size),
+      labels.subarray(s, s + batch),
+      batch,
+      p.schedule?.[0],
+    );
+    s = (s + batch) % (128 - batch + 1);
   });
 }

@@ -33,6 +33,8 @@ export interface RunSettings {
   readonly curvatureSamples: number;
   /** Random distortion of training patterns (`--distort`); absent: none. */
   readonly distort?: DistortionRanges;
+  /** Threads sharing each batch (`--threads`); absent: 1. */
+  readonly threads?: number;
 }
 
 /** The `format` field of checkpoint.json. */

@@ -8,17 +8,19 @@ import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { evaluate } from "../engine/fit.ts";
+import { ParallelTrainer } from "../engine/parallel.ts";
 import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
 import { loadModel } from "../engine/model_file.ts";
 import { OptionError, runCommand } from "./_command.ts";
 
-const HELP = `Usage: deno task eval --model RUN_DIR_OR_FILE [--data DIR] [--json]
+const HELP = `Usage: deno task eval --model RUN_DIR_OR_FILE [--data DIR] [--threads N] [--json]
 
 Evaluates a saved model on the test set: error, per-digit precision, recall
 and F1, macro F1, and the confusion matrix.
 
   --model PATH   a run folder (its model.json) or a model file
   --data DIR     an MNIST-format folder instead of the original MNIST
+  --threads N    threads sharing the batches (default 1)
   --json         print the metrics as JSON
   -h, --help     show this help
 `;
@@ -28,6 +30,7 @@ export function main(args: string[]): Promise<number> {
   const options = {
     model: { type: "string" },
     data: { type: "string" },
+    threads: { type: "string" },
     json: { type: "boolean", default: false },
   } as const;
   return runCommand(args, options, HELP, async (values) => {
@@ -36,7 +39,17 @@ export function main(args: string[]): Promise<number> {
     if ((await Deno.stat(path).catch(() => null))?.isDirectory) path = join(path, "model.json");
     const model = await loadModel(path, defaultRegistry);
     const data = await loadMnist({ dir: values.data as string | undefined });
-    const result = evaluate(model, data.test);
+    const threads = Number(values.threads ?? 1);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+      throw new OptionError(`Option --threads must be an integer in 1..64, got ${values.threads}`);
+    }
+    const parallel = threads > 1 ? await ParallelTrainer.create(model, { threads }) : undefined;
+    let result;
+    try {
+      result = evaluate(model, data.test, { parallel });
+    } finally {
+      parallel?.close();
+    }
     const metrics = classificationMetrics(result.predictions, data.test.labels, model.classes);
     if (values.json) console.log(JSON.stringify({ model: path, data: data.source, ...metrics }, null, 2));
     else console.log(`Model: ${path}\nData: ${data.source}\n\n${formatMetrics(metrics)}`);

@@ -47,6 +47,8 @@ Training:
   --data DIR         an MNIST-format folder (e.g. /usr/share/datasets/fashion-mnist)
   --distort          distort every training pattern at random (shift 2 px, scale 10%,
                      squeeze 15%, shear 0.2), as the paper's "with distortions" run
+  --threads N        threads sharing each batch and the evaluations (default 1); results
+                     depend on the seed and N
 Run folder:
   --out DIR          where the run goes (default runs/PRESET-seedN)
   --resume DIR       continue the stopped run in DIR (--epochs may extend it)
@@ -71,6 +73,7 @@ const OPTIONS = {
   limit: { type: "string" },
   data: { type: "string" },
   distort: { type: "boolean", default: false },
+  threads: { type: "string" },
   out: { type: "string" },
   resume: { type: "string" },
   quiet: { type: "boolean", default: false },
@@ -162,9 +165,23 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     ...(v.steps !== undefined ? { maxSteps: intOption("steps", v.steps as string, 1) } : {}),
     ...(v.data !== undefined ? { data: v.data as string } : {}),
     ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
+    ...(v.threads !== undefined ? { threads: intOption("threads", v.threads as string, 1) } : {}),
     curvatureSamples: 500,
   };
   return { settings, startParams };
+}
+
+let peakResident = 0;
+
+/**
+ * The highest resident memory of this process seen so far, MB. Deno reads
+ * /proc/self only with every permission, so the trainer samples the resident
+ * size itself: after loading the data, with every progress report (about
+ * once a second) and after every pass.
+ */
+function samplePeakMB(): number {
+  peakResident = Math.max(peakResident, Deno.memoryUsage().rss);
+  return Math.round(peakResident / 2 ** 20);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -224,6 +241,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   await Deno.mkdir(dir, { recursive: true });
 
   const data = await loadMnist({ dir: settings.data });
+  samplePeakMB();
   const train = settings.limit ? Math.min(settings.limit, data.train.count) : data.train.count;
   console.log(
     `Data: ${data.source}: ${data.train.count.toLocaleString("en-US")} training (using ${
@@ -251,7 +269,9 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   const tty = Deno.stdout.isTerminal();
   let lastLine = 0;
   const enc = new TextEncoder();
-  const onProgress = values.quiet ? undefined : (p: Progress) => {
+  const onProgress = (p: Progress) => {
+    samplePeakMB();
+    if (values.quiet) return;
     const line = `pass ${p.pass}/${p.passes}  ${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")}  ` +
       `${Math.round(p.patternsPerSecond)} patterns/s  ETA ${formatSeconds(p.eta)}  loss ${p.runningLoss.toFixed(4)}`;
     if (tty) Deno.stdout.writeSync(enc.encode(`\r${line}\x1b[K`));
@@ -274,6 +294,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       parameters: counts.trainable,
       connections: counts.connections,
       wallSeconds: Math.round(wall() * 10) / 10,
+      peakResidentMB: samplePeakMB(),
       passesDone: state.passesDone,
       testError: last?.testError,
       trainError: last?.trainError,
@@ -292,9 +313,10 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     limit: settings.limit,
     maxSteps: settings.maxSteps,
     distort: settings.distort,
+    threads: settings.threads,
     onProgress,
     async onPass(state, testPredictions) {
-      if (tty && onProgress) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));
+      if (tty && !values.quiet) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));
       const h = state.history[state.history.length - 1];
       const steps = h.stepRange
         ? `  SDLM steps ${h.stepRange[0].toExponential(2)}..${h.stepRange[1].toExponential(2)}`

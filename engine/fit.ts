@@ -13,6 +13,7 @@ import { distortInto, type DistortionRanges, randomDistortion } from "../data/di
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
 import type { Model } from "./model.ts";
 import type { Shape } from "./types.ts";
+import { ParallelTrainer } from "./parallel.ts";
 import { Rng } from "./rng.ts";
 import { estimateCurvature, type Optimizer, trainStep } from "./train.ts";
 
@@ -86,6 +87,11 @@ export interface FitOptions {
   readonly distort?: DistortionRanges;
   /** Record the running loss every this many patterns (default 1,000). */
   readonly lossEvery?: number;
+  /**
+   * Threads that share each batch and the evaluations (engine/parallel.ts);
+   * default 1. Results depend on the seed and this number.
+   */
+  readonly threads?: number;
   onProgress?(p: Progress): void;
   /** Called after each pass with the state to save; awaited. */
   onPass?(state: FitState, testPredictions: Int32Array): Promise<void> | void;
@@ -162,25 +168,32 @@ function distortBatch(
  * if (!(error > 0.5)) throw new Error("an untrained model is near chance");
  * ```
  */
-export function evaluate(model: Model, split: Split, options: { limit?: number; batch?: number } = {}): Evaluation {
+export function evaluate(
+  model: Model,
+  split: Split,
+  options: { limit?: number; batch?: number; parallel?: ParallelTrainer } = {},
+): Evaluation {
   const count = Math.min(options.limit ?? split.count, split.count);
-  const batch = options.batch ?? 100;
+  const batch = Math.min(options.batch ?? 100, options.parallel?.capacity ?? Infinity);
+  const k = model.classes, { plugin, config } = model.loss;
   const x = new Float32Array(batch * model.inputSize);
   const labels = new Uint8Array(batch);
   const predictions = new Int32Array(count);
   const idx = new Int32Array(batch);
+  const probs = new Float32Array(batch * k);
   let wrong = 0, loss = 0;
-  const pred = new Int32Array(batch);
   for (let s = 0; s < count; s += batch) {
     const n = Math.min(batch, count - s);
     for (let i = 0; i < n; i++) idx[i] = s + i;
     gather(split, idx.subarray(0, n), x.subarray(0, n * model.inputSize), labels.subarray(0, n));
-    model.forward(x, n);
-    loss += model.lossValue(labels.subarray(0, n)) * n;
-    model.predictions(pred);
+    const scores = options.parallel ? options.parallel.forward(x, n) : model.forward(x, n);
+    loss += plugin.forward(config, scores, labels, n, k);
+    plugin.probabilities(config, scores, n, k, probs);
     for (let i = 0; i < n; i++) {
-      predictions[s + i] = pred[i];
-      if (pred[i] !== labels[i]) wrong++;
+      let best = 0;
+      for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + best]) best = c;
+      predictions[s + i] = best;
+      if (best !== labels[i]) wrong++;
     }
   }
   return { error: wrong / count, loss: loss / count, predictions, count };
@@ -220,76 +233,85 @@ export async function fit(
   const totalSteps = options.maxSteps ?? Infinity;
   const started = performance.now();
   let patternsThisRun = 0;
-
-  for (let pass = state.passesDone + 1; pass <= options.passes && state.steps < totalSteps; pass++) {
-    const lr = learningRateOf(pass, options.schedule, optimizer.lr);
-    let stepRange: [number, number] | undefined;
-    if (optimizer.plugin.needsCurvature) {
-      const k = Math.min(options.curvatureSamples ?? 500, count);
-      const rng = streamFor(options.seed, pass, 2);
-      const pick = Int32Array.from({ length: k }, () => order[rng.int(count)]);
-      const cx = new Float32Array(k * model.inputSize), cl = new Uint8Array(k);
-      gather(train, pick, cx, cl);
-      const h = estimateCurvature(model, cx, cl, k);
-      const steps = optimizer.plugin.stepSizes?.(optimizer.config, lr, h);
-      if (steps) {
-        stepRange = [
-          steps.reduce((a, b) => Math.min(a, b), Infinity),
-          steps.reduce((a, b) => Math.max(a, b), 0),
-        ];
+  const threads = options.threads ?? 1;
+  const parallel = threads > 1
+    ? await ParallelTrainer.create(model, { threads, capacity: Math.max(batch, 100) })
+    : undefined;
+  try {
+    for (let pass = state.passesDone + 1; pass <= options.passes && state.steps < totalSteps; pass++) {
+      const lr = learningRateOf(pass, options.schedule, optimizer.lr);
+      let stepRange: [number, number] | undefined;
+      if (optimizer.plugin.needsCurvature) {
+        const k = Math.min(options.curvatureSamples ?? 500, count);
+        const rng = streamFor(options.seed, pass, 2);
+        const pick = Int32Array.from({ length: k }, () => order[rng.int(count)]);
+        const cx = new Float32Array(k * model.inputSize), cl = new Uint8Array(k);
+        gather(train, pick, cx, cl);
+        const h = estimateCurvature(model, cx, cl, k);
+        const steps = optimizer.plugin.stepSizes?.(optimizer.config, lr, h);
+        if (steps) {
+          stepRange = [
+            steps.reduce((a, b) => Math.min(a, b), Infinity),
+            steps.reduce((a, b) => Math.max(a, b), 0),
+          ];
+        }
       }
+      const distortRng = streamFor(options.seed, pass, 3);
+      const t0 = performance.now();
+      let passLoss = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
+      for (let s = 0; s < count && state.steps < totalSteps; s += batch) {
+        const n = Math.min(batch, count - s);
+        const xs = x.subarray(0, n * model.inputSize), ls = labels.subarray(0, n);
+        gather(train, order.subarray(s, s + n), xs, ls);
+        if (options.distort) distortBatch(xs, n, model.inputShape, options.distort, distortRng, scratch);
+        const loss = parallel
+          ? parallel.trainStep(optimizer, xs, ls, n, lr)
+          : trainStep(model, optimizer, xs, ls, n, lr);
+        state.steps++;
+        passLoss += loss * n;
+        passSeen += n;
+        windowLoss += loss * n;
+        windowSeen += n;
+        patternsThisRun += n;
+        const seen = (pass - 1) * count + s + n;
+        if (windowSeen >= lossEvery) {
+          state.lossCurve.push({ patterns: seen, loss: windowLoss / windowSeen });
+          windowLoss = windowSeen = 0;
+        }
+        const now = performance.now();
+        if (options.onProgress && (now - lastReport > 1000 || s + n >= count)) {
+          lastReport = now;
+          const rate = patternsThisRun / ((now - started) / 1000);
+          const left = (options.passes - pass) * count + (count - s - n);
+          const stepsLeft = Number.isFinite(totalSteps) ? (totalSteps - state.steps) * batch : Infinity;
+          options.onProgress({
+            pass,
+            passes: options.passes,
+            done: s + n,
+            total: count,
+            patternsPerSecond: rate,
+            eta: Math.min(left, stepsLeft) / rate,
+            runningLoss: passLoss / passSeen,
+          });
+        }
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const trainEval = evaluate(model, train, { limit: Math.min(count, options.evalTrainLimit ?? count), parallel });
+      const testEval = evaluate(model, test, { parallel });
+      state.history.push({
+        pass,
+        lr,
+        loss: passLoss / Math.max(1, passSeen),
+        trainError: trainEval.error,
+        testError: testEval.error,
+        seconds,
+        ...(stepRange ? { stepRange } : {}),
+      });
+      state.passesDone = pass;
+      await options.onPass?.(state, testEval.predictions);
     }
-    const distortRng = streamFor(options.seed, pass, 3);
-    const t0 = performance.now();
-    let passLoss = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
-    for (let s = 0; s < count && state.steps < totalSteps; s += batch) {
-      const n = Math.min(batch, count - s);
-      const xs = x.subarray(0, n * model.inputSize), ls = labels.subarray(0, n);
-      gather(train, order.subarray(s, s + n), xs, ls);
-      if (options.distort) distortBatch(xs, n, model.inputShape, options.distort, distortRng, scratch);
-      const loss = trainStep(model, optimizer, xs, ls, n, lr);
-      state.steps++;
-      passLoss += loss * n;
-      passSeen += n;
-      windowLoss += loss * n;
-      windowSeen += n;
-      patternsThisRun += n;
-      const seen = (pass - 1) * count + s + n;
-      if (windowSeen >= lossEvery) {
-        state.lossCurve.push({ patterns: seen, loss: windowLoss / windowSeen });
-        windowLoss = windowSeen = 0;
-      }
-      const now = performance.now();
-      if (options.onProgress && (now - lastReport > 1000 || s + n >= count)) {
-        lastReport = now;
-        const rate = patternsThisRun / ((now - started) / 1000);
-        const left = (options.passes - pass) * count + (count - s - n);
-        const stepsLeft = Number.isFinite(totalSteps) ? (totalSteps - state.steps) * batch : Infinity;
-        options.onProgress({
-          pass,
-          passes: options.passes,
-          done: s + n,
-          total: count,
-          patternsPerSecond: rate,
-          eta: Math.min(left, stepsLeft) / rate,
-          runningLoss: passLoss / passSeen,
-        });
-      }
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const trainEval = evaluate(model, train, { limit: Math.min(count, options.evalTrainLimit ?? count) });
-    const testEval = evaluate(model, test);
-    state.history.push({
-      pass,
-      lr,
-      loss: passLoss / Math.max(1, passSeen),
-      trainError: trainEval.error,
-      testError: testEval.error,
-      seconds,
-      ...(stepRange ? { stepRange } : {}),
-    });
-    state.passesDone = pass;
-    await options.onPass?.(state, testEval.predictions);
+  } finally {
+    parallel?.close();
   }
   return state;
 }

@@ -69,6 +69,12 @@ export interface BuildOptions {
   readonly seed?: number;
   /** Float64 runs the same kernels in double precision (for checkers); default float32. */
   readonly dtype?: "float32" | "float64";
+  /**
+   * Storage to use instead of new arrays, e.g. views of a SharedArrayBuffer
+   * that workers share: `params` (every parameter; its values are kept, no
+   * init) and `grads` (the trainable ones), of the model's element type.
+   */
+  readonly storage?: { readonly params?: Floats; readonly grads?: Floats };
 }
 
 /** Options of a backward pass. */
@@ -104,6 +110,7 @@ export class Model {
   #d: Floats[] = [];
   #d2: Floats[] = [];
   #n = 0;
+  #curvatureVersion = 0;
 
   /** @internal Use buildModel. */
   constructor(
@@ -228,6 +235,7 @@ export class Model {
     const n = this.#checkLabels(labels);
     const scale = options.scale ?? 1 / n;
     const L = this.layers.length;
+    this.#curvatureVersion++;
     if (this.#d2.length === 0) {
       this.#d2 = [this.inputSize, ...this.layers.map((l) => l.outSize)].map((s) => new this.#F(s * this.#capacity));
     }
@@ -250,6 +258,21 @@ export class Model {
   /** Sets `hess` to zero. */
   zeroHess(): void {
     this.hess.fill(0);
+    this.#curvatureVersion++;
+  }
+
+  /**
+   * A number that changes whenever `zeroHess` or `backward2` changes `hess`,
+   * so an optimizer may keep what it derives from `hess` while it stays the
+   * same. Code that writes `hess` itself calls `curvatureChanged`.
+   */
+  get curvatureVersion(): number {
+    return this.#curvatureVersion;
+  }
+
+  /** Marks `hess` as changed (after writing it directly). */
+  curvatureChanged(): void {
+    this.#curvatureVersion++;
   }
 
   /** Class probabilities of the last forward pass (n x classes). */
@@ -304,6 +327,18 @@ export class Model {
       });
     }
   }
+}
+
+/**
+ * A shape as a fresh array of small integers. A shape computed by division
+ * (e.g. 28 / 2) holds doubles, and kernels that read shapes of both element
+ * kinds lose their optimised code: every shape gets the same kind.
+ */
+function smallInts(shape: Shape, label: string): number[] {
+  if (!shape.every((d) => Number.isInteger(d) && d >= 1 && d < 2 ** 30)) {
+    throw new GraphError(`Cannot build ${label}: output shape ${show(shape)} is not a list of positive integers`);
+  }
+  return shape.map((d) => d | 0);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -375,7 +410,7 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
   }
   const pending: Pending[] = [];
   const names = new Set<string>();
-  let shape: Shape = input.slice();
+  let shape: Shape = smallInts(input, "graph");
   specs.forEach((raw: unknown, index: number) => {
     if (!isRecord(raw)) {
       throw new GraphError(`Cannot build layer ${index}: expected an object with a "type", got ${show(raw)}`);
@@ -400,7 +435,7 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     }
     const { init: _init, ...rest } = raw;
     const config = plugin.configure(rest, shape, where);
-    const outShape = plugin.outputShape(config, shape);
+    const outShape = smallInts(plugin.outputShape(config, shape), where.label);
     pending.push({
       name,
       type: plugin.type,
@@ -428,8 +463,16 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
       total += size;
     }
   }
-  const params = new F(total);
-  const grads = new F(trainableCount);
+  const given = options.storage ?? {};
+  const storage = (a: Floats | undefined, size: number, what: string): Floats => {
+    if (a === undefined) return new F(size);
+    if (!(a instanceof F) || a.length !== size) {
+      throw new RangeError(`Cannot build graph: storage.${what} must be a ${F.name} of ${size} values`);
+    }
+    return a;
+  };
+  const params = storage(given.params, total, "params");
+  const grads = storage(given.grads, trainableCount, "grads");
   const hess = new F(trainableCount);
   let tOff = 0, fOff = trainableCount;
   const layers: BuiltLayer[] = pending.map((p) => {
@@ -477,6 +520,6 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     { params, grads, hess, trainableCount },
     options.dtype ?? "float32",
   );
-  model.init(options.seed ?? 0);
+  if (given.params === undefined) model.init(options.seed ?? 0);
   return model;
 }

@@ -35,6 +35,7 @@ export class Optimizer {
       grads: model.grads,
       hess: this.plugin.needsCurvature ? model.hess : null,
       lr,
+      curvatureVersion: model.curvatureVersion,
     });
   }
 }

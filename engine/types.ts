@@ -194,6 +194,12 @@ export interface StepInput {
   readonly hess: Floats | null;
   /** The global learning rate for this step (eta). */
   readonly lr: number;
+  /**
+   * Changes whenever `hess` changes (see Model.curvatureVersion): a rule may
+   * keep what it derives from `hess` while this and `lr` stay the same.
+   * Absent: assume `hess` may have changed.
+   */
+  readonly curvatureVersion?: number;
 }
 
 /** An update rule. */

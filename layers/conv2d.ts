@@ -15,6 +15,9 @@
  */
 import { buildError, ConfigReader, fieldError, requireMaps, show, showShape } from "../engine/config.ts";
 import type { Floats, Layer, LayerPlugin } from "../engine/types.ts";
+import { conv5Backward, conv5Forward } from "./_conv5.ts";
+import { denseBackward, denseForward } from "./_dense.ts";
+import { squares } from "./_scratch.ts";
 
 /** The checked config of a conv2d layer. */
 export interface Conv2dConfig {
@@ -27,6 +30,11 @@ export interface Conv2dConfig {
   /** For output map o: its connected input maps are `inputs[start[o] .. start[o+1])`. */
   readonly start: Int32Array;
   readonly inputs: Int32Array;
+  /** The same pairs by input map: input map i feeds pairs `byInput[inputStart[i] .. inputStart[i+1])` (pair indices). */
+  readonly inputStart: Int32Array;
+  readonly byInput: Int32Array;
+  /** Output map of each pair. */
+  readonly outputOf: Int32Array;
 }
 
 function outSize(size: number, c: Conv2dConfig): number {
@@ -94,7 +102,26 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
       }
     }
     start[maps] = inputs.length;
-    return { maps, kernel, stride, padding, table, start, inputs: Int32Array.from(inputs) };
+    const outputOf = new Int32Array(inputs.length);
+    for (let o = 0; o < maps; o++) outputOf.fill(o, start[o], start[o + 1]);
+    const inputStart = new Int32Array(inMaps + 1), byInput: number[] = [];
+    for (let i = 0; i < inMaps; i++) {
+      inputStart[i] = byInput.length;
+      for (let e = 0; e < inputs.length; e++) if (inputs[e] === i) byInput.push(e);
+    }
+    inputStart[inMaps] = byInput.length;
+    return {
+      maps,
+      kernel,
+      stride,
+      padding,
+      table,
+      start,
+      inputs: Int32Array.from(inputs),
+      inputStart,
+      byInput: Int32Array.from(byInput),
+      outputOf,
+    };
   },
 
   outputShape(c, input) {
@@ -133,17 +160,39 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
   },
 
   forward(layer, x, y, n) {
-    if (isFastCase(layer)) fastForward(layer, x, y, n);
-    else referenceForward(layer, x, y, n);
+    switch (kernelsFor(layer)) {
+      case "dense":
+        return denseForward(x, layer.params[0], layer.params[1], y, n, layer.inSize, layer.config.maps);
+      case "5x5":
+        return conv5Forward(layer, x, y, n);
+      case "stride1":
+        return fastForward(layer, x, y, n);
+      default:
+        return referenceForward(layer, x, y, n);
+    }
   },
 
   backward(layer, x, y, dy, dx, grads, n) {
-    if (isFastCase(layer)) fastBackward(layer, x, dy, dx, grads, n, false);
-    else referenceBackward(layer, x, y, dy, dx, grads, n);
+    switch (kernelsFor(layer)) {
+      case "dense":
+        return denseBackward(x, layer.params[0], dy, dx, grads[0], grads[1], n, layer.inSize, layer.config.maps);
+      case "5x5":
+        return conv5Backward(layer, x, layer.params[0], dy, dx, grads[0], grads[1], n);
+      case "stride1":
+        return fastBackward(layer, x, dy, dx, grads, n, false);
+      default:
+        return referenceBackward(layer, x, y, dy, dx, grads, n);
+    }
   },
 
+  // Gauss-Newton: the backward kernels run on x^2 and w^2 (see fastBackward's `square` for the rest).
   backward2(layer, x, y, dy, d2y, d2x, hess, n) {
-    if (isFastCase(layer)) fastBackward(layer, x, d2y, d2x, hess, n, true);
+    const kernels = kernelsFor(layer);
+    if (kernels === "dense" || kernels === "5x5") {
+      const x2 = squares(x, 0, n * layer.inSize), w2 = squares(layer.params[0], 1);
+      if (kernels === "dense") denseBackward(x2, w2, d2y, d2x, hess[0], hess[1], n, layer.inSize, layer.config.maps);
+      else conv5Backward(layer, x2, w2, d2y, d2x, hess[0], hess[1], n);
+    } else if (kernels === "stride1") fastBackward(layer, x, d2y, d2x, hess, n, true);
     else referenceBackward2(layer, x, y, dy, d2y, d2x, hess, n);
   },
 
@@ -294,14 +343,25 @@ export function referenceBackward2(
   }
 }
 
-// Fast kernels for stride 1 without padding (every LeNet-5 convolution): the
-// weight is hoisted out of the loops and the innermost loop runs along a row,
-// with no bounds checks. When the kernel covers the whole input (C5), each
-// output is one dot product over contiguous memory.
-
-function isFastCase(layer: Layer<Conv2dConfig>): boolean {
-  return layer.config.stride === 1 && layer.config.padding === 0;
+/**
+ * Which kernels run a layer: "dense" when the kernel covers the whole input
+ * and every pair is connected (C5: a dense layer, layers/_dense.ts), "5x5"
+ * for 5x5 kernels with stride 1 and no padding (C1, C3: layers/_conv5.ts),
+ * "stride1" for other kernels with stride 1 and no padding (below), else the
+ * reference kernels.
+ */
+export function kernelsFor(layer: Layer<Conv2dConfig>): "dense" | "5x5" | "stride1" | "reference" {
+  const c = layer.config;
+  if (c.stride !== 1 || c.padding !== 0) return "reference";
+  const [inMaps, h, w] = layer.inShape;
+  if (h === c.kernel && w === c.kernel && c.inputs.length === inMaps * c.maps) return "dense";
+  return c.kernel === 5 ? "5x5" : "stride1";
 }
+
+// Generic fast kernels for stride 1 without padding: the weight is hoisted
+// out of the loops and the innermost loop runs along a row, with no bounds
+// checks. When the kernel covers the whole input, each output is one dot
+// product over contiguous memory.
 
 function fastForward(layer: Layer<Conv2dConfig>, x: Floats, y: Floats, n: number): void {
   const c = layer.config;

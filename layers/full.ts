@@ -7,6 +7,8 @@
  */
 import { ConfigReader, requireVector } from "../engine/config.ts";
 import type { LayerPlugin } from "../engine/types.ts";
+import { denseBackward, denseForward } from "./_dense.ts";
+import { squares } from "./_scratch.ts";
 
 /** Config of a full layer. */
 export interface FullConfig {
@@ -30,6 +32,29 @@ export const full: LayerPlugin<FullConfig> = {
   ],
   connections: (c, input) => c.units * (input[0] + 1),
 
+  forward(layer, x, y, n) {
+    denseForward(x, layer.params[0], layer.params[1], y, n, layer.inSize, layer.config.units);
+  },
+
+  backward(layer, x, _y, dy, dx, grads, n) {
+    denseBackward(x, layer.params[0], dy, dx, grads[0], grads[1], n, layer.inSize, layer.config.units);
+  },
+
+  // Gauss-Newton: hw += d2y x^2, hb += d2y, d2x += w^2 d2y.
+  backward2(layer, x, _y, _dy, d2y, d2x, hess, n) {
+    const x2 = squares(x, 0, n * layer.inSize), w2 = squares(layer.params[0], 1);
+    denseBackward(x2, w2, d2y, d2x, hess[0], hess[1], n, layer.inSize, layer.config.units);
+  },
+
+  lower(layer, input, onnx) {
+    const [wt, bias] = layer.params;
+    const w = onnx.floats("weight", [layer.config.units, layer.inSize], wt);
+    return onnx.node("Gemm", [input, w, onnx.floats("bias", [layer.config.units], bias)], { transB: { int: 1 } });
+  },
+};
+
+/** The plain loops of the full layer: the reference the tests compare the dense kernels against. */
+export const fullReference: Pick<LayerPlugin<FullConfig>, "forward" | "backward" | "backward2"> = {
   forward(layer, x, y, n) {
     const units = layer.config.units, m = layer.inSize;
     const [wt, bias] = layer.params;
@@ -79,11 +104,5 @@ export const full: LayerPlugin<FullConfig> = {
         }
       }
     }
-  },
-
-  lower(layer, input, onnx) {
-    const [wt, bias] = layer.params;
-    const w = onnx.floats("weight", [layer.config.units, layer.inSize], wt);
-    return onnx.node("Gemm", [input, w, onnx.floats("bias", [layer.config.units], bias)], { transB: { int: 1 } });
   },
 };

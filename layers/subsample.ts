@@ -37,6 +37,7 @@ export const subsample: LayerPlugin<PoolConfig> = {
     for (let b = 0; b < n; b++) {
       for (let m = 0; m < maps; m++) {
         const xi = (b * maps + m) * h * w, yo = (b * maps + m) * ho * wo;
+        const cm = coef[m], bm = bias[m];
         for (let oy = 0; oy < ho; oy++) {
           for (let ox = 0; ox < wo; ox++) {
             let sum = 0;
@@ -44,7 +45,7 @@ export const subsample: LayerPlugin<PoolConfig> = {
               const row = xi + (oy * stride + ky) * w + ox * stride;
               for (let kx = 0; kx < size; kx++) sum += x[row + kx];
             }
-            y[yo + oy * wo + ox] = coef[m] * sum + bias[m];
+            y[yo + oy * wo + ox] = cm * sum + bm;
           }
         }
       }
@@ -60,21 +61,23 @@ export const subsample: LayerPlugin<PoolConfig> = {
     for (let b = 0; b < n; b++) {
       for (let m = 0; m < maps; m++) {
         const xi = (b * maps + m) * h * w, yo = (b * maps + m) * ho * wo;
+        const cm = coef[m];
+        let sc = 0, sb = 0;
         for (let oy = 0; oy < ho; oy++) {
           for (let ox = 0; ox < wo; ox++) {
-            const g = dy[yo + oy * wo + ox];
+            const g = dy[yo + oy * wo + ox], gx = g * cm;
             let sum = 0;
             for (let ky = 0; ky < size; ky++) {
               const row = xi + (oy * stride + ky) * w + ox * stride;
-              for (let kx = 0; kx < size; kx++) {
-                sum += x[row + kx];
-                if (dx) dx[row + kx] += g * coef[m];
-              }
+              for (let kx = 0; kx < size; kx++) sum += x[row + kx];
+              if (dx) { for (let kx = 0; kx < size; kx++) dx[row + kx] += gx; }
             }
-            gc[m] += g * sum;
-            gb[m] += g;
+            sc += g * sum;
+            sb += g;
           }
         }
+        gc[m] += sc;
+        gb[m] += sb;
       }
     }
   },

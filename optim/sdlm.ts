@@ -12,7 +12,7 @@
  * @module
  */
 import { ConfigReader } from "../engine/config.ts";
-import type { OptimizerPlugin } from "../engine/types.ts";
+import type { Floats, OptimizerPlugin } from "../engine/types.ts";
 
 /** Config of sdlm. */
 export interface SdlmConfig {
@@ -43,12 +43,43 @@ export const sdlm: OptimizerPlugin<SdlmConfig> = {
   learningRate: (c) => c.lr,
   createState: () => ({}),
   stepSizes: (c, lr, hess) => sdlmStepSizes(c, lr, hess),
-  step(c, _state, { params, grads, hess, lr }) {
+  step(c, _state, { params, grads, hess, lr, curvatureVersion }) {
     if (hess === null) throw new Error("Cannot take an sdlm step: no curvature estimate (run estimateCurvature first)");
-    const mu = c.mu;
-    for (let k = 0; k < params.length; k++) {
-      const h = hess[k] > 0 ? hess[k] : 0;
-      params[k] -= (lr / (mu + h)) * grads[k];
-    }
+    const eps = stepsFor(c, hess, lr, curvatureVersion);
+    for (let k = 0; k < params.length; k++) params[k] -= eps[k] * grads[k];
   },
 };
+
+/** The last step sizes computed for a curvature array, in double precision. */
+interface CachedSteps {
+  eps: Float64Array;
+  lr: number;
+  mu: number;
+  version: number | undefined;
+}
+
+const cache = new WeakMap<Floats, CachedSteps>();
+
+/**
+ * eta / (mu + max(h_kk, 0)) for every parameter, kept while the curvature
+ * (its version), eta and mu stay the same: the paper's steps change once per
+ * pass, so a step needs no division per parameter. Doubles, so a step is
+ * bit-identical to dividing there.
+ */
+function stepsFor(c: SdlmConfig, hess: Floats, lr: number, version: number | undefined): Float64Array {
+  let hit = cache.get(hess);
+  if (hit && version !== undefined && hit.version === version && hit.lr === lr && hit.mu === c.mu) return hit.eps;
+  if (!hit || hit.eps.length !== hess.length) {
+    hit = { eps: new Float64Array(hess.length), lr, mu: c.mu, version };
+    cache.set(hess, hit);
+  }
+  const { eps } = hit;
+  for (let k = 0; k < eps.length; k++) {
+    const h = hess[k] > 0 ? hess[k] : 0;
+    eps[k] = lr / (c.mu + h);
+  }
+  hit.lr = lr;
+  hit.mu = c.mu;
+  hit.version = version;
+  return eps;
+}

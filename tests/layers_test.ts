@@ -8,8 +8,6 @@
 import assert from "node:assert/strict";
 import { Rng } from "../engine/rng.ts";
 import type { LayerSpec } from "../engine/model.ts";
-import type { Layer } from "../engine/types.ts";
-import { type Conv2dConfig, referenceBackward, referenceBackward2, referenceForward } from "../layers/conv2d.ts";
 import { C3_TABLE, RBF_CODES } from "../presets/lenet5_data.ts";
 import {
   assertAllClose,
@@ -155,33 +153,4 @@ Deno.test("squash: f(1) = 1 and f(-1) = -1 to 4 decimals, A = 1.7159, S = 2/3", 
   h.x.set([1, -1, 0]);
   const y = h.run();
   assert.ok(Math.abs(y[0] - 1) < 1e-4 && Math.abs(y[1] + 1) < 1e-4 && y[2] === 0, `${[...y]}`);
-});
-
-Deno.test("conv2d: the fast kernels (stride 1, no padding) equal the reference kernels on C1, C3 and C5", () => {
-  const shapes: [LayerSpec, number[]][] = [
-    [{ type: "conv2d", maps: 6, kernel: 5 }, [1, 32, 32]],
-    [{ type: "conv2d", maps: 16, kernel: 5, table: small(C3_TABLE) }, [6, 14, 14]],
-    [{ type: "conv2d", maps: 120, kernel: 5 }, [16, 5, 5]],
-  ];
-  for (const [spec, input] of shapes) {
-    const h = harness(spec, input, { n: 3 });
-    const l = h.layer as Layer<Conv2dConfig>;
-    const rng = new Rng(5);
-    const y = new Float64Array(h.y.length), yRef = new Float64Array(h.y.length);
-    h.layer.plugin.forward(l, h.x, y, h.n);
-    referenceForward(l, h.x, yRef, h.n);
-    assertAllClose(y, yRef, `${input}: forward`, 1e-12, 1e-12);
-    const dy = randomFill(new Float64Array(y.length), rng), d2y = randomFill(new Float64Array(y.length), rng, 0, 1);
-    const fresh = () => ({ dx: new Float64Array(h.x.length), g: l.params.map((p) => new Float64Array(p.length)) });
-    const a = fresh(), b = fresh();
-    h.layer.plugin.backward(l, h.x, y, dy, a.dx, a.g, h.n);
-    referenceBackward(l, h.x, y, dy, b.dx, b.g, h.n);
-    assertAllClose(a.dx, b.dx, `${input}: dx`, 1e-12, 1e-12);
-    a.g.forEach((g, i) => assertAllClose(g, b.g[i], `${input}: grad ${i}`, 1e-12, 1e-12));
-    const c = fresh(), d = fresh();
-    h.layer.plugin.backward2(l, h.x, y, dy, d2y, c.dx, c.g, h.n);
-    referenceBackward2(l, h.x, y, dy, d2y, d.dx, d.g, h.n);
-    assertAllClose(c.dx, d.dx, `${input}: d2x`, 1e-12, 1e-12);
-    c.g.forEach((g, i) => assertAllClose(g, d.g[i], `${input}: hess ${i}`, 1e-12, 1e-12));
-  }
 });

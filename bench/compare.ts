@@ -1,0 +1,257 @@
+/**
+ * End-to-end throughput: this engine against TensorFlow.js (WebAssembly
+ * backend, SIMD, one thread) training and inferring the same networks, and
+ * onnxruntime-web inferring the engine's ONNX export, in one process run.
+ * Prints a table (samples/s, and each row's ratio to each peer on the same
+ * preset, batch and mode); `--json FILE` writes the rows. See bench/README.md.
+ *
+ *   deno run --allow-read --allow-write --allow-sys=loadavg bench/compare.ts [--json FILE] [--seconds S] [--reps R] [--threads T]
+ */
+import { parseArgs } from "node:util";
+import * as ort from "onnxruntime-web";
+import { defaultRegistry } from "../builtins.ts";
+import { buildModel, type Model } from "../engine/model.ts";
+import { ParallelTrainer } from "../engine/parallel.ts";
+import { Rng } from "../engine/rng.ts";
+import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
+import { exportOnnx } from "../export/onnx.ts";
+import { PRESETS } from "../presets/presets.ts";
+import { initTfjsWasm, tfNetFrom } from "./_tfjs.ts";
+
+const { values: opts } = parseArgs({
+  options: {
+    json: { type: "string" },
+    seconds: { type: "string", default: "0.5" },
+    reps: { type: "string", default: "5" },
+    threads: { type: "string", default: "2" },
+  },
+});
+const SECONDS = Number(opts.seconds), REPS = Number(opts.reps), THREADS = Number(opts.threads);
+
+/** The 1-minute load average (needs --allow-sys=loadavg), or "?". */
+function loadAverage(): string {
+  try {
+    return Deno.loadavg()[0].toFixed(2);
+  } catch {
+    return "?";
+  }
+}
+const loadAtStart = loadAverage();
+
+/** One measured configuration. */
+interface Row {
+  system: "engine" | "tfjs-wasm" | "onnxruntime-web";
+  preset: string;
+  batch: number;
+  threads: number;
+  mode: "train" | "infer";
+  samplesPerSecond: number;
+  /** This row's samples/s divided by each peer's (1 thread, same preset, batch and mode). */
+  ratio: Record<string, number>;
+}
+
+/**
+ * Median samples/s of `fn` (one call = `samples` samples) over REPS timed
+ * runs of at least SECONDS each, after a warm-up run.
+ */
+async function measure(fn: () => unknown, samples: number): Promise<number> {
+  const run = async (seconds: number) => {
+    let calls = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < seconds * 1000) {
+      await fn();
+      calls++;
+      t = performance.now();
+    }
+    return (calls * samples) / ((t - t0) / 1000);
+  };
+  await run(Math.max(0.3, SECONDS));
+  const rates: number[] = [];
+  for (let r = 0; r < REPS; r++) rates.push(await run(SECONDS));
+  rates.sort((a, b) => a - b);
+  return rates[Math.floor(rates.length / 2)];
+}
+
+/** A pool of random inputs in the paper's range and labels, from a seed. */
+function pool(model: Model, count: number, seed: number) {
+  const rng = new Rng(seed);
+  const x = new Float32Array(count * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
+  const labels = Int32Array.from({ length: count }, () => rng.int(model.classes));
+  return { x, labels };
+}
+
+const POOL = 256;
+const CASES: { preset: string; batch: number; mode: "train" | "infer" }[] = [
+  { preset: "lenet5", batch: 1, mode: "train" },
+  { preset: "lenet5", batch: 32, mode: "train" },
+  { preset: "lenet5", batch: 32, mode: "infer" },
+  { preset: "lenet5-modern", batch: 1, mode: "train" },
+  { preset: "lenet5-modern", batch: 32, mode: "train" },
+  { preset: "lenet5-modern", batch: 32, mode: "infer" },
+];
+
+/** A fresh model of a preset with its optimizer (SDLM gets a curvature estimate first). */
+function engineSetup(preset: string) {
+  const p = PRESETS[preset];
+  const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1 });
+  const data = pool(model, POOL, 2);
+  const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
+  if (optimizer.plugin.needsCurvature) estimateCurvature(model, data.x, data.labels, 100);
+  return { model, data, optimizer, lr: p.schedule?.[0] };
+}
+
+/** Calls cycling through the pool, `batch` samples at a time. */
+function cycling(batch: number, size: number, fn: (x: Float32Array, offset: number) => unknown, x: Float32Array) {
+  let s = 0;
+  return () => {
+    const r = fn(x.subarray(s * size, (s + batch) * size), s);
+    s = s + 2 * batch > POOL ? 0 : s + batch;
+    return r;
+  };
+}
+
+const rows: Row[] = [];
+
+type Case = (typeof CASES)[number];
+type Pool = ReturnType<typeof pool>;
+
+/** Measures one case by its mode: `train(x, labels, n)` steps or `infer(x, n)` calls, cycling through the pool. */
+async function record(
+  system: Row["system"],
+  c: Case,
+  threads: number,
+  size: number,
+  data: Pool,
+  run: {
+    train: (x: Float32Array, labels: Int32Array, n: number) => unknown;
+    infer: (x: Float32Array, n: number) => unknown;
+  },
+): Promise<void> {
+  const fn = c.mode === "train"
+    ? (x: Float32Array, s: number) => run.train(x, data.labels.subarray(s, s + c.batch), c.batch)
+    : (x: Float32Array) => run.infer(x, c.batch);
+  const samplesPerSecond = await measure(cycling(c.batch, size, fn, data.x), c.batch);
+  rows.push({ system, ...c, threads, samplesPerSecond, ratio: {} });
+  console.error(
+    `  ${system} ${c.preset} batch ${c.batch} ${threads} thread(s) ${c.mode}: ${samplesPerSecond.toFixed(0)}/s`,
+  );
+}
+
+console.error(`Measuring (${SECONDS} s x ${REPS} runs per row, median) ...`);
+
+// This engine, one thread and (for batches) THREADS threads.
+for (const c of CASES) {
+  const { model, data, optimizer, lr } = engineSetup(c.preset);
+  await record("engine", c, 1, model.inputSize, data, {
+    train: (x, labels, n) => trainStep(model, optimizer, x, labels, n, lr),
+    infer: (x, n) => model.forward(x, n),
+  });
+  if (THREADS > 1 && c.batch > 1) {
+    const par = await ParallelTrainer.create(model, { threads: THREADS });
+    try {
+      await record("engine", c, THREADS, model.inputSize, data, {
+        train: (x, labels, n) => par.trainStep(optimizer, x, labels, n, lr),
+        infer: (x, n) => par.forward(x, n),
+      });
+    } finally {
+      par.close();
+    }
+  }
+}
+
+// TensorFlow.js, WebAssembly backend.
+const backend = await initTfjsWasm();
+console.error(`  TF.js wasm backend: SIMD ${backend.simd}, threads ${backend.threads}`);
+for (const c of CASES) {
+  const { model, data } = engineSetup(c.preset);
+  const p = PRESETS[c.preset];
+  const net = tfNetFrom(model, {
+    type: p.optimizer.type === "adam" ? "adam" : "sgd",
+    lr: (p.optimizer.lr as number | undefined) ?? 1e-3,
+  });
+  try {
+    // Same function: the loss of one batch from the same weights.
+    const a = net.loss(data.x, data.labels, 8);
+    model.forward(data.x.subarray(0, 8 * model.inputSize), 8);
+    const b = model.lossValue(data.labels.subarray(0, 8));
+    if (!(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b)))) {
+      throw new Error(`${c.preset}: TF.js loss ${a} differs from the engine's ${b}: not the same network`);
+    }
+    await record("tfjs-wasm", c, 1, model.inputSize, data, {
+      train: (x, labels, n) => net.trainStep(x, labels, n),
+      infer: (x, n) => net.infer(x, n),
+    });
+  } finally {
+    net.dispose();
+  }
+}
+
+// onnxruntime-web on the ONNX export, one thread.
+ort.env.wasm.numThreads = 1;
+for (const c of CASES.filter((c) => c.mode === "infer")) {
+  const { model, data } = engineSetup(c.preset);
+  const session = await ort.InferenceSession.create(exportOnnx(model));
+  try {
+    const dims = [c.batch, ...model.inputShape];
+    const size = model.inputSize;
+    const scores = (await session.run({ input: new ort.Tensor("float32", data.x.slice(0, c.batch * size), dims) }))
+      .scores.data as Float32Array;
+    const mine = model.forward(data.x.subarray(0, c.batch * size), c.batch);
+    const worst = scores.reduce((m, v, i) => Math.max(m, Math.abs(v - mine[i]) / Math.max(1, Math.abs(v))), 0);
+    if (!(worst < 1e-3)) throw new Error(`${c.preset}: onnxruntime-web scores differ from the engine's by ${worst}`);
+    await record("onnxruntime-web", c, 1, size, data, {
+      train: () => {
+        throw new Error("onnxruntime-web only infers here");
+      },
+      infer: (x) => session.run({ input: new ort.Tensor("float32", x, dims) }, ["scores"]),
+    });
+  } finally {
+    await session.release();
+  }
+}
+
+// Ratios to each peer at one thread.
+const PEERS = ["engine", "tfjs-wasm", "onnxruntime-web"] as const;
+for (const r of rows) {
+  for (const peer of PEERS) {
+    const p = rows.find((q) =>
+      q.system === peer && q.threads === 1 && q.preset === r.preset && q.batch === r.batch && q.mode === r.mode
+    );
+    if (p && p !== r) r.ratio[peer] = r.samplesPerSecond / p.samplesPerSecond;
+  }
+}
+
+const machine = {
+  cores: navigator.hardwareConcurrency,
+  deno: Deno.version.deno,
+  v8: Deno.version.v8,
+  loadAverage: { start: loadAtStart, end: loadAverage() },
+  date: new Date().toISOString(),
+};
+const head = ["system", "preset", "batch", "threads", "mode", "samples/s", ...PEERS.map((p) => `vs ${p}`)];
+const table = [
+  head,
+  ...rows.map((r) => [
+    r.system,
+    r.preset,
+    String(r.batch),
+    String(r.threads),
+    r.mode,
+    r.samplesPerSecond.toFixed(0),
+    ...PEERS.map((p) => (r.ratio[p] === undefined ? "" : `${r.ratio[p].toFixed(2)}x`)),
+  ]),
+];
+const widths = head.map((_, i) => Math.max(...table.map((r) => r[i].length)));
+const line = (r: string[]) =>
+  `| ${r.map((c, i) => (i >= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
+console.log(
+  `${machine.cores} cores, Deno ${machine.deno} (V8 ${machine.v8}), load average (1 min) ${loadAtStart} at the start, ${machine.loadAverage.end} at the end`,
+);
+console.log(line(head));
+console.log(`|${widths.map((w, i) => (i >= 5 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`);
+for (const r of table.slice(1)) console.log(line(r));
+if (opts.json) {
+  await Deno.writeTextFile(opts.json, JSON.stringify({ machine, seconds: SECONDS, reps: REPS, rows }, null, 2) + "\n");
+  console.error(`Wrote ${opts.json}`);
+}

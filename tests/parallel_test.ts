@@ -1,0 +1,115 @@
+/** Data-parallel training: deterministic for a seed and thread count, and the same updates as one thread. */
+import assert from "node:assert/strict";
+import { defaultRegistry } from "../builtins.ts";
+import type { Split } from "../data/mnist.ts";
+import { evaluate, fit } from "../engine/fit.ts";
+import { buildModel } from "../engine/model.ts";
+import { ParallelTrainer } from "../engine/parallel.ts";
+import { Rng } from "../engine/rng.ts";
+import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
+import { PRESETS } from "../presets/presets.ts";
+import { assertAllClose, bytes, randomFill } from "./_helpers.ts";
+
+const COUNT = 48;
+
+function setup(preset: string) {
+  const p = PRESETS[preset];
+  const model = buildModel(p.graph, { registry: defaultRegistry, seed: 3 });
+  const rng = new Rng(4);
+  const x = randomFill(new Float32Array(COUNT * model.inputSize), rng, -0.1, 1.175);
+  const labels = Int32Array.from({ length: COUNT }, () => rng.int(10));
+  const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
+  if (optimizer.plugin.needsCurvature) estimateCurvature(model, x, labels, 16);
+  return { model, x, labels, optimizer };
+}
+
+/** Six updates of 16, 16, 7, 1, 16, 16 patterns. */
+const BATCHES = [[0, 16], [16, 16], [32, 7], [39, 1], [0, 16], [16, 16]];
+
+async function train(preset: string, threads: number | null) {
+  const { model, x, labels, optimizer } = setup(preset);
+  const size = model.inputSize;
+  const par = threads === null ? null : await ParallelTrainer.create(model, { threads, capacity: 16 });
+  const losses: number[] = [];
+  try {
+    for (const [s, n] of BATCHES) {
+      const xs = x.subarray(s * size, (s + n) * size), ls = labels.subarray(s, s + n);
+      losses.push(par ? par.trainStep(optimizer, xs, ls, n) : trainStep(model, optimizer, xs, ls, n));
+    }
+  } finally {
+    par?.close();
+  }
+  return { params: model.params, losses };
+}
+
+for (const preset of ["lenet5-modern", "lenet5"]) {
+  Deno.test(`parallel ${preset}: two threads repeat bit for bit and agree with one thread`, async () => {
+    const a = await train(preset, 2), b = await train(preset, 2), one = await train(preset, null);
+    assert.deepEqual(bytes(a.params), bytes(b.params));
+    assert.deepEqual(a.losses, b.losses);
+    // Only the order of the gradient sums differs from one thread.
+    assertAllClose(a.params, one.params, "params", 1e-4, 1e-6);
+    assertAllClose(a.losses, one.losses, "losses", 1e-5, 1e-7);
+  });
+}
+
+Deno.test("parallel: one thread is trainStep, bit for bit", async () => {
+  const a = await train("lenet5-modern", 1), one = await train("lenet5-modern", null);
+  assert.deepEqual(bytes(a.params), bytes(one.params));
+  assert.deepEqual(a.losses, one.losses);
+});
+
+Deno.test("parallel: forward on three threads gives the model's scores", async () => {
+  const { model, x } = setup("lenet5");
+  const par = await ParallelTrainer.create(model, { threads: 3, capacity: 16 });
+  try {
+    for (const n of [16, 5, 1]) {
+      const scores = Float32Array.from(par.forward(x, n));
+      assert.deepEqual(bytes(scores), bytes(model.forward(x, n)));
+    }
+    assert.throws(() => par.forward(x, 17), /batch size must be an integer in 1\.\.16, got 17/);
+  } finally {
+    par.close();
+  }
+});
+
+Deno.test("parallel: bad thread counts and storage are errors naming the field", async () => {
+  const { model } = setup("lenet5-modern");
+  await assert.rejects(() => ParallelTrainer.create(model, { threads: 0 }), /threads must be an integer in 1\.\.64/);
+  assert.throws(
+    () => buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, storage: { params: new Float32Array(3) } }),
+    /storage\.params must be a Float32Array of 60840 values/,
+  );
+});
+
+function syntheticSplit(count: number, seed: number): Split {
+  const rng = new Rng(seed);
+  const images = Uint8Array.from({ length: count * 28 * 28 }, () => (rng.next() < 0.2 ? rng.int(256) : 0));
+  const labels = Uint8Array.from({ length: count }, () => rng.int(10));
+  return { images, labels, count, rows: 28, cols: 28 };
+}
+
+Deno.test("parallel fit: two threads repeat bit for bit; parallel evaluation equals the serial one", async () => {
+  const data = { train: syntheticSplit(40, 1), test: syntheticSplit(30, 2) };
+  const run = async (threads: number) => {
+    const model = buildModel(PRESETS["lenet5-modern"].graph, { registry: defaultRegistry, seed: 1 });
+    const optimizer = createOptimizer(PRESETS["lenet5-modern"].optimizer, model, defaultRegistry);
+    const state = await fit(model, optimizer, data, { passes: 2, batch: 8, seed: 3, threads });
+    return { model, state };
+  };
+  const a = await run(2), b = await run(2);
+  assert.deepEqual(bytes(a.model.params), bytes(b.model.params));
+  assert.deepEqual(
+    a.state.history.map((h) => [h.loss, h.testError]),
+    b.state.history.map((h) => [h.loss, h.testError]),
+  );
+  const par = await ParallelTrainer.create(a.model, { threads: 2, capacity: 16 });
+  try {
+    const serial = evaluate(a.model, data.test, { batch: 16 }),
+      parallel = evaluate(a.model, data.test, { parallel: par });
+    assert.deepEqual(parallel.predictions, serial.predictions);
+    assert.ok(Math.abs(parallel.loss - serial.loss) < 1e-6 * Math.max(1, serial.loss));
+  } finally {
+    par.close();
+  }
+});
