@@ -28,7 +28,11 @@ export const RECIPES: readonly Recipe[] = [
     what: "lenet5, init +-2.4/sqrt(F_i), eta schedule x0.2",
     args: ["--init", "paper-sqrt", "--eta-scale", "0.2"],
   },
-  { name: "modern", what: "lenet5-modern (Adam 0.001, batch 32, 10 passes)", args: ["--preset", "lenet5-modern"] },
+  {
+    name: "modern",
+    what: "lenet5-modern (Adam 0.001 stepped down, batch 32, 10 passes)",
+    args: ["--preset", "lenet5-modern"],
+  },
   {
     name: "modern-sgd",
     what: "lenet5-modern, SGD lr 0.1, batch 128, 2,500 steps",
@@ -67,19 +71,20 @@ const pct = (x: unknown) => (typeof x === "number" ? `${(100 * x).toFixed(2)}%` 
 
 async function table(): Promise<string> {
   const lines = [
-    "| recipe | command | passes | training error | test error | best test error (pass) | wall time |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| recipe | command | passes | training error | test error | best test error (pass) | SDLM steps, pass 1 | wall time |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of RECIPES) {
     const s = await readSummary(dirOf(r));
     if (!s) continue;
-    const passes = s.passes as { pass: number; testError: number }[];
+    const passes = s.passes as { pass: number; testError: number; stepRange?: [number, number] }[];
+    const steps = passes[0]?.stepRange?.map((x) => x.toExponential(1)).join(" .. ") ?? "-";
     const best = passes.reduce((a, b) => (b.testError < a.testError ? b : a), passes[0]);
     const minutes = ((s.wallSeconds as number) / 60).toFixed(0);
     lines.push(
-      `| ${r.what} | \`deno task train ${r.args.join(" ")}\` | ${s.passesDone} | ${pct(s.trainError)} | ${
+      `| ${r.what} | \`${["deno task train", ...r.args].join(" ")}\` | ${s.passesDone} | ${pct(s.trainError)} | ${
         pct(s.testError)
-      } | ${best ? `${pct(best.testError)} (${best.pass})` : "-"} | ${minutes} min |`,
+      } | ${best ? `${pct(best.testError)} (${best.pass})` : "-"} | ${steps} | ${minutes} min |`,
     );
   }
   return lines.join("\n");
