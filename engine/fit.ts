@@ -11,7 +11,7 @@
 import type { Split } from "../data/mnist.ts";
 import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
-import type { Model } from "./model.ts";
+import { argmaxRows, type Model } from "./model.ts";
 import type { Shape } from "./types.ts";
 import { ParallelTrainer } from "./parallel.ts";
 import { Rng } from "./rng.ts";
@@ -189,12 +189,8 @@ export function evaluate(
     const scores = options.parallel ? options.parallel.forward(x, n) : model.forward(x, n);
     loss += plugin.forward(config, scores, labels, n, k);
     plugin.probabilities(config, scores, n, k, probs);
-    for (let i = 0; i < n; i++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + best]) best = c;
-      predictions[s + i] = best;
-      if (best !== labels[i]) wrong++;
-    }
+    argmaxRows(probs, n, k, predictions.subarray(s, s + n));
+    for (let i = 0; i < n; i++) if (predictions[s + i] !== labels[i]) wrong++;
   }
   return { error: wrong / count, loss: loss / count, predictions, count };
 }

@@ -285,14 +285,7 @@ export class Model {
 
   /** Predicted classes of the last forward pass (argmax of the probabilities). */
   predictions(out: Int32Array = new Int32Array(this.#n)): Int32Array {
-    const p = this.probabilities();
-    const k = this.classes;
-    for (let s = 0; s < this.#n; s++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (p[s * k + c] > p[s * k + best]) best = c;
-      out[s] = best;
-    }
-    return out;
+    return argmaxRows(this.probabilities(), this.#n, this.classes, out);
   }
 
   /** Trainable and fixed parameter and connection counts. */
@@ -522,4 +515,14 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
   );
   if (given.params === undefined) model.init(options.seed ?? 0);
   return model;
+}
+
+/** The index of the largest of each row of `k` values (the first one on ties), for `n` rows. */
+export function argmaxRows(values: ArrayLike<number>, n: number, k: number, out: Int32Array): Int32Array {
+  for (let s = 0; s < n; s++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (values[s * k + c] > values[s * k + best]) best = c;
+    out[s] = best;
+  }
+  return out;
 }

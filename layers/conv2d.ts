@@ -255,12 +255,41 @@ export function referenceBackward(
   grads: readonly Floats[],
   n: number,
 ): void {
+  referenceAccumulate(layer, x, dy, dx, grads, n, false);
+}
+
+export function referenceBackward2(
+  layer: Layer<Conv2dConfig>,
+  x: Floats,
+  _y: Floats,
+  _dy: Floats,
+  d2y: Floats,
+  d2x: Floats | null,
+  hess: readonly Floats[],
+  n: number,
+): void {
+  // Gauss-Newton: d2E/dw^2 = sum x^2 d2E/da^2 (shared weights sum their
+  // connections); d2E/dx^2 = sum w^2 d2E/da^2.
+  referenceAccumulate(layer, x, d2y, d2x, hess, n, true);
+}
+
+// The backward loops: from g = dE/dy they accumulate x g into the weight
+// gradient and w g into dx; with `square`, x^2 g and w^2 g (second derivatives).
+function referenceAccumulate(
+  layer: Layer<Conv2dConfig>,
+  x: Floats,
+  dy: Floats,
+  dx: Floats | null,
+  out: readonly Floats[],
+  n: number,
+  square: boolean,
+): void {
   const c = layer.config;
   const [inMaps, h, w] = layer.inShape;
   const [, ho, wo] = layer.outShape;
   const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
   const [weight] = layer.params;
-  const [gw, gb] = grads;
+  const [gw, gb] = out;
   for (let b = 0; b < n; b++) {
     const xb = b * inMaps * h * w;
     for (let o = 0; o < c.maps; o++) {
@@ -281,59 +310,9 @@ export function referenceBackward(
               for (let kx = 0; kx < k; kx++) {
                 const ix = ox * s - pad + kx;
                 if (ix < 0 || ix >= w) continue;
-                gw[we + ky * k + kx] += g * x[xi + iy * w + ix];
-                if (dx) dx[xi + iy * w + ix] += g * weight[we + ky * k + kx];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-export function referenceBackward2(
-  layer: Layer<Conv2dConfig>,
-  x: Floats,
-  _y: Floats,
-  _dy: Floats,
-  d2y: Floats,
-  d2x: Floats | null,
-  hess: readonly Floats[],
-  n: number,
-): void {
-  // Gauss-Newton: d2E/dw^2 = sum x^2 d2E/da^2 (shared weights sum their
-  // connections); d2E/dx^2 = sum w^2 d2E/da^2.
-  const c = layer.config;
-  const [inMaps, h, w] = layer.inShape;
-  const [, ho, wo] = layer.outShape;
-  const k = c.kernel, kk = k * k, s = c.stride, pad = c.padding;
-  const [weight] = layer.params;
-  const [hw, hb] = hess;
-  for (let b = 0; b < n; b++) {
-    const xb = b * inMaps * h * w;
-    for (let o = 0; o < c.maps; o++) {
-      const yo = (b * c.maps + o) * ho * wo;
-      let sb = 0;
-      for (let p = 0; p < ho * wo; p++) sb += d2y[yo + p];
-      hb[o] += sb;
-      for (let e = c.start[o]; e < c.start[o + 1]; e++) {
-        const xi = xb + c.inputs[e] * h * w;
-        const we = e * kk;
-        for (let oy = 0; oy < ho; oy++) {
-          for (let ox = 0; ox < wo; ox++) {
-            const g = d2y[yo + oy * wo + ox];
-            if (g === 0) continue;
-            for (let ky = 0; ky < k; ky++) {
-              const iy = oy * s - pad + ky;
-              if (iy < 0 || iy >= h) continue;
-              for (let kx = 0; kx < k; kx++) {
-                const ix = ox * s - pad + kx;
-                if (ix < 0 || ix >= w) continue;
-                const xv = x[xi + iy * w + ix];
-                const wv = weight[we + ky * k + kx];
-                hw[we + ky * k + kx] += g * xv * xv;
-                if (d2x) d2x[xi + iy * w + ix] += g * wv * wv;
+                const xv = x[xi + iy * w + ix], wv = weight[we + ky * k + kx];
+                gw[we + ky * k + kx] += g * (square ? xv * xv : xv);
+                if (dx) dx[xi + iy * w + ix] += g * (square ? wv * wv : wv);
               }
             }
           }
