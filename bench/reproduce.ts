@@ -29,14 +29,22 @@ export const RECIPES: readonly Recipe[] = [
     args: ["--init", "paper-sqrt", "--eta-scale", "0.2"],
   },
   {
+    name: "distort",
+    what: "lenet5, init +-2.4/sqrt(F_i), eta x0.2, distortions",
+    args: ["--init", "paper-sqrt", "--eta-scale", "0.2", "--distort"],
+  },
+  {
     name: "modern",
     what: "lenet5-modern (Adam 0.001 stepped down, batch 32, 10 passes)",
     args: ["--preset", "lenet5-modern"],
   },
   {
     name: "modern-sgd",
-    what: "lenet5-modern, SGD lr 0.1, batch 128, 2,500 steps",
-    args: ["--preset", "lenet5-modern", "--optimizer", "sgd", "--lr", "0.1", "--batch", "128", "--steps", "2500"],
+    what: "lenet5-modern, SGD lr 0.1, batch 128, 2,500 steps, new order each pass",
+    args: [
+      ...["--preset", "lenet5-modern", "--optimizer", "sgd", "--lr", "0.1", "--batch", "128", "--steps", "2500"],
+      "--shuffle",
+    ],
   },
 ];
 

@@ -33,6 +33,8 @@ export interface RunSettings {
   readonly curvatureSamples: number;
   /** Random distortion of training patterns (`--distort`); absent: none. */
   readonly distort?: DistortionRanges;
+  /** A new pattern order every pass (`--shuffle`); absent: one fixed order. */
+  readonly shuffle?: boolean;
   /** Threads sharing each batch (`--threads`); absent: 1. */
   readonly threads?: number;
 }

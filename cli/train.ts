@@ -40,13 +40,18 @@ Training:
   --batch N          patterns per update
   --optimizer TYPE   sdlm, sgd or adam (with its default settings)
   --lr X             constant learning rate (replaces the preset's schedule)
-  --eta-scale X      multiply every eta of the preset's schedule by X (e.g. 0.2)
+  --schedule LIST    eta of each pass, comma-separated, the last repeating (e.g.
+                     0.0001,0.0001,0.00005); replaces the preset's schedule
+  --eta-scale X      multiply every eta of the schedule by X (e.g. 0.2)
+  --mu X             SDLM's mu, in eta / (mu + h_kk) (default 0.02)
   --steps N          stop after N updates
   --seed N           seed of the init, the pattern order and the curvature samples (default 0)
   --limit N          train on the first N training patterns (quick runs)
   --data DIR         an MNIST-format folder (e.g. /usr/share/datasets/fashion-mnist)
   --distort          distort every training pattern at random (shift 2 px, scale 10%,
                      squeeze 15%, shear 0.2), as the paper's "with distortions" run
+  --shuffle          a new random pattern order every pass (default: one fixed order from
+                     the seed, as the paper)
   --threads N        threads sharing each batch and the evaluations (default 1); results
                      depend on the seed and N
 Run folder:
@@ -68,11 +73,14 @@ const OPTIONS = {
   optimizer: { type: "string" },
   lr: { type: "string" },
   "eta-scale": { type: "string" },
+  schedule: { type: "string" },
+  mu: { type: "string" },
   steps: { type: "string" },
   seed: { type: "string", default: "0" },
   limit: { type: "string" },
   data: { type: "string" },
   distort: { type: "boolean", default: false },
+  shuffle: { type: "boolean", default: false },
   threads: { type: "string" },
   out: { type: "string" },
   resume: { type: "string" },
@@ -93,6 +101,18 @@ function numberOption(name: string, value: string | undefined): number | undefin
   const v = Number(value);
   if (!Number.isFinite(v) || v <= 0) throw new OptionError(`Option --${name} must be a number > 0, got "${value}"`);
   return v;
+}
+
+/** `--schedule 0.0001,0.0001,0.00005`: one eta per pass, all > 0. */
+function scheduleOption(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const etas = value.split(",").map((x) => Number(x.trim()));
+  if (etas.some((x) => !Number.isFinite(x) || x <= 0) || value.trim() === "") {
+    throw new OptionError(
+      `Option --schedule must be numbers > 0 separated by commas (eta of pass 1, 2, ...), got "${value}"`,
+    );
+  }
+  return etas;
 }
 
 function formatSeconds(s: number): string {
@@ -139,15 +159,28 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     };
   }
   const lr = numberOption("lr", v.lr as string);
+  const given = scheduleOption(v.schedule as string | undefined);
+  if (given && lr !== undefined) {
+    throw new OptionError("Options --schedule and --lr both set the learning rate; pass one of them");
+  }
   let optimizer: OptimizerSpec = base.optimizer;
   if (v.optimizer !== undefined) optimizer = { type: v.optimizer as string };
   if (lr !== undefined) optimizer = { ...optimizer, lr };
-  const keepSchedule = v.optimizer === undefined && lr === undefined;
+  const mu = numberOption("mu", v.mu as string);
+  if (mu !== undefined) {
+    if (optimizer.type !== "sdlm") {
+      throw new OptionError(`Option --mu is SDLM's; the optimizer here is ${optimizer.type}`);
+    }
+    optimizer = { ...optimizer, mu };
+  }
+  const schedule = given ?? (v.optimizer === undefined && lr === undefined ? base.schedule : undefined);
   const etaScale = numberOption("eta-scale", v["eta-scale"] as string);
-  if (etaScale !== undefined && !(keepSchedule && base.schedule)) {
+  if (etaScale !== undefined && !schedule) {
     throw new OptionError(
-      `Option --eta-scale scales the preset's eta schedule; ${
-        base.schedule ? "--lr and --optimizer replace it" : `preset ${base.name} has none (use --lr)`
+      `Option --eta-scale scales an eta schedule; ${
+        base.schedule
+          ? "--lr and --optimizer replace the preset's (give one with --schedule)"
+          : `preset ${base.name} has none (use --lr or --schedule)`
       }`,
     );
   }
@@ -157,14 +190,13 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     optimizer,
     passes: intOption("epochs", v.epochs as string, 1) ?? base.epochs,
     batch: intOption("batch", v.batch as string, 1) ?? base.batch,
-    ...(keepSchedule && base.schedule
-      ? { schedule: base.schedule.map((eta) => Number((eta * (etaScale ?? 1)).toPrecision(12))) }
-      : {}),
+    ...(schedule ? { schedule: schedule.map((eta) => Number((eta * (etaScale ?? 1)).toPrecision(12))) } : {}),
     seed,
     ...(v.limit !== undefined ? { limit: intOption("limit", v.limit as string, 1) } : {}),
     ...(v.steps !== undefined ? { maxSteps: intOption("steps", v.steps as string, 1) } : {}),
     ...(v.data !== undefined ? { data: v.data as string } : {}),
     ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
+    ...(v.shuffle ? { shuffle: true } : {}),
     ...(v.threads !== undefined ? { threads: intOption("threads", v.threads as string, 1) } : {}),
     curvatureSamples: 500,
   };
@@ -313,6 +345,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     limit: settings.limit,
     maxSteps: settings.maxSteps,
     distort: settings.distort,
+    shuffle: settings.shuffle,
     threads: settings.threads,
     onProgress,
     async onPass(state, testPredictions) {

@@ -85,6 +85,11 @@ export interface FitOptions {
    * paper's "with distortions" runs); absent: no distortion.
    */
   readonly distort?: DistortionRanges;
+  /**
+   * Draw a new pattern order for every pass (usual for minibatch SGD);
+   * default false: one permutation from the seed for all passes, the paper's rule.
+   */
+  readonly shuffle?: boolean;
   /** Record the running loss every this many patterns (default 1,000). */
   readonly lossEvery?: number;
   /**
@@ -118,9 +123,12 @@ export function streamFor(seed: number, pass: number, purpose: number): Rng {
   return new Rng(((seed * 0x9e3779b1) ^ (pass * 0x85ebca6b) ^ (purpose * 0xc2b2ae35)) >>> 0);
 }
 
-/** The order patterns are presented in: one permutation from the seed, the same every pass. */
-export function patternOrder(count: number, seed: number): Int32Array {
-  return streamFor(seed, 0, 1).shuffle(Int32Array.from({ length: count }, (_, i) => i));
+/**
+ * The order patterns are presented in: one permutation from the seed, the same
+ * every pass; or, given `pass` (1-based), that pass's own permutation (`shuffle`).
+ */
+export function patternOrder(count: number, seed: number, pass = 0): Int32Array {
+  return streamFor(seed, pass, pass === 0 ? 1 : 4).shuffle(Int32Array.from({ length: count }, (_, i) => i));
 }
 
 /** Preprocessed inputs and labels of the patterns `indices` of a split. */
@@ -221,7 +229,7 @@ export async function fit(
   const { train, test } = data;
   const count = Math.min(options.limit ?? train.count, train.count);
   const batch = options.batch;
-  const order = patternOrder(count, options.seed);
+  let order = patternOrder(count, options.seed);
   const x = new Float32Array(batch * model.inputSize);
   const labels = new Uint8Array(batch);
   const scratch = new Float32Array(model.inputSize);
@@ -236,6 +244,7 @@ export async function fit(
   try {
     for (let pass = state.passesDone + 1; pass <= options.passes && state.steps < totalSteps; pass++) {
       const lr = learningRateOf(pass, options.schedule, optimizer.lr);
+      if (options.shuffle) order = patternOrder(count, options.seed, pass);
       let stepRange: [number, number] | undefined;
       if (optimizer.plugin.needsCurvature) {
         const k = Math.min(options.curvatureSamples ?? 500, count);

@@ -75,3 +75,38 @@ Deno.test("cli: unknown options and presets are refused with the help or the lis
   assert.equal(b.code, 1);
   assert.match(b.stderr, /Cannot find preset "lenet6"; presets: lenet5, lenet5-modern/);
 });
+
+Deno.test("cli: bad option values name the option and what it takes", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--schedule", "0.001,x"], /Option --schedule must be numbers > 0 separated by commas .* got "0.001,x"/],
+    [["--schedule", "0.001", "--lr", "0.1"], /Options --schedule and --lr both set the learning rate/],
+    [["--optimizer", "sgd", "--eta-scale", "0.1"], /Option --eta-scale scales an eta schedule; .*--schedule/],
+    [["--eta-scale=0"], /Option --eta-scale must be a number > 0, got "0"/],
+    [["--epochs", "0"], /Option --epochs must be an integer >= 1, got "0"/],
+    [["--optimizer", "adam", "--mu", "0.1"], /Option --mu is SDLM's; the optimizer here is adam/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await train(...args, "--limit", "10");
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, message);
+  }
+});
+
+Deno.test("cli: --schedule sets each pass's eta and --eta-scale scales it", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    for (
+      const [extra, want] of [[[], [0.001, 0.0005, 0.0005]], [["--eta-scale", "2"], [0.002, 0.001, 0.001]]] as const
+    ) {
+      const dir = join(base, `run${extra.length}`);
+      const r = await train(
+        ...["--quiet", "--limit", "20", "--epochs", "3", "--schedule", "0.001,0.0005", ...extra, "--out", dir],
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+      assert.deepEqual(summary.passes.map((p: { lr: number }) => p.lr), want);
+    }
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});

@@ -4,6 +4,7 @@ import { defaultRegistry } from "../builtins.ts";
 import { buildModel } from "../engine/model.ts";
 import { Rng } from "../engine/rng.ts";
 import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
+import { patternOrder } from "../engine/fit.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { bytes } from "./_helpers.ts";
 
@@ -55,4 +56,17 @@ Deno.test("determinism: a training trajectory (SDLM, batch 1, shuffled order) is
   assert.deepEqual(a.hess, b.hess);
   assert.deepEqual(a.losses, b.losses);
   assert.notDeepEqual(a.params, c.params);
+});
+
+Deno.test("determinism: the pattern order is one fixed permutation, or one per pass with --shuffle", () => {
+  const isPermutation = (o: Int32Array) => [...o].sort((a, b) => a - b).every((v, i) => v === i);
+  const fixed = patternOrder(1000, 7);
+  assert.ok(isPermutation(fixed));
+  assert.deepEqual(patternOrder(1000, 7), fixed, "same seed, same order");
+  assert.notDeepEqual(patternOrder(1000, 8), fixed, "another seed, another order");
+  const p1 = patternOrder(1000, 7, 1), p2 = patternOrder(1000, 7, 2);
+  assert.ok(isPermutation(p1) && isPermutation(p2));
+  assert.deepEqual(patternOrder(1000, 7, 1), p1, "a pass's order depends only on seed and pass");
+  assert.notDeepEqual(p1, p2, "each pass its own order");
+  assert.notDeepEqual(p1, fixed);
 });

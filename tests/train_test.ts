@@ -60,19 +60,25 @@ Deno.test("train: a run stopped after pass 1 and resumed ends with the same weig
   try {
     const a = join(base, "a"), b = join(base, "b");
     const common = ["--limit", "300", "--init", "paper-sqrt", "--seed", "3"];
+    const weights = async (dir: string) => JSON.parse(await Deno.readTextFile(join(dir, "model.json"))).params;
     await train(...common, "--epochs", "2", "--out", a);
     await train(...common, "--epochs", "1", "--out", b);
     const resumed = await train("--resume", b, "--epochs", "2");
     assert.match(resumed, /Resuming .* after pass 1 of 2/);
-    const ma = JSON.parse(await Deno.readTextFile(join(a, "model.json")));
-    const mb = JSON.parse(await Deno.readTextFile(join(b, "model.json")));
-    assert.equal(mb.params, ma.params, "same weights, bit for bit");
+    assert.equal(await weights(b), await weights(a), "same weights, bit for bit");
     const sa = JSON.parse(await Deno.readTextFile(join(a, "summary.json")));
     const sb = JSON.parse(await Deno.readTextFile(join(b, "summary.json")));
     assert.deepEqual(
       sb.passes.map((p: { testError: number }) => p.testError),
       sa.passes.map((p: { testError: number }) => p.testError),
     );
+    // The same with a new pattern order every pass (--shuffle), which changes the weights.
+    const c = join(base, "c"), d = join(base, "d");
+    await train(...common, "--shuffle", "--epochs", "2", "--out", c);
+    await train(...common, "--shuffle", "--epochs", "1", "--out", d);
+    await train("--resume", d, "--epochs", "2");
+    assert.equal(await weights(d), await weights(c), "same weights after resume with --shuffle");
+    assert.notEqual(await weights(c), await weights(a), "--shuffle changes the second pass");
     // An existing run is never overwritten by a new one.
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-read", "--allow-write", TRAIN, "--out", a, "--limit", "10"],
