@@ -29,6 +29,16 @@ export const RECIPES: readonly Recipe[] = [
     args: ["--init", "paper-sqrt", "--eta-scale", "0.2"],
   },
   {
+    name: "sqrt-mem09",
+    what: "lenet5, init +-2.4/sqrt(F_i), paper's eta, 0.9 of h_kk kept each pass",
+    args: ["--init", "paper-sqrt", "--curvature-memory", "0.9"],
+  },
+  {
+    name: "sqrt-mem09-j10",
+    what: "the same with the MAP loss's j = 10",
+    args: ["--init", "paper-sqrt", "--curvature-memory", "0.9", "--j", "10"],
+  },
+  {
     name: "distort",
     what: "lenet5, init +-2.4/sqrt(F_i), eta x0.2, distortions",
     args: ["--init", "paper-sqrt", "--eta-scale", "0.2", "--distort"],

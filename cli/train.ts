@@ -44,6 +44,9 @@ Training:
                      0.0001,0.0001,0.00005); replaces the preset's schedule
   --eta-scale X      multiply every eta of the schedule by X (e.g. 0.2)
   --mu X             SDLM's mu, in eta / (mu + h_kk) (default 0.02)
+  --curvature-memory M
+                     keep the fraction M (0..1) of the last pass's h_kk when SDLM
+                     re-estimates it (default 0, a fresh estimate; 1: pass 1's throughout)
   --steps N          stop after N updates
   --seed N           seed of the init, the pattern order and the curvature samples (default 0)
   --limit N          train on the first N training patterns (quick runs)
@@ -75,6 +78,7 @@ const OPTIONS = {
   "eta-scale": { type: "string" },
   schedule: { type: "string" },
   mu: { type: "string" },
+  "curvature-memory": { type: "string" },
   steps: { type: "string" },
   seed: { type: "string", default: "0" },
   limit: { type: "string" },
@@ -173,6 +177,16 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     }
     optimizer = { ...optimizer, mu };
   }
+  const memoryText = v["curvature-memory"] as string | undefined;
+  const curvatureMemory = memoryText === undefined ? undefined : Number(memoryText);
+  if (curvatureMemory !== undefined) {
+    if (!(curvatureMemory >= 0 && curvatureMemory <= 1) || memoryText!.trim() === "") {
+      throw new OptionError(`Option --curvature-memory must be a number in 0..1, got "${memoryText}"`);
+    }
+    if (optimizer.type !== "sdlm") {
+      throw new OptionError(`Option --curvature-memory is SDLM's; the optimizer here is ${optimizer.type}`);
+    }
+  }
   const schedule = given ?? (v.optimizer === undefined && lr === undefined ? base.schedule : undefined);
   const etaScale = numberOption("eta-scale", v["eta-scale"] as string);
   if (etaScale !== undefined && !schedule) {
@@ -199,6 +213,7 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     ...(v.shuffle ? { shuffle: true } : {}),
     ...(v.threads !== undefined ? { threads: intOption("threads", v.threads as string, 1) } : {}),
     curvatureSamples: 500,
+    ...(curvatureMemory ? { curvatureMemory } : {}),
   };
   return { settings, startParams };
 }
@@ -286,7 +301,9 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       `loss ${settings.graph.loss.type}; optimizer ${JSON.stringify(settings.optimizer)}; batch ${settings.batch}; ` +
       `${settings.passes} passes${
         settings.schedule ? ", eta schedule " + settings.schedule.join(" ") : ""
-      }; seed ${settings.seed}`,
+      }; seed ${settings.seed}${settings.curvatureMemory ? `; curvature memory ${settings.curvatureMemory}` : ""}${
+        settings.shuffle ? "; a new order each pass" : ""
+      }${settings.distort ? "; distorted patterns" : ""}`,
   );
   console.log(`Run folder: ${dir}`);
 
@@ -342,6 +359,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     seed: settings.seed,
     schedule: settings.schedule,
     curvatureSamples: settings.curvatureSamples,
+    curvatureMemory: settings.curvatureMemory,
     limit: settings.limit,
     maxSteps: settings.maxSteps,
     distort: settings.distort,

@@ -12,7 +12,7 @@ import type { Split } from "../data/mnist.ts";
 import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
 import { argmaxRows, type Model } from "./model.ts";
-import type { Shape } from "./types.ts";
+import type { Floats, Shape } from "./types.ts";
 import { ParallelTrainer } from "./parallel.ts";
 import { Rng } from "./rng.ts";
 import { estimateCurvature, type Optimizer, trainStep } from "./train.ts";
@@ -74,6 +74,13 @@ export interface FitOptions {
   readonly schedule?: readonly number[];
   /** Patterns the curvature is estimated on before each pass (SDLM); default 500. */
   readonly curvatureSamples?: number;
+  /**
+   * Fraction of the last pass's h_kk kept when it is re-estimated (SDLM):
+   * h = m h_last + (1 - m) (mean over the samples). 0 (default): a fresh
+   * estimate every pass, the paper's rule; 1: pass 1's estimate throughout.
+   * The kept h_kk lives in the optimizer state as `curvature`, so resume sees it.
+   */
+  readonly curvatureMemory?: number;
   /** Train on the first `limit` patterns only. */
   readonly limit?: number;
   /** Stop after this many updates in all (e.g. 2,500 steps). */
@@ -129,6 +136,44 @@ export function streamFor(seed: number, pass: number, purpose: number): Rng {
  */
 export function patternOrder(count: number, seed: number, pass = 0): Int32Array {
   return streamFor(seed, pass, pass === 0 ? 1 : 4).shuffle(Int32Array.from({ length: count }, (_, i) => i));
+}
+
+/** Estimates h_kk into `model.hess` before pass `pass`, blended with the last pass's (`curvatureMemory`). */
+function curvatureFor(
+  model: Model,
+  optimizer: Optimizer,
+  train: Split,
+  order: Int32Array,
+  count: number,
+  pass: number,
+  options: FitOptions,
+): Floats {
+  const memory = options.curvatureMemory ?? 0;
+  if (!(memory >= 0 && memory <= 1)) {
+    throw new RangeError(`FitOptions.curvatureMemory must be a number in 0..1, got ${memory}`);
+  }
+  const last = memory > 0 ? optimizer.state.curvature : undefined;
+  if (last !== undefined && (typeof last === "number" || last.length !== model.hess.length)) {
+    throw new TypeError(`Optimizer state "curvature" must hold ${model.hess.length} floats (the kept h_kk)`);
+  }
+  const h = model.hess;
+  if (last && memory === 1) {
+    h.set(last);
+    model.curvatureChanged();
+  } else {
+    const k = Math.min(options.curvatureSamples ?? 500, count);
+    const rng = streamFor(options.seed, pass, 2);
+    const pick = Int32Array.from({ length: k }, () => order[rng.int(count)]);
+    const cx = new Float32Array(k * model.inputSize), cl = new Uint8Array(k);
+    gather(train, pick, cx, cl);
+    estimateCurvature(model, cx, cl, k);
+    if (last) {
+      for (let i = 0; i < h.length; i++) h[i] = memory * last[i] + (1 - memory) * h[i];
+      model.curvatureChanged();
+    }
+  }
+  if (memory > 0) optimizer.state.curvature = Float32Array.from(h);
+  return h;
 }
 
 /** Preprocessed inputs and labels of the patterns `indices` of a split. */
@@ -247,12 +292,7 @@ export async function fit(
       if (options.shuffle) order = patternOrder(count, options.seed, pass);
       let stepRange: [number, number] | undefined;
       if (optimizer.plugin.needsCurvature) {
-        const k = Math.min(options.curvatureSamples ?? 500, count);
-        const rng = streamFor(options.seed, pass, 2);
-        const pick = Int32Array.from({ length: k }, () => order[rng.int(count)]);
-        const cx = new Float32Array(k * model.inputSize), cl = new Uint8Array(k);
-        gather(train, pick, cx, cl);
-        const h = estimateCurvature(model, cx, cl, k);
+        const h = curvatureFor(model, optimizer, train, order, count, pass, options);
         const steps = optimizer.plugin.stepSizes?.(optimizer.config, lr, h);
         if (steps) {
           stepRange = [

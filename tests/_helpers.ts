@@ -6,6 +6,7 @@
 import { defaultRegistry } from "../builtins.ts";
 import { buildModel, type BuiltLayer, type GraphSpec, type LayerSpec, type Model } from "../engine/model.ts";
 import type { Registries } from "../engine/registry.ts";
+import type { Split } from "../data/mnist.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Floats } from "../engine/types.ts";
 
@@ -161,6 +162,14 @@ export function syntheticImages(count: number, classes: number, side: number, se
     }
   }
   return { x, labels };
+}
+
+/** A random MNIST-shaped split (28x28 grey levels, labels 0..9) from a seed. */
+export function syntheticSplit(count: number, seed: number): Split {
+  const rng = new Rng(seed);
+  const images = Uint8Array.from({ length: count * 28 * 28 }, () => (rng.next() < 0.2 ? rng.int(256) : 0));
+  const labels = Uint8Array.from({ length: count }, () => rng.int(10));
+  return { images, labels, count, rows: 28, cols: 28 };
 }
 
 /** Mean loss of a model over a whole data set, in batches. */

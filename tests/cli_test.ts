@@ -84,6 +84,11 @@ Deno.test("cli: bad option values name the option and what it takes", async () =
     [["--eta-scale=0"], /Option --eta-scale must be a number > 0, got "0"/],
     [["--epochs", "0"], /Option --epochs must be an integer >= 1, got "0"/],
     [["--optimizer", "adam", "--mu", "0.1"], /Option --mu is SDLM's; the optimizer here is adam/],
+    [["--curvature-memory", "1.5"], /Option --curvature-memory must be a number in 0..1, got "1.5"/],
+    [
+      ["--optimizer", "sgd", "--curvature-memory", "1"],
+      /Option --curvature-memory is SDLM's; the optimizer here is sgd/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = await train(...args, "--limit", "10");

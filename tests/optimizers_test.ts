@@ -1,10 +1,12 @@
 /** Each optimizer lowers the loss on a tiny synthetic problem in a few steps. */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
+import { fit } from "../engine/fit.ts";
 import { buildModel, type GraphSpec } from "../engine/model.ts";
+import { PRESETS } from "../presets/presets.ts";
 import { createOptimizer, estimateCurvature, type OptimizerSpec, trainStep } from "../engine/train.ts";
 import { sdlmStepSizes } from "../optim/sdlm.ts";
-import { datasetLoss, syntheticImages } from "./_helpers.ts";
+import { assertAllClose, bytes, datasetLoss, syntheticImages, syntheticSplit } from "./_helpers.ts";
 
 const RBF_NET: GraphSpec = {
   input: [1, 8, 8],
@@ -90,4 +92,25 @@ Deno.test("sdlm: stepping without a curvature estimate is an error naming the fi
     () => opt.plugin.step(opt.config, opt.state, { params: model.params, grads: model.grads, hess: null, lr: 1 }),
     /Cannot take an sdlm step: no curvature estimate/,
   );
+});
+
+Deno.test("sdlm fit: curvatureMemory m keeps m of the last pass's h_kk (0: fresh each pass; 1: pass 1's throughout)", async () => {
+  const data = { train: syntheticSplit(40, 1), test: syntheticSplit(10, 2) };
+  const run = async (curvatureMemory: number) => {
+    const model = buildModel({ ...PRESETS.lenet5.graph, init: "paper-sqrt" }, { registry: defaultRegistry, seed: 1 });
+    const optimizer = createOptimizer(PRESETS.lenet5.optimizer, model, defaultRegistry);
+    const used: Float32Array[] = [];
+    // Training steps leave hess alone, so after a pass it still holds the h_kk that pass used.
+    const onPass = () => void used.push(Float32Array.from(model.hess));
+    await fit(model, optimizer, data, { passes: 3, batch: 1, seed: 3, curvatureSamples: 20, curvatureMemory, onPass });
+    return used;
+  };
+  const fresh = await run(0), half = await run(0.5), kept = await run(1);
+  assert.notDeepEqual(bytes(fresh[1]), bytes(fresh[0]), "the fresh estimate changes from pass to pass");
+  // Pass 1 is the same for all three, so pass 2's fresh estimate is too.
+  assert.deepEqual(bytes(half[0]), bytes(fresh[0]));
+  assert.deepEqual(bytes(kept[0]), bytes(fresh[0]));
+  assertAllClose(half[1], fresh[0].map((h, i) => 0.5 * h + 0.5 * fresh[1][i]), "pass 2 with m = 0.5", 1e-6, 1e-12);
+  assert.deepEqual(bytes(kept[1]), bytes(fresh[0]), "m = 1: pass 2 uses pass 1's h_kk");
+  assert.deepEqual(bytes(kept[2]), bytes(fresh[0]), "m = 1: pass 3 uses pass 1's h_kk");
 });

@@ -1,14 +1,13 @@
 /** Data-parallel training: deterministic for a seed and thread count, and the same updates as one thread. */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
-import type { Split } from "../data/mnist.ts";
 import { evaluate, fit } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
 import { Rng } from "../engine/rng.ts";
 import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
-import { assertAllClose, bytes, randomFill } from "./_helpers.ts";
+import { assertAllClose, bytes, randomFill, syntheticSplit } from "./_helpers.ts";
 
 const COUNT = 48;
 
@@ -81,13 +80,6 @@ Deno.test("parallel: bad thread counts and storage are errors naming the field",
     /storage\.params must be a Float32Array of 60840 values/,
   );
 });
-
-function syntheticSplit(count: number, seed: number): Split {
-  const rng = new Rng(seed);
-  const images = Uint8Array.from({ length: count * 28 * 28 }, () => (rng.next() < 0.2 ? rng.int(256) : 0));
-  const labels = Uint8Array.from({ length: count }, () => rng.int(10));
-  return { images, labels, count, rows: 28, cols: 28 };
-}
 
 Deno.test("parallel fit: two threads repeat bit for bit; parallel evaluation equals the serial one", async () => {
   const data = { train: syntheticSplit(40, 1), test: syntheticSplit(30, 2) };
