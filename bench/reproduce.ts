@@ -44,6 +44,11 @@ export const RECIPES: readonly Recipe[] = [
     args: ["--init", "paper-sqrt", "--eta-scale", "0.2", "--distort"],
   },
   {
+    name: "distort-mem09-j10",
+    what: "lenet5, init +-2.4/sqrt(F_i), paper's eta, 0.9 of h_kk kept, j = 10, distortions",
+    args: ["--init", "paper-sqrt", "--curvature-memory", "0.9", "--j", "10", "--distort"],
+  },
+  {
     name: "modern",
     what: "lenet5-modern (Adam 0.001 stepped down, batch 32, 10 passes)",
     args: ["--preset", "lenet5-modern"],
