@@ -1,4 +1,4 @@
-/** Each optimizer lowers the loss on a tiny synthetic problem in a few steps. */
+/** Each optimizer lowers the loss on a tiny synthetic problem in a few steps; SDLM keeps h_kk across passes as told. */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
 import { fit } from "../engine/fit.ts";
