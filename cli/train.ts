@@ -322,7 +322,8 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     samplePeakMB();
     if (values.quiet) return;
     const line = `pass ${p.pass}/${p.passes}  ${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")}  ` +
-      `${Math.round(p.patternsPerSecond)} patterns/s  ETA ${formatSeconds(p.eta)}  loss ${p.runningLoss.toFixed(4)}`;
+      `${Math.round(p.patternsPerSecond)} patterns/s  ETA ${formatSeconds(p.eta)}  loss ${p.runningLoss.toFixed(4)}  ` +
+      `errors ${(100 * p.runningError).toFixed(2)}%`;
     if (tty) Deno.stdout.writeSync(enc.encode(`\r${line}\x1b[K`));
     else if (performance.now() - lastLine > 15_000 || p.done === p.total) {
       lastLine = performance.now();
@@ -373,9 +374,12 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
         ? `  SDLM steps ${h.stepRange[0].toExponential(2)}..${h.stepRange[1].toExponential(2)}`
         : "";
       console.log(
-        `pass ${h.pass}: loss ${h.loss.toFixed(4)}  training error ${(100 * h.trainError).toFixed(2)}%  ` +
+        `pass ${h.pass}: loss ${h.loss.toFixed(4)}  training error ${(100 * h.trainError).toFixed(2)}% ` +
+          `(${(100 * (h.runningError ?? NaN)).toFixed(2)}% during the pass)  ` +
           `test error ${(100 * h.testError).toFixed(2)}%  (${h.seconds.toFixed(0)} s, eta ${h.lr})${steps}`,
       );
+      const stalled = stalledWarning(h, data.classes, settings);
+      if (stalled) console.log(stalled);
       await saveModel(join(dir, "model.json"), model);
       await saveCheckpoint(dir, settings, model, optimizer, state, wall());
       const metrics = classificationMetrics(testPredictions, data.test.labels, data.classes);
@@ -408,13 +412,39 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   const last = result.history[result.history.length - 1];
   if (last) {
     console.log(
-      `Done: test error ${(100 * last.testError).toFixed(2)}% after ${last.pass} passes, ${
+      `Done: test error ${(100 * last.testError).toFixed(2)}% after ${last.pass} pass${last.pass === 1 ? "" : "es"}, ${
         formatSeconds(wall())
       } in all. ` +
         `Report: ${join(dir, "index.html")}`,
     );
   }
   return 0;
+}
+
+/**
+ * The warning printed after a pass whose training error is no better than
+ * guessing (at least 95% of 1 - 1/classes), or whose loss is not finite; null
+ * otherwise. For SDLM from the specified init it names the recipe that trains.
+ */
+export function stalledWarning(
+  h: { pass: number; trainError: number; loss: number },
+  classes: number,
+  settings: Pick<RunSettings, "graph" | "optimizer">,
+): string | null {
+  const chance = 1 - 1 / classes;
+  if (Number.isFinite(h.loss) && h.trainError < 0.95 * chance) return null;
+  const what = Number.isFinite(h.loss)
+    ? `the training error is ${(100 * h.trainError).toFixed(2)}%, no better than guessing (${
+      (100 * chance).toFixed(2)
+    }% for ${classes} classes)`
+    : `the loss is ${h.loss}`;
+  const paperInit = [settings.graph.init, ...settings.graph.layers.map((l) => l.init)]
+    .every((name) => (name ?? "paper") === "paper");
+  const hint = settings.optimizer.type === "sdlm" && paperInit
+    ? "With the specified init (+-2.4/F_i) and the paper's eta this happens on every seed tried (README, " +
+      '"What the paper\'s recipe does here"). A recipe that trains: --init paper-sqrt --curvature-memory 0.9.'
+    : "Smaller steps (--lr, --eta-scale) or another --init may help.";
+  return `warning: after pass ${h.pass} ${what}: the network is not learning. ${hint}`;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

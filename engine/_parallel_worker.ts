@@ -35,6 +35,7 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
         const s = model.forward(input.subarray(start * size, (start + count) * size), count);
         if (op === OP.TRAIN) {
           const l = labels.subarray(start, start + count);
+          scores.set(s, start * k);
           losses[w] = model.backward(l, { scale: 1 / ctrl[CONTROL.TOTAL] }) * count;
         } else scores.set(s, start * k);
       } else losses[w] = 0;

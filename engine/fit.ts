@@ -27,6 +27,12 @@ export interface PassResult {
   readonly loss: number;
   /** Fraction of training patterns misclassified after the pass (0..1). */
   readonly trainError: number;
+  /**
+   * Fraction of the pass's patterns misclassified on the fly, each by the
+   * network as it stood just before its own update: the paper's measure of
+   * training error (the caption of its training curve). With distortions, of the distorted patterns.
+   */
+  readonly runningError?: number;
   /** Fraction of test patterns misclassified after the pass (0..1). */
   readonly testError: number;
   /** Wall time of the pass's training, seconds (evaluation excluded). */
@@ -63,6 +69,8 @@ export interface Progress {
   /** Seconds left for the whole run (training only). */
   readonly eta: number;
   readonly runningLoss: number;
+  /** Fraction of this pass's patterns misclassified before their update. */
+  readonly runningError: number;
 }
 
 /** How to train. */
@@ -277,6 +285,7 @@ export async function fit(
   let order = patternOrder(count, options.seed);
   const x = new Float32Array(batch * model.inputSize);
   const labels = new Uint8Array(batch);
+  const predicted = new Int32Array(batch);
   const scratch = new Float32Array(model.inputSize);
   const lossEvery = options.lossEvery ?? 1000;
   const totalSteps = options.maxSteps ?? Infinity;
@@ -303,16 +312,17 @@ export async function fit(
       }
       const distortRng = streamFor(options.seed, pass, 3);
       const t0 = performance.now();
-      let passLoss = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
+      let passLoss = 0, passWrong = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
       for (let s = 0; s < count && state.steps < totalSteps; s += batch) {
         const n = Math.min(batch, count - s);
         const xs = x.subarray(0, n * model.inputSize), ls = labels.subarray(0, n);
         gather(train, order.subarray(s, s + n), xs, ls);
         if (options.distort) distortBatch(xs, n, model.inputShape, options.distort, distortRng, scratch);
         const loss = parallel
-          ? parallel.trainStep(optimizer, xs, ls, n, lr)
-          : trainStep(model, optimizer, xs, ls, n, lr);
+          ? parallel.trainStep(optimizer, xs, ls, n, lr, predicted)
+          : trainStep(model, optimizer, xs, ls, n, lr, predicted);
         state.steps++;
+        for (let i = 0; i < n; i++) if (predicted[i] !== ls[i]) passWrong++;
         passLoss += loss * n;
         passSeen += n;
         windowLoss += loss * n;
@@ -337,6 +347,7 @@ export async function fit(
             patternsPerSecond: rate,
             eta: Math.min(left, stepsLeft) / rate,
             runningLoss: passLoss / passSeen,
+            runningError: passWrong / passSeen,
           });
         }
       }
@@ -348,6 +359,7 @@ export async function fit(
         lr,
         loss: passLoss / Math.max(1, passSeen),
         trainError: trainEval.error,
+        runningError: passWrong / Math.max(1, passSeen),
         testError: testEval.error,
         seconds,
         ...(stepRange ? { stepRange } : {}),

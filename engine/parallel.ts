@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { Model } from "./model.ts";
+import { argmaxRows, type Model } from "./model.ts";
 import { type Optimizer, trainStep } from "./train.ts";
 import type { Floats, Labels } from "./types.ts";
 
@@ -205,17 +205,26 @@ export class ParallelTrainer {
 
   /**
    * One update on a batch, as `trainStep` does it, with the batch shared by
-   * the threads. Returns the batch's mean loss before the update.
+   * the threads. Returns the batch's mean loss before the update; with
+   * `predictions`, also the predicted class of each pattern before it.
    */
-  trainStep(optimizer: Optimizer, inputs: ArrayLike<number>, labels: Labels, n: number, lr?: number): number {
+  trainStep(
+    optimizer: Optimizer,
+    inputs: ArrayLike<number>,
+    labels: Labels,
+    n: number,
+    lr?: number,
+    predictions?: Int32Array,
+  ): number {
     const model = this.model;
     // A batch smaller than the thread count leaves the calling thread alone here (with the same result).
-    if (n < this.threads && n >= 1) return trainStep(model, optimizer, inputs, labels, n, lr);
+    if (n < this.threads && n >= 1) return trainStep(model, optimizer, inputs, labels, n, lr, predictions);
     const seq = this.#start(OP.TRAIN, inputs, labels, n);
     const [, own] = this.#share(0, n);
     const size = model.inputSize;
     model.zeroGrads();
     model.forward(ArrayBuffer.isView(inputs) ? (inputs as Floats).subarray(0, own * size) : inputs, own);
+    if (predictions) model.predictions(predictions.subarray(0, own));
     const ownLabels = ArrayBuffer.isView(labels)
       ? (labels as Int32Array).subarray(0, own)
       : Array.prototype.slice.call(labels, 0, own);
@@ -226,6 +235,12 @@ export class ParallelTrainer {
       const wg = this.#grads[w];
       for (let k = 0; k < g.length; k++) g[k] += wg[k];
       loss += this.#losses[w];
+    }
+    if (predictions && n > own) {
+      // The workers left their scores in the shared array, as for inference.
+      const k = model.classes, probs = this.#out.subarray(0, (n - own) * k);
+      model.loss.plugin.probabilities(model.loss.config, this.#scores.subarray(own * k, n * k), n - own, k, probs);
+      argmaxRows(probs, n - own, k, predictions.subarray(own, n));
     }
     optimizer.step(model, lr);
     return loss / n;

@@ -63,7 +63,8 @@ export function createOptimizer(spec: OptimizerSpec, model: Model, registry: Reg
 
 /**
  * One update on a batch: zero the gradients, forward, backward, step.
- * Returns the batch's mean loss before the update.
+ * Returns the batch's mean loss before the update; with `predictions`, also
+ * writes there the predicted class of each pattern before the update.
  *
  * @example
  * ```ts
@@ -83,9 +84,11 @@ export function trainStep(
   labels: Labels,
   n: number,
   lr?: number,
+  predictions?: Int32Array,
 ): number {
   model.zeroGrads();
   model.forward(inputs, n);
+  if (predictions) model.predictions(predictions.subarray(0, n));
   const loss = model.backward(labels);
   optimizer.step(model, lr);
   return loss;

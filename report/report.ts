@@ -34,6 +34,11 @@ export async function writeCurves(dir: string, state: FitState, patternsPerPass:
   const error = lineChart(
     [
       { name: "training error %", color: "#1565c0", points: state.history.map((h) => [h.pass, 100 * h.trainError]) },
+      {
+        name: "training error during the pass %",
+        color: "#7cb342",
+        points: state.history.flatMap((h) => h.runningError === undefined ? [] : [[h.pass, 100 * h.runningError]]),
+      },
       { name: "test error %", color: "#c62828", points: state.history.map((h) => [h.pass, 100 * h.testError]) },
     ],
     { title: "Error after each pass", xLabel: "pass", yLabel: "error (%)", logY: true },
@@ -98,7 +103,9 @@ export async function writeIndex(dir: string, title: string, state: FitState, no
   const rows = state.history.map((h) =>
     `<tr><td>${h.pass}</td><td>${h.lr}</td><td>${h.loss.toFixed(4)}</td><td>${
       (100 * h.trainError).toFixed(2)
-    }%</td><td>${(100 * h.testError).toFixed(2)}%</td><td>${h.seconds.toFixed(1)}</td></tr>`
+    }%</td><td>${h.runningError === undefined ? "-" : (100 * h.runningError).toFixed(2) + "%"}</td><td>${
+      (100 * h.testError).toFixed(2)
+    }%</td><td>${h.seconds.toFixed(1)}</td></tr>`
   ).join("\n");
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
@@ -110,7 +117,7 @@ ${notes.map((n) => `<p>${n}</p>`).join("\n")}
 <p><img src="loss.svg" alt="training loss"><img src="error.svg" alt="error per pass"></p>
 <p><img src="digits-before.svg" alt="test digits before training"><img src="digits-after.svg" alt="test digits after training"></p>
 <p><img src="confusion.svg" alt="confusion matrix"></p>
-<table><tr><th>pass</th><th>eta</th><th>loss</th><th>training error</th><th>test error</th><th>seconds</th></tr>
+<table><tr><th>pass</th><th>eta</th><th>loss</th><th>training error</th><th>training error during the pass</th><th>test error</th><th>seconds</th></tr>
 ${rows}</table>
 <p>Details: <a href="metrics.txt">metrics.txt</a>, <a href="summary.json">summary.json</a>.</p>
 </body></html>

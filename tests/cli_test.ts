@@ -6,6 +6,7 @@ import { defaultRegistry } from "../builtins.ts";
 import { buildModel } from "../engine/model.ts";
 import { saveModel } from "../engine/model_file.ts";
 import { PRESETS } from "../presets/presets.ts";
+import { stalledWarning } from "../cli/train.ts";
 
 const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
@@ -114,4 +115,16 @@ Deno.test("cli: --schedule sets each pass's eta and --eta-scale scales it", asyn
   } finally {
     await Deno.remove(base, { recursive: true });
   }
+});
+
+Deno.test("cli: the stalled-run warning fires at chance level or a non-finite loss, and only then", () => {
+  const faithful = { graph: PRESETS.lenet5.graph, optimizer: { type: "sdlm" } };
+  const modern = { graph: PRESETS["lenet5-modern"].graph, optimizer: { type: "adam" } };
+  assert.equal(stalledWarning({ pass: 2, trainError: 0.84, loss: 3 }, 10, faithful), null);
+  assert.match(stalledWarning({ pass: 2, trainError: 0.86, loss: 3 }, 10, faithful) ?? "", /--init paper-sqrt/);
+  const nan = stalledWarning({ pass: 3, trainError: 0.1, loss: NaN }, 10, modern) ?? "";
+  assert.match(nan, /^warning: after pass 3 the loss is NaN: .*Smaller steps/);
+  // Two classes: guessing is 50%.
+  assert.equal(stalledWarning({ pass: 1, trainError: 0.4, loss: 1 }, 2, modern), null);
+  assert.match(stalledWarning({ pass: 1, trainError: 0.49, loss: 1 }, 2, modern) ?? "", /guessing \(50\.00% for 2/);
 });

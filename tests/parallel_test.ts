@@ -1,7 +1,7 @@
 /** Data-parallel training: deterministic for a seed and thread count, and the same updates as one thread. */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
-import { evaluate, fit } from "../engine/fit.ts";
+import { evaluate, fit, gather, patternOrder } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
 import { Rng } from "../engine/rng.ts";
@@ -33,7 +33,15 @@ async function train(preset: string, threads: number | null) {
   try {
     for (const [s, n] of BATCHES) {
       const xs = x.subarray(s * size, (s + n) * size), ls = labels.subarray(s, s + n);
-      losses.push(par ? par.trainStep(optimizer, xs, ls, n) : trainStep(model, optimizer, xs, ls, n));
+      // The predictions trainStep reports are those of the weights before its update.
+      model.forward(xs, n);
+      const before = model.predictions(), predicted = new Int32Array(n).fill(-1);
+      losses.push(
+        par
+          ? par.trainStep(optimizer, xs, ls, n, undefined, predicted)
+          : trainStep(model, optimizer, xs, ls, n, undefined, predicted),
+      );
+      assert.deepEqual(predicted, before, `batch at ${s} of ${n}, ${threads ?? "no"} threads`);
     }
   } finally {
     par?.close();
@@ -104,4 +112,31 @@ Deno.test("parallel fit: two threads repeat bit for bit; parallel evaluation equ
   } finally {
     par.close();
   }
+});
+
+Deno.test("fit: the running error counts each pattern by the weights just before its update", async () => {
+  const data = { train: syntheticSplit(40, 1), test: syntheticSplit(10, 2) };
+  const p = PRESETS["lenet5-modern"];
+  const make = () => {
+    const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1 });
+    return { model, optimizer: createOptimizer(p.optimizer, model, defaultRegistry) };
+  };
+  const a = make();
+  const state = await fit(a.model, a.optimizer, data, { passes: 2, batch: 8, seed: 3 });
+  // Replays both passes by hand: the same order, the same updates, one prediction per pattern beforehand.
+  const b = make(), order = patternOrder(40, 3);
+  const x = new Float32Array(8 * b.model.inputSize), labels = new Uint8Array(8);
+  for (const h of state.history) {
+    let wrong = 0;
+    for (let s = 0; s < 40; s += 8) {
+      gather(data.train, order.subarray(s, s + 8), x, labels);
+      b.model.forward(x, 8);
+      const predicted = b.model.predictions();
+      for (let i = 0; i < 8; i++) if (predicted[i] !== labels[i]) wrong++;
+      trainStep(b.model, b.optimizer, x, labels, 8, h.lr);
+    }
+    assert.equal(h.runningError, wrong / 40, `pass ${h.pass}`);
+  }
+  assert.deepEqual(bytes(b.model.params), bytes(a.model.params));
+  assert.ok(state.history.some((h) => h.runningError! > 0 && h.runningError! < 1), "the replay saw both outcomes");
 });

@@ -24,7 +24,8 @@ Deno.test("train: 3,000 patterns of real MNIST reach a test error well below cha
   const dir = await Deno.makeTempDir();
   try {
     // The paper's recipe (SDLM, MAP loss, eta 0.0005) with the sqrt-scaled init, which trains stably.
-    await train("--limit", "3000", "--epochs", "1", "--init", "paper-sqrt", "--out", dir);
+    const log = await train("--limit", "3000", "--epochs", "1", "--init", "paper-sqrt", "--out", dir);
+    assert.ok(!log.includes("warning"), log);
     const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
     assert.equal(summary.passes.length, 1);
     const p = summary.passes[0];
@@ -50,6 +51,20 @@ Deno.test("train: 3,000 patterns of real MNIST reach a test error well below cha
       !(await Array.fromAsync(Deno.readDir(dir))).some((e) => e.name.includes(".tmp-")),
       "no temporary files left",
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: a run that stops learning (the specified init with the paper's eta) is told so after the pass", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = await train("--limit", "500", "--epochs", "1", "--out", dir);
+    const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+    const error = (100 * summary.passes[0].trainError).toFixed(2);
+    assert.ok(summary.passes[0].trainError > 0.855, `training error ${error}%: this run was expected to fail`);
+    assert.match(log, new RegExp(`warning: after pass 1 the training error is ${error}%, no better than guessing`));
+    assert.match(log, /A recipe that trains: --init paper-sqrt --curvature-memory 0\.9/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
