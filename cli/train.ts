@@ -40,8 +40,8 @@ Training:
   --batch N          patterns per update
   --optimizer TYPE   sdlm, sgd or adam (with its default settings)
   --lr X             constant learning rate (replaces the preset's schedule)
-  --schedule LIST    eta of each pass, comma-separated, the last repeating (e.g.
-                     0.0001,0.0001,0.00005); replaces the preset's schedule
+  --schedule LIST    eta of each pass, comma-separated, the last repeating; ETAxN
+                     lasts N passes (e.g. 0.0001x2,0.00005); replaces the preset's schedule
   --eta-scale X      multiply every eta of the schedule by X (e.g. 0.2)
   --mu X             SDLM's mu, in eta / (mu + h_kk) (default 0.02)
   --curvature-memory M
@@ -107,16 +107,34 @@ function numberOption(name: string, value: string | undefined): number | undefin
   return v;
 }
 
-/** `--schedule 0.0001,0.0001,0.00005`: one eta per pass, all > 0. */
+/** `--schedule 0.0001,0.0001,0.00005` or `0.0001x2,0.00005`: eta per pass, all > 0; `ETAxN` lasts N passes. */
 function scheduleOption(value: string | undefined): number[] | undefined {
   if (value === undefined) return undefined;
-  const etas = value.split(",").map((x) => Number(x.trim()));
-  if (etas.some((x) => !Number.isFinite(x) || x <= 0) || value.trim() === "") {
-    throw new OptionError(
-      `Option --schedule must be numbers > 0 separated by commas (eta of pass 1, 2, ...), got "${value}"`,
-    );
+  const etas: number[] = [];
+  for (const item of value.split(",")) {
+    const [eta, times = "1", ...rest] = item.trim().split("x");
+    const v = Number(eta), n = Number(times);
+    if (eta === "" || !Number.isFinite(v) || v <= 0 || !Number.isInteger(n) || n < 1 || rest.length) {
+      throw new OptionError(
+        `Option --schedule must be numbers > 0 separated by commas (eta of pass 1, 2, ...), each optionally ` +
+          `followed by xN for N passes (0.0005x2), got "${value}"`,
+      );
+    }
+    for (let i = 0; i < n; i++) etas.push(v);
   }
   return etas;
+}
+
+/** A schedule as ETAxN runs: 0.0005x2 0.0002x3 0.0001. */
+export function formatSchedule(etas: readonly number[]): string {
+  const runs: string[] = [];
+  for (let i = 0; i < etas.length;) {
+    let j = i;
+    while (j < etas.length && etas[j] === etas[i]) j++;
+    runs.push(j - i > 1 ? `${etas[i]}x${j - i}` : `${etas[i]}`);
+    i = j;
+  }
+  return runs.join(" ");
 }
 
 function formatSeconds(s: number): string {
@@ -300,7 +318,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     `Model: ${settings.graph.name ?? settings.source}, ${counts.trainable.toLocaleString("en-US")} parameters; ` +
       `loss ${settings.graph.loss.type}; optimizer ${JSON.stringify(settings.optimizer)}; batch ${settings.batch}; ` +
       `${settings.passes} passes${
-        settings.schedule ? ", eta schedule " + settings.schedule.join(" ") : ""
+        settings.schedule ? ", eta schedule " + formatSchedule(settings.schedule) : ""
       }; seed ${settings.seed}${settings.curvatureMemory ? `; curvature memory ${settings.curvatureMemory}` : ""}${
         settings.shuffle ? "; a new order each pass" : ""
       }${settings.distort ? "; distorted patterns" : ""}`,

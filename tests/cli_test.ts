@@ -80,6 +80,10 @@ Deno.test("cli: unknown options and presets are refused with the help or the lis
 Deno.test("cli: bad option values name the option and what it takes", async () => {
   const cases: [string[], RegExp][] = [
     [["--schedule", "0.001,x"], /Option --schedule must be numbers > 0 separated by commas .* got "0.001,x"/],
+    ...["0.001x0", "0.001x1.5", "0.001x2x3", "x2"].map((s): [string[], RegExp] => [
+      ["--schedule", s],
+      new RegExp(`Option --schedule .* each optionally followed by xN for N passes \\(0\\.0005x2\\), got "${s}"`),
+    ]),
     [["--schedule", "0.001", "--lr", "0.1"], /Options --schedule and --lr both set the learning rate/],
     [["--optimizer", "sgd", "--eta-scale", "0.1"], /Option --eta-scale scales an eta schedule; .*--schedule/],
     [["--eta-scale=0"], /Option --eta-scale must be a number > 0, got "0"/],
@@ -98,19 +102,21 @@ Deno.test("cli: bad option values name the option and what it takes", async () =
   }
 });
 
-Deno.test("cli: --schedule sets each pass's eta and --eta-scale scales it", async () => {
+Deno.test("cli: --schedule sets each pass's eta (ETAxN for N passes) and --eta-scale scales it", async () => {
   const base = await Deno.makeTempDir();
   try {
-    for (
-      const [extra, want] of [[[], [0.001, 0.0005, 0.0005]], [["--eta-scale", "2"], [0.002, 0.001, 0.001]]] as const
-    ) {
-      const dir = join(base, `run${extra.length}`);
-      const r = await train(
-        ...["--quiet", "--limit", "20", "--epochs", "3", "--schedule", "0.001,0.0005", ...extra, "--out", dir],
-      );
+    const cases = [
+      [["0.001,0.0005"], [0.001, 0.0005, 0.0005], "0.001 0.0005"],
+      [["0.001,0.0005", "--eta-scale", "2"], [0.002, 0.001, 0.001], "0.002 0.001"],
+      [["0.001x2,0.0005"], [0.001, 0.001, 0.0005], "0.001x2 0.0005"],
+    ] as const;
+    for (const [i, [extra, want, shown]] of cases.entries()) {
+      const dir = join(base, `run${i}`);
+      const r = await train(...["--limit", "20", "--epochs", "3", "--schedule", ...extra, "--out", dir]);
       assert.equal(r.code, 0, r.stderr);
       const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
       assert.deepEqual(summary.passes.map((p: { lr: number }) => p.lr), want);
+      assert.match(r.stdout, new RegExp(`eta schedule ${shown};`));
     }
   } finally {
     await Deno.remove(base, { recursive: true });
