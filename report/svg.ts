@@ -34,7 +34,10 @@ export function lineChart(
   const m = { l: 64, r: 16, t: 36, b: 48 };
   const all = series.flatMap((s) => s.points);
   const xs = all.map((p) => p[0]);
-  const tf = (v: number) => (options.logY ? Math.log10(Math.max(v, 1e-12)) : v);
+  // On a log scale, zeros (an error of 0%) sit at half the smallest positive value, not at 1e-12.
+  const floor = all.reduce((a, p) => (p[1] > 0 && p[1] / 2 < a ? p[1] / 2 : a), Infinity);
+  const lg = (v: number) => (options.logY ? Math.log10(v) : v);
+  const tf = (v: number) => (options.logY ? lg(Math.max(v, Number.isFinite(floor) ? floor : 1e-12)) : v);
   const ys = all.map((p) => tf(p[1]));
   const x0 = Math.min(...xs, 0), x1 = Math.max(...xs, 1);
   let y0 = Math.min(...ys), y1 = Math.max(...ys);
@@ -55,12 +58,12 @@ export function lineChart(
   }
   let yTicks = options.logY
     ? niceTicks(Math.floor(y0), Math.ceil(y1), Math.max(1, Math.ceil(y1) - Math.floor(y0))).map((e) => 10 ** e)
-      .filter((t) => tf(t) >= y0 - 1e-9 && tf(t) <= y1 + 1e-9)
+      .filter((t) => lg(t) >= y0 - 1e-9 && lg(t) <= y1 + 1e-9)
     : niceTicks(y0, y1);
   // Less than two decades on a log scale: label plain values in the range instead.
   if (options.logY && yTicks.length < 2) yTicks = niceTicks(10 ** y0, 10 ** y1, 4).filter((t) => t > 0);
   for (const t of yTicks) {
-    if (tf(t) < y0 - 1e-9 || tf(t) > y1 + 1e-9) continue;
+    if (lg(t) < y0 - 1e-9 || lg(t) > y1 + 1e-9) continue;
     parts.push(
       `<line x1="${m.l}" x2="${W - m.r}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/>`,
       `<text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
