@@ -64,7 +64,7 @@ Deno.test("train: a run that stops learning (the specified init with the paper's
     const error = (100 * summary.passes[0].trainError).toFixed(2);
     assert.ok(summary.passes[0].trainError > 0.855, `training error ${error}%: this run was expected to fail`);
     assert.match(log, new RegExp(`warning: after pass 1 the training error is ${error}%, no better than guessing`));
-    assert.match(log, /A recipe that trains: --init paper-sqrt --curvature-memory 0\.9/);
+    assert.match(log, /The recipe closest to the paper: --init paper-sqrt --curvature-memory 0\.9 --j 10\./);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
