@@ -459,9 +459,10 @@ export function stalledWarning(
   const paperInit = [settings.graph.init, ...settings.graph.layers.map((l) => l.init)]
     .every((name) => (name ?? "paper") === "paper");
   const hint = settings.optimizer.type === "sdlm" && paperInit
-    ? "With the specified init (+-2.4/F_i) the paper's first etas are too large: a full run stays here until eta " +
-      'falls to 0.00005 and ends near 4% (README, "What the paper\'s recipe does here"). The recipe closest to the ' +
-      "paper: --init paper-sqrt --curvature-memory 0.9 --j 10."
+    ? "With the specified init (+-2.4/F_i) the paper's first etas are too large: on the paper's schedule seeds 0 and 1 " +
+      "stay here until eta falls to 0.00005 and end near 4% after 20 passes, seed 2 stays here (README, " +
+      '"What the paper\'s recipe does here"). ' +
+      "The recipe closest to the paper: --init paper-sqrt --curvature-memory 0.9 --j 10."
     : "Smaller steps (--lr, --eta-scale) or another --init may help.";
   return `warning: after pass ${h.pass} ${what}: the network is not learning. ${hint}`;
 }
