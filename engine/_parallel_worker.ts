@@ -32,12 +32,12 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
       const start = ctrl[CONTROL.START + w], count = ctrl[CONTROL.COUNT + w];
       if (op === OP.TRAIN) model.zeroGrads();
       if (count > 0) {
-        const s = model.forward(input.subarray(start * size, (start + count) * size), count);
+        // The scores go back in both modes: training reports each pattern's prediction before the update.
+        scores.set(model.forward(input.subarray(start * size, (start + count) * size), count), start * k);
         if (op === OP.TRAIN) {
           const l = labels.subarray(start, start + count);
-          scores.set(s, start * k);
           losses[w] = model.backward(l, { scale: 1 / ctrl[CONTROL.TOTAL] }) * count;
-        } else scores.set(s, start * k);
+        }
       } else losses[w] = 0;
       Atomics.store(ctrl, CONTROL.DONE + w, seen);
       Atomics.notify(ctrl, CONTROL.DONE + w);
