@@ -15,6 +15,7 @@ import { base64ToFloats, floatsToBase64, readJSONFile, writeFileAtomic } from ".
 import type { Registries } from "../engine/registry.ts";
 import { createOptimizer, type Optimizer, type OptimizerSpec } from "../engine/train.ts";
 import type { OptimizerState } from "../engine/types.ts";
+import type { Deviation } from "../presets/presets.ts";
 
 /** Everything that defines a run. */
 export interface RunSettings {
@@ -39,6 +40,8 @@ export interface RunSettings {
   readonly shuffle?: boolean;
   /** Threads sharing each batch (`--threads`); absent: 1. */
   readonly threads?: number;
+  /** Where this run departs from the paper's text (the preset's deviations that the flags left in place). */
+  readonly deviations?: readonly Deviation[];
 }
 
 /** The `format` field of checkpoint.json. */
@@ -64,7 +67,7 @@ export async function saveCheckpoint(
   dir: string,
   settings: RunSettings,
   model: Model,
-  optimizer: Optimizer,
+  optimizer: Pick<Optimizer, "state">,
   fit: FitState,
   wallSeconds: number,
 ): Promise<void> {

@@ -17,24 +17,35 @@ import { formatSummary } from "../engine/summary.ts";
 import { createOptimizer, type OptimizerSpec } from "../engine/train.ts";
 import { DEFAULT_MAP_J } from "../losses/map.ts";
 import { INIT_NAMES } from "../engine/init.ts";
-import { getPreset, type Preset, PRESETS } from "../presets/presets.ts";
+import {
+  activeDeviations,
+  getPreset,
+  LENET5_CURVATURE_MEMORY,
+  LENET5_J,
+  type Preset,
+  PRESETS,
+} from "../presets/presets.ts";
 import { writeCurves, writeDigitGrid, writeDistortionGrid, writeIndex, writeMetrics } from "../report/report.ts";
 import { OptionError, runCommand } from "./_command.ts";
 import { checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from "./_run.ts";
 
 const HELP = `Usage: deno task train [options]
 
-Trains the faithful LeNet-5 on MNIST the paper's way unless told otherwise:
-MAP loss, SDLM (mu 0.02, curvature from 500 patterns before each pass), the
-paper's eta schedule, one update per pattern, 20 passes, fixed random order.
+Trains LeNet-5 on MNIST with the paper's machinery unless told otherwise: C3
+table, trainable subsampling, squash, RBF codes, MAP loss, SDLM (mu 0.02,
+curvature from 500 patterns before each pass), the paper's eta schedule, one
+update per pattern, 20 passes, fixed random order. Three settings follow our
+measurements rather than the paper's text (--summary lists them with the flag
+that undoes each): init +-2.4/sqrt(F_i), 0.9 of h_kk kept from pass to pass,
+and j = 10. --preset lenet5-literal is the paper's text as written.
 
 Model:
   --preset NAME      ${Object.keys(PRESETS).join(", ")} (default lenet5)
   --model FILE       a graph JSON file or a saved model file instead of a preset
   --loss TYPE        replace the loss: map, mse-rbf, softmax-cross-entropy
-  --j VALUE          the MAP loss's rubbish-class constant j (default ${DEFAULT_MAP_J})
+  --j VALUE          the MAP loss's rubbish-class constant j (lenet5: ${LENET5_J}, lenet5-literal: ${DEFAULT_MAP_J})
   --init NAME        weight init: ${INIT_NAMES.join(", ")}
-  --summary          print the layer table and exit
+  --summary          print the layer table and the recipe, and exit
 Training:
   --epochs N         passes over the training set
   --batch N          patterns per update
@@ -46,7 +57,8 @@ Training:
   --mu X             SDLM's mu, in eta / (mu + h_kk) (default 0.02)
   --curvature-memory M
                      keep the fraction M (0..1) of the last pass's h_kk when SDLM
-                     re-estimates it (default 0, a fresh estimate; 1: pass 1's throughout)
+                     re-estimates it (lenet5: ${LENET5_CURVATURE_MEMORY}; 0: a fresh estimate, the paper's;
+                     1: pass 1's throughout)
   --steps N          stop after N updates
   --seed N           seed of the init, the pattern order and the curvature samples (default 0)
   --limit N          train on the first N training patterns (quick runs)
@@ -57,6 +69,8 @@ Training:
                      the seed, as the paper)
   --threads N        threads sharing each batch and the evaluations (default 1); results
                      depend on the seed and N
+  --sequential       evaluate each pass before the next starts, on this thread (default:
+                     on a second thread while the next pass trains; same weights either way)
 Run folder:
   --out DIR          where the run goes (default runs/PRESET-seedN)
   --resume DIR       continue the stopped run in DIR (--epochs may extend it)
@@ -86,6 +100,7 @@ const OPTIONS = {
   distort: { type: "boolean", default: false },
   shuffle: { type: "boolean", default: false },
   threads: { type: "string" },
+  sequential: { type: "boolean", default: false },
   out: { type: "string" },
   resume: { type: "string" },
   quiet: { type: "boolean", default: false },
@@ -162,7 +177,8 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     source = base.name;
   }
   if (v.loss !== undefined) {
-    const j = numberOption("j", v.j as string) ?? DEFAULT_MAP_J;
+    const j = numberOption("j", v.j as string) ??
+      (graph.loss.type === "map" ? (graph.loss.j as number | undefined) : undefined) ?? DEFAULT_MAP_J;
     graph = { ...graph, loss: v.loss === "map" ? { type: "map", j } : { type: v.loss as string } };
   } else if (v.j !== undefined) {
     if (graph.loss.type !== "map") {
@@ -196,9 +212,11 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     optimizer = { ...optimizer, mu };
   }
   const memoryText = v["curvature-memory"] as string | undefined;
-  const curvatureMemory = memoryText === undefined ? undefined : Number(memoryText);
-  if (curvatureMemory !== undefined) {
-    if (!(curvatureMemory >= 0 && curvatureMemory <= 1) || memoryText!.trim() === "") {
+  const curvatureMemory = memoryText === undefined
+    ? (optimizer.type === "sdlm" && base.optimizer.type === "sdlm" ? base.curvatureMemory : undefined)
+    : Number(memoryText);
+  if (memoryText !== undefined) {
+    if (!(curvatureMemory! >= 0 && curvatureMemory! <= 1) || memoryText.trim() === "") {
       throw new OptionError(`Option --curvature-memory must be a number in 0..1, got "${memoryText}"`);
     }
     if (optimizer.type !== "sdlm") {
@@ -230,10 +248,59 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
     ...(v.shuffle ? { shuffle: true } : {}),
     ...(v.threads !== undefined ? { threads: intOption("threads", v.threads as string, 1) } : {}),
-    curvatureSamples: 500,
-    ...(curvatureMemory ? { curvatureMemory } : {}),
+    curvatureSamples: base.curvatureSamples ?? 500,
+    ...(curvatureMemory !== undefined ? { curvatureMemory } : {}),
   };
-  return { settings, startParams };
+  const deviations = activeDeviations(base, settings);
+  return { settings: deviations.length ? { ...settings, deviations } : settings, startParams };
+}
+
+/**
+ * The training recipe of a run as text: optimizer, schedule, curvature, and
+ * each place it departs from the paper with its reason and the flag that undoes it.
+ */
+export function formatRecipe(settings: RunSettings): string {
+  const o = settings.optimizer;
+  const sdlm = o.type === "sdlm";
+  const lines = [
+    `recipe: ${o.type}${sdlm ? ` (mu ${o.mu ?? 0.02})` : ""}, ${
+      settings.schedule ? `eta ${formatSchedule(settings.schedule)}` : `lr ${o.lr ?? "default"}`
+    }, batch ${settings.batch}, ${settings.passes} passes${
+      sdlm
+        ? `, h_kk from ${settings.curvatureSamples} patterns before each pass${
+          settings.curvatureMemory ? `, ${settings.curvatureMemory} of the last pass's h_kk kept` : ""
+        }`
+        : ""
+    }`,
+  ];
+  const devs = settings.deviations ?? [];
+  if (devs.length) {
+    lines.push("", "where it departs from the paper's text (the flag after 'undo' restores the paper's reading):");
+    const w = Math.max(...devs.map((d) => d.setting.length));
+    for (const d of devs) {
+      const pad = " ".repeat(w + 2);
+      lines.push(`  ${d.setting.padEnd(w)}  paper: ${d.paper}`);
+      lines.push(`${pad}  here:  ${d.here}`);
+      lines.push(`${pad}  why:   ${d.why}`);
+      lines.push(`${pad}  undo:  ${d.literal}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+
+/** The deviations as an HTML table for index.html. */
+function deviationsHtml(devs: RunSettings["deviations"]): string[] {
+  if (!devs?.length) return [];
+  const rows = devs.map((d) =>
+    `<tr><td>${[d.setting, d.paper, d.here, d.why, d.literal].map(escapeHtml).join("</td><td>")}</td></tr>`
+  );
+  return [
+    `Where this run departs from the paper's text:</p><table><tr><th>setting</th><th>paper</th><th>here</th>` +
+    `<th>why</th><th>flag for the paper's reading</th></tr>${rows.join("")}</table><p>`,
+  ];
 }
 
 let peakResident = 0;
@@ -292,7 +359,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     if (r.startParams) model.params.set(r.startParams);
     optimizer = createOptimizer(settings.optimizer, model, registry);
     if (values.summary) {
-      console.log(formatSummary(model));
+      console.log(formatSummary(model) + "\n\n" + formatRecipe(settings));
       return 0;
     }
     const name = settings.source.replace(/^.*\//, "").replace(/\.json$/, "");
@@ -366,12 +433,14 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       passesDone: state.passesDone,
       testError: last?.testError,
       trainError: last?.trainError,
+      deviations: settings.deviations ?? [],
       passes: state.history,
       ...final,
     };
     await writeFileAtomic(join(dir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
   };
 
+  const saved = buildModel(settings.graph, { registry, seed: settings.seed });
   const result = await fit(model, optimizer, data, {
     passes: settings.passes,
     batch: settings.batch,
@@ -384,8 +453,9 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     distort: settings.distort,
     shuffle: settings.shuffle,
     threads: settings.threads,
+    background: !values.sequential,
     onProgress,
-    async onPass(state, testPredictions) {
+    async onPass(state, testPredictions, snapshot) {
       if (tty && !values.quiet) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));
       const h = state.history[state.history.length - 1];
       const steps = h.stepRange
@@ -398,8 +468,10 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       );
       const stalled = stalledWarning(h, data.classes, settings);
       if (stalled) console.log(stalled);
-      await saveModel(join(dir, "model.json"), model);
-      await saveCheckpoint(dir, settings, model, optimizer, state, wall());
+      // With the evaluation in the background the model has moved on into the next pass: save the pass's own weights.
+      saved.params.set(snapshot.params);
+      await saveModel(join(dir, "model.json"), saved);
+      await saveCheckpoint(dir, settings, saved, { ...optimizer, state: snapshot.optimizerState }, state, wall());
       const metrics = classificationMetrics(testPredictions, data.test.labels, data.classes);
       await writeMetrics(dir, metrics, formatMetrics(metrics));
       await writeDigitGrid(
@@ -418,6 +490,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
         `After pass ${h.pass}: test error ${(100 * h.testError).toFixed(2)}%, training error ${
           (100 * h.trainError).toFixed(2)
         }%, macro F1 ${metrics.macroF1.toFixed(4)}.`,
+        ...deviationsHtml(settings.deviations),
         ...(settings.distort
           ? [
             `Training patterns distorted at random (${JSON.stringify(settings.distort)}); examples:<br>` +
@@ -459,10 +532,9 @@ export function stalledWarning(
   const paperInit = [settings.graph.init, ...settings.graph.layers.map((l) => l.init)]
     .every((name) => (name ?? "paper") === "paper");
   const hint = settings.optimizer.type === "sdlm" && paperInit
-    ? "With the specified init (+-2.4/F_i) the paper's first etas are too large: on the paper's schedule seeds 0 and 1 " +
-      "stay here until eta falls to 0.00005 and end near 4% after 20 passes, seed 2 stays here (README, " +
-      '"What the paper\'s recipe does here"). ' +
-      "The recipe closest to the paper: --init paper-sqrt --curvature-memory 0.9 --j 10."
+    ? "With the paper's init (+-2.4/F_i) its first etas are too large: on its schedule seeds 0 and 1 stay here until " +
+      "eta falls to 0.00005 and end near 4% after 20 passes, seed 2 stays here (docs/results.md). " +
+      "The default recipe (deno task train) trains: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, j = 10."
     : "Smaller steps (--lr, --eta-scale) or another --init may help.";
   return `warning: after pass ${h.pass} ${what}: the network is not learning. ${hint}`;
 }

@@ -12,7 +12,8 @@ import type { Split } from "../data/mnist.ts";
 import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
 import { argmaxRows, type Model } from "./model.ts";
-import type { Floats, Shape } from "./types.ts";
+import type { Floats, OptimizerState, Shape } from "./types.ts";
+import { BackgroundEvaluator, splitRanges } from "./evaluator.ts";
 import { ParallelTrainer } from "./parallel.ts";
 import { Rng } from "./rng.ts";
 import { estimateCurvature, type Optimizer, trainStep } from "./train.ts";
@@ -35,8 +36,12 @@ export interface PassResult {
   readonly runningError?: number;
   /** Fraction of test patterns misclassified after the pass (0..1). */
   readonly testError: number;
-  /** Wall time of the pass's training, seconds (evaluation excluded). */
+  /** Wall time of the pass's training, seconds (curvature and evaluation excluded). */
   readonly seconds: number;
+  /** Wall time of the curvature estimate before the pass, seconds (SDLM). */
+  readonly curvatureSeconds?: number;
+  /** Wall time of the evaluation after the pass, seconds (on the worker when it ran in the background). */
+  readonly evalSeconds?: number;
   /** SDLM only: smallest and largest per-parameter step eta / (mu + h_kk) in the pass. */
   readonly stepRange?: readonly [number, number];
 }
@@ -45,6 +50,8 @@ export interface PassResult {
 export interface Evaluation {
   /** Fraction misclassified (0..1). */
   readonly error: number;
+  /** Patterns misclassified. */
+  readonly wrong: number;
   /** Mean loss. */
   readonly loss: number;
   /** Predicted class of each pattern evaluated. */
@@ -113,8 +120,25 @@ export interface FitOptions {
    */
   readonly threads?: number;
   onProgress?(p: Progress): void;
-  /** Called after each pass with the state to save; awaited. */
-  onPass?(state: FitState, testPredictions: Int32Array): Promise<void> | void;
+  /**
+   * Evaluate each pass's weights on a second thread while the next pass
+   * trains (only with `threads` 1); the last pass's evaluation is shared by
+   * both threads. Default false. The weights do not depend on it.
+   */
+  readonly background?: boolean;
+  /**
+   * Called after each pass's evaluation with the state to save; awaited.
+   * With `background`, that is during the next pass: save `snapshot` (the
+   * weights and optimizer state at the end of the pass), not the live model.
+   */
+  onPass?(state: FitState, testPredictions: Int32Array, snapshot: PassSnapshot): Promise<void> | void;
+}
+
+/** The weights and optimizer state at the end of a pass, as `onPass` must save them. */
+export interface PassSnapshot {
+  /** All of the model's parameters (fixed ones too). */
+  readonly params: Floats;
+  readonly optimizerState: OptimizerState;
 }
 
 /** Where a run stands: enough to resume it. */
@@ -216,7 +240,8 @@ function distortBatch(
 }
 
 /**
- * Classification error and predictions of `model` on (the first `limit` patterns of) a split.
+ * Classification error and predictions of `model` on a split: patterns
+ * [from, limit), by default all of them.
  *
  * @example
  * ```ts
@@ -232,9 +257,10 @@ function distortBatch(
 export function evaluate(
   model: Model,
   split: Split,
-  options: { limit?: number; batch?: number; parallel?: ParallelTrainer } = {},
+  options: { from?: number; limit?: number; batch?: number; parallel?: ParallelTrainer } = {},
 ): Evaluation {
-  const count = Math.min(options.limit ?? split.count, split.count);
+  const from = options.from ?? 0;
+  const count = Math.max(0, Math.min(options.limit ?? split.count, split.count) - from);
   const batch = Math.min(options.batch ?? 100, options.parallel?.capacity ?? Infinity);
   const k = model.classes, { plugin, config } = model.loss;
   const x = new Float32Array(batch * model.inputSize);
@@ -245,7 +271,7 @@ export function evaluate(
   let wrong = 0, loss = 0;
   for (let s = 0; s < count; s += batch) {
     const n = Math.min(batch, count - s);
-    for (let i = 0; i < n; i++) idx[i] = s + i;
+    for (let i = 0; i < n; i++) idx[i] = from + s + i;
     gather(split, idx.subarray(0, n), x.subarray(0, n * model.inputSize), labels.subarray(0, n));
     const scores = options.parallel ? options.parallel.forward(x, n) : model.forward(x, n);
     loss += plugin.forward(config, scores, labels, n, k);
@@ -253,12 +279,30 @@ export function evaluate(
     argmaxRows(probs, n, k, predictions.subarray(s, s + n));
     for (let i = 0; i < n; i++) if (predictions[s + i] !== labels[i]) wrong++;
   }
-  return { error: wrong / count, loss: loss / count, predictions, count };
+  return { error: wrong / count, wrong, loss: loss / count, predictions, count };
 }
+
+/** A pass whose training is over and whose evaluation may still be running. */
+interface Finished {
+  readonly result: Omit<PassResult, "trainError" | "testError" | "evalSeconds">;
+  /** Updates and loss-curve points at the end of the pass. */
+  readonly steps: number;
+  readonly lossPoints: number;
+  readonly snapshot: PassSnapshot;
+  readonly trainCount: number;
+}
+
+const copyState = (state: OptimizerState): OptimizerState =>
+  Object.fromEntries(Object.entries(state).map(([k, v]) => [k, typeof v === "number" ? v : v.slice()]));
 
 /**
  * Trains `model` with `optimizer` on `train`, evaluating on `test` after each
  * pass. `state` resumes a run (passes already done are skipped).
+ *
+ * With `background`, pass k's evaluation runs on a worker while pass k+1
+ * trains; pass k is recorded (`history`, `onPass`) when it lands, with the
+ * weights of the end of pass k. The weights, the order of the patterns and
+ * every number recorded are the same as without it.
  *
  * @example
  * ```ts
@@ -289,17 +333,47 @@ export async function fit(
   const scratch = new Float32Array(model.inputSize);
   const lossEvery = options.lossEvery ?? 1000;
   const totalSteps = options.maxSteps ?? Infinity;
+  const trainEvalCount = Math.min(count, options.evalTrainLimit ?? count);
   const started = performance.now();
   let patternsThisRun = 0;
   const threads = options.threads ?? 1;
   const parallel = threads > 1
     ? await ParallelTrainer.create(model, { threads, capacity: Math.max(batch, 100) })
     : undefined;
+  const moreToDo = () => state.passesDone < options.passes && state.steps < totalSteps;
+  const worker = options.background && !parallel && moreToDo()
+    ? await BackgroundEvaluator.create(model, data)
+    : undefined;
+  /** The pass whose evaluation runs on the worker. */
+  let pending: Finished | undefined;
+
+  /** Records a pass once its evaluation is known, and hands it to onPass. */
+  const record = async (f: Finished, trainWrong: number, testWrong: number, predictions: Int32Array, secs: number) => {
+    state.history.push({
+      ...f.result,
+      trainError: trainWrong / Math.max(1, f.trainCount),
+      testError: testWrong / Math.max(1, test.count),
+      evalSeconds: Math.round(secs * 1000) / 1000,
+    });
+    state.passesDone = f.result.pass;
+    // The state as it stood at the end of the pass: a resumed run starts from there.
+    const saved: FitState = worker
+      ? { ...state, steps: f.steps, lossCurve: state.lossCurve.slice(0, f.lossPoints) }
+      : state;
+    await options.onPass?.(saved, predictions, f.snapshot);
+  };
+  const collect = async () => {
+    const f = pending!;
+    pending = undefined;
+    const r = worker!.collect();
+    await record(f, r.trainWrong, r.testWrong, r.testPredictions, r.seconds);
+  };
   try {
     for (let pass = state.passesDone + 1; pass <= options.passes && state.steps < totalSteps; pass++) {
       const lr = learningRateOf(pass, options.schedule, optimizer.lr);
       if (options.shuffle) order = patternOrder(count, options.seed, pass);
       let stepRange: [number, number] | undefined;
+      const tc = performance.now();
       if (optimizer.plugin.needsCurvature) {
         const h = curvatureFor(model, optimizer, train, order, count, pass, options);
         const steps = optimizer.plugin.stepSizes?.(optimizer.config, lr, h);
@@ -310,10 +384,12 @@ export async function fit(
           ];
         }
       }
+      const curvatureSeconds = (performance.now() - tc) / 1000;
       const distortRng = streamFor(options.seed, pass, 3);
       const t0 = performance.now();
       let passLoss = 0, passWrong = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
       for (let s = 0; s < count && state.steps < totalSteps; s += batch) {
+        if (pending && worker!.done) await collect();
         const n = Math.min(batch, count - s);
         const xs = x.subarray(0, n * model.inputSize), ls = labels.subarray(0, n);
         gather(train, order.subarray(s, s + n), xs, ls);
@@ -351,24 +427,57 @@ export async function fit(
           });
         }
       }
-      const seconds = (performance.now() - t0) / 1000;
-      const trainEval = evaluate(model, train, { limit: Math.min(count, options.evalTrainLimit ?? count), parallel });
-      const testEval = evaluate(model, test, { parallel });
-      state.history.push({
-        pass,
-        lr,
-        loss: passLoss / Math.max(1, passSeen),
-        trainError: trainEval.error,
-        runningError: passWrong / Math.max(1, passSeen),
-        testError: testEval.error,
-        seconds,
-        ...(stepRange ? { stepRange } : {}),
-      });
-      state.passesDone = pass;
-      await options.onPass?.(state, testEval.predictions);
+      const finished: Finished = {
+        result: {
+          pass,
+          lr,
+          loss: passLoss / Math.max(1, passSeen),
+          runningError: passWrong / Math.max(1, passSeen),
+          seconds: (performance.now() - t0) / 1000,
+          ...(optimizer.plugin.needsCurvature ? { curvatureSeconds: Math.round(curvatureSeconds * 1000) / 1000 } : {}),
+          ...(stepRange ? { stepRange } : {}),
+        },
+        steps: state.steps,
+        lossPoints: state.lossCurve.length,
+        snapshot: worker
+          ? { params: model.params.slice(), optimizerState: copyState(optimizer.state) }
+          : { params: model.params, optimizerState: optimizer.state },
+        trainCount: trainEvalCount,
+      };
+      if (pending) await collect();
+      const last = pass === options.passes || state.steps >= totalSteps;
+      if (worker && !last) {
+        worker.start(finished.snapshot.params, {
+          trainFrom: 0,
+          trainTo: trainEvalCount,
+          testFrom: 0,
+          testTo: test.count,
+        });
+        pending = finished;
+      } else if (worker) {
+        // Nothing trains after the last pass: both threads evaluate it, half each.
+        const te = performance.now();
+        const [theirs, mine] = splitRanges(trainEvalCount, test.count);
+        worker.start(finished.snapshot.params, theirs);
+        const ownTrain = evaluate(model, train, { from: mine.trainFrom, limit: mine.trainTo });
+        const ownTest = evaluate(model, test, { from: mine.testFrom, limit: mine.testTo });
+        const r = worker.collect();
+        const predictions = r.testPredictions;
+        predictions.set(ownTest.predictions, mine.testFrom);
+        const secs = (performance.now() - te) / 1000;
+        await record(finished, r.trainWrong + ownTrain.wrong, r.testWrong + ownTest.wrong, predictions, secs);
+      } else {
+        const te = performance.now();
+        const trainEval = evaluate(model, train, { limit: trainEvalCount, parallel });
+        const testEval = evaluate(model, test, { parallel });
+        const secs = (performance.now() - te) / 1000;
+        await record(finished, trainEval.wrong, testEval.wrong, testEval.predictions, secs);
+      }
     }
+    if (pending) await collect();
   } finally {
     parallel?.close();
+    worker?.close();
   }
   return state;
 }

@@ -32,10 +32,29 @@ Deno.test("cli: --summary prints the layer table of a preset with the paper's to
     "[16, 10, 10]",
     "1,516",
     "151,600",
-    "table: 60 of 96 map pairs, init paper",
+    "table: 60 of 96 map pairs, init paper-sqrt",
   ]);
   assert.deepEqual(row("OUTPUT"), ["OUTPUT", "rbf", "[10]", "840", "840"]);
   assert.deepEqual(row("total"), ["total", "60,000", "840", "340,908"]);
+});
+
+Deno.test("cli: --summary shows the recipe and each departure from the paper with the flag that undoes it", async () => {
+  const undo = (text: string) => [...text.matchAll(/^\s+undo:\s+(\S+ \S+)/gm)].map((m) => m[1]);
+  const d = await train("--summary");
+  assert.equal(d.code, 0);
+  assert.match(
+    d.stdout,
+    /^recipe: sdlm \(mu 0\.02\), eta 0\.0005x2 0\.0002x3 0\.0001x3 0\.00005x4 0\.00001, batch 1, 20 passes/m,
+  );
+  assert.match(d.stdout, /0\.9 of the last pass's h_kk kept/);
+  assert.deepEqual(undo(d.stdout), ["--init paper", "--curvature-memory 0", "--j 0.1"]);
+  // A flag that restores the paper's reading takes its departure off the list.
+  const back = await train("--summary", "--init", "paper", "--curvature-memory", "0");
+  assert.deepEqual(undo(back.stdout), ["--j 0.1"]);
+  assert.doesNotMatch(back.stdout, /h_kk kept/);
+  const literal = await train("--preset", "lenet5-literal", "--summary");
+  assert.match(literal.stdout, /table: 60 of 96 map pairs, init paper$/m);
+  assert.doesNotMatch(literal.stdout, /paper-sqrt|h_kk kept/);
 });
 
 Deno.test("cli: --summary of a graph JSON file and of a saved model; errors name the file", async () => {
@@ -74,7 +93,7 @@ Deno.test("cli: unknown options and presets are refused with the help or the lis
   assert.match(a.stderr, /Usage: deno task train/);
   const b = await train("--preset", "lenet6", "--summary");
   assert.equal(b.code, 1);
-  assert.match(b.stderr, /Cannot find preset "lenet6"; presets: lenet5, lenet5-modern/);
+  assert.match(b.stderr, /Cannot find preset "lenet6"; presets: lenet5, lenet5-literal, lenet5-modern/);
 });
 
 Deno.test("cli: bad option values name the option and what it takes", async () => {
@@ -124,10 +143,10 @@ Deno.test("cli: --schedule sets each pass's eta (ETAxN for N passes) and --eta-s
 });
 
 Deno.test("cli: the stalled-run warning fires at chance level or a non-finite loss, and only then", () => {
-  const faithful = { graph: PRESETS.lenet5.graph, optimizer: { type: "sdlm" } };
+  const faithful = { graph: PRESETS["lenet5-literal"].graph, optimizer: { type: "sdlm" } };
   const modern = { graph: PRESETS["lenet5-modern"].graph, optimizer: { type: "adam" } };
   assert.equal(stalledWarning({ pass: 2, trainError: 0.84, loss: 3 }, 10, faithful), null);
-  assert.match(stalledWarning({ pass: 2, trainError: 0.86, loss: 3 }, 10, faithful) ?? "", /--init paper-sqrt/);
+  assert.match(stalledWarning({ pass: 2, trainError: 0.86, loss: 3 }, 10, faithful) ?? "", /default recipe/);
   const nan = stalledWarning({ pass: 3, trainError: 0.1, loss: NaN }, 10, modern) ?? "";
   assert.match(nan, /^warning: after pass 3 the loss is NaN: .*Smaller steps/);
   // Two classes: guessing is 50%.

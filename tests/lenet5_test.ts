@@ -147,28 +147,35 @@ Deno.test("lenet5: the RBF codes are the spec's 7x12 bitmaps as -1/+1, fixed", (
   assert.ok(y.every((v, i) => i === 7 || v > 0));
 });
 
-Deno.test("lenet5: init is uniform in +-2.4/F_i, F_i the fan-in of each unit (C3 by its own maps)", () => {
-  const m = lenet5();
-  const check = (values: ArrayLike<number>, fanIn: number, what: string) => {
-    const bound = 2.4 / fanIn;
-    let max = 0;
-    for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]));
-    assert.ok(max <= bound, `${what}: |w| <= ${bound}, got ${max}`);
-    if (values.length >= 20) assert.ok(max > 0.8 * bound, `${what}: spread over the range, max ${max} of ${bound}`);
-  };
-  const p = m.namedParams();
-  check(p.get("C1.weight")!, 25, "C1 weights");
-  check(p.get("C1.bias")!, 25, "C1 biases");
-  check(p.get("S2.coef")!, 4, "S2 coefficients");
-  check(p.get("C5.weight")!, 400, "C5 weights");
-  check(p.get("F6.weight")!, 120, "F6 weights");
-  const c = byName(m, "C3").config as Conv2dConfig;
-  const w = p.get("C3.weight")!;
-  for (let o = 0; o < 16; o++) {
-    const fanIn = (c.start[o + 1] - c.start[o]) * 25;
-    check(w.subarray(c.start[o] * 25, c.start[o + 1] * 25), fanIn, `C3 map ${o}`);
-  }
-});
+for (
+  const [preset, scale, what] of [
+    ["lenet5-literal", (f: number) => f, "+-2.4/F_i, the paper's text"],
+    ["lenet5", Math.sqrt, "+-2.4/sqrt(F_i), the default recipe's"],
+  ] as const
+) {
+  Deno.test(`${preset}: init is uniform in ${what}, F_i the fan-in of each unit (C3 by its own maps)`, () => {
+    const m = buildModel(PRESETS[preset].graph, { registry: defaultRegistry, seed: 3 });
+    const check = (values: ArrayLike<number>, fanIn: number, what: string) => {
+      const bound = 2.4 / scale(fanIn);
+      let max = 0;
+      for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]));
+      assert.ok(max <= bound, `${what}: |w| <= ${bound}, got ${max}`);
+      if (values.length >= 20) assert.ok(max > 0.8 * bound, `${what}: spread over the range, max ${max} of ${bound}`);
+    };
+    const p = m.namedParams();
+    check(p.get("C1.weight")!, 25, "C1 weights");
+    check(p.get("C1.bias")!, 25, "C1 biases");
+    check(p.get("S2.coef")!, 4, "S2 coefficients");
+    check(p.get("C5.weight")!, 400, "C5 weights");
+    check(p.get("F6.weight")!, 120, "F6 weights");
+    const c = byName(m, "C3").config as Conv2dConfig;
+    const w = p.get("C3.weight")!;
+    for (let o = 0; o < 16; o++) {
+      const fanIn = (c.start[o + 1] - c.start[o]) * 25;
+      check(w.subarray(c.start[o] * 25, c.start[o + 1] * 25), fanIn, `C3 map ${o}`);
+    }
+  });
+}
 
 Deno.test("lenet5-modern: ReLU, max-pool, full C3, 10 logits, softmax cross-entropy", () => {
   const m = buildModel(PRESETS["lenet5-modern"].graph, { registry: defaultRegistry, seed: 3 });

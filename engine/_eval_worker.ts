@@ -1,0 +1,49 @@
+/**
+ * The worker of engine/evaluator.ts: builds a replica of the model over the
+ * shared weights, then evaluates each job's ranges with `evaluate` until told
+ * to stop.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { defaultRegistry } from "../builtins.ts";
+import { EVAL, type EvalWorkerInit } from "./evaluator.ts";
+import { evaluate } from "./fit.ts";
+import { buildModel, type GraphSpec } from "./model.ts";
+import { floatView } from "./parallel.ts";
+
+self.onmessage = (e: MessageEvent<EvalWorkerInit>) => {
+  const init = e.data;
+  const ctrl = new Int32Array(init.control);
+  try {
+    const model = buildModel(init.graph as GraphSpec, {
+      registry: defaultRegistry,
+      dtype: init.dtype,
+      storage: { params: floatView(init.dtype, init.params) },
+    });
+    const predictions = new Int32Array(init.predictions);
+    self.postMessage("ready");
+    let seen = 0;
+    for (;;) {
+      while (Atomics.load(ctrl, EVAL.SEQ) === seen) Atomics.wait(ctrl, EVAL.SEQ, seen);
+      seen = Atomics.load(ctrl, EVAL.SEQ);
+      if (seen < 0) break;
+      const t0 = performance.now();
+      const range = (from: number, to: number, split: EvalWorkerInit["train"]) =>
+        to > from ? evaluate(model, split, { from, limit: to }) : undefined;
+      const train = range(ctrl[EVAL.TRAIN_FROM], ctrl[EVAL.TRAIN_TO], init.train);
+      const test = range(ctrl[EVAL.TEST_FROM], ctrl[EVAL.TEST_TO], init.test);
+      ctrl[EVAL.TRAIN_WRONG] = train?.wrong ?? 0;
+      ctrl[EVAL.TEST_WRONG] = test?.wrong ?? 0;
+      if (test) predictions.set(test.predictions, ctrl[EVAL.TEST_FROM]);
+      ctrl[EVAL.MILLIS] = Math.round(performance.now() - t0);
+      Atomics.store(ctrl, EVAL.DONE, seen);
+      Atomics.notify(ctrl, EVAL.DONE);
+    }
+  } catch (err) {
+    Atomics.store(ctrl, EVAL.DONE, -1);
+    Atomics.notify(ctrl, EVAL.DONE);
+    self.postMessage(`Cannot run the evaluation worker: ${err instanceof Error ? err.message : err}`);
+  }
+  self.close();
+};

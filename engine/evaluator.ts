@@ -1,0 +1,198 @@
+/**
+ * Evaluation on a second thread: a worker holds a replica of the model and
+ * its own copy of the data, and scores a snapshot of the weights while the
+ * calling thread goes on (with the next training pass). Results come back
+ * through shared memory, so the calling thread can look for them between two
+ * updates without yielding to the event loop.
+ *
+ * The worker runs the same `evaluate` as the calling thread, with the same
+ * batches, so its predictions are the ones the calling thread would make.
+ *
+ * @module
+ */
+import type { Split } from "../data/mnist.ts";
+import type { Model } from "./model.ts";
+import { floatView } from "./parallel.ts";
+
+/** Slots of the control array. */
+export const EVAL = {
+  /** Job number, bumped to start a job (negative: stop). */
+  SEQ: 0,
+  /** The job number finished (-1: the worker failed). */
+  DONE: 1,
+  TRAIN_FROM: 2,
+  TRAIN_TO: 3,
+  TEST_FROM: 4,
+  TEST_TO: 5,
+  TRAIN_WRONG: 6,
+  TEST_WRONG: 7,
+  /** Milliseconds the job took. */
+  MILLIS: 8,
+  SIZE: 9,
+} as const;
+
+/** A split as the worker gets it (copied once). */
+export interface SplitData {
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+  readonly count: number;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** What the worker gets once. */
+export interface EvalWorkerInit {
+  readonly graph: unknown;
+  readonly dtype: "float32" | "float64";
+  readonly params: SharedArrayBuffer;
+  readonly control: SharedArrayBuffer;
+  /** Test predictions of the worker's range, at their pattern index. */
+  readonly predictions: SharedArrayBuffer;
+  readonly train: SplitData;
+  readonly test: SplitData;
+}
+
+/** Patterns [from, to) of the training and of the test split. */
+export interface EvalRanges {
+  readonly trainFrom: number;
+  readonly trainTo: number;
+  readonly testFrom: number;
+  readonly testTo: number;
+}
+
+/** What a finished job measured. */
+export interface EvalResult {
+  readonly trainWrong: number;
+  readonly testWrong: number;
+  /** Predicted class of every test pattern; only the job's range is filled in. */
+  readonly testPredictions: Int32Array;
+  readonly seconds: number;
+}
+
+/**
+ * One worker that evaluates snapshots of a model's weights on a training and
+ * a test split. Create with {@linkcode BackgroundEvaluator.create}; `close` it
+ * after (in a `finally`): its worker keeps the process alive until then.
+ */
+export class BackgroundEvaluator {
+  readonly #worker: Worker;
+  readonly #params: Float32Array | Float64Array;
+  readonly #control: Int32Array;
+  readonly #predictions: Int32Array;
+  #seq = 0;
+  #busy = false;
+
+  private constructor(worker: Worker, init: EvalWorkerInit) {
+    this.#worker = worker;
+    this.#params = floatView(init.dtype, init.params);
+    this.#control = new Int32Array(init.control);
+    this.#predictions = new Int32Array(init.predictions);
+  }
+
+  /** Starts the worker with a replica of `model` (built from its graph) and a copy of both splits. */
+  static async create(model: Model, data: { train: Split; test: Split }): Promise<BackgroundEvaluator> {
+    const copy = (s: Split): SplitData => ({
+      images: s.images.slice(),
+      labels: s.labels.slice(),
+      count: s.count,
+      rows: s.rows,
+      cols: s.cols,
+    });
+    const init: EvalWorkerInit = {
+      graph: model.graph,
+      dtype: model.dtype,
+      params: new SharedArrayBuffer(model.params.length * (model.dtype === "float64" ? 8 : 4)),
+      control: new SharedArrayBuffer(EVAL.SIZE * 4),
+      predictions: new SharedArrayBuffer(data.test.count * 4),
+      train: copy(data.train),
+      test: copy(data.test),
+    };
+    const worker = new Worker(new URL("./_eval_worker.ts", import.meta.url).href, { type: "module" });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.onmessage = (e) => (e.data === "ready" ? resolve() : reject(new Error(String(e.data))));
+        worker.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(`Cannot start the evaluation worker: ${e.message}`));
+        };
+        worker.postMessage(init, { transfer: [init.train.images.buffer, init.test.images.buffer] as ArrayBuffer[] });
+      });
+    } catch (e) {
+      worker.terminate();
+      throw e;
+    }
+    worker.onmessage = worker.onerror = null;
+    return new BackgroundEvaluator(worker, init);
+  }
+
+  /** Starts scoring `params` (all of the model's, fixed ones too) on `ranges`; one job at a time. */
+  start(params: ArrayLike<number>, ranges: EvalRanges): void {
+    if (this.#busy) throw new Error("Cannot start an evaluation: the last one has not been collected");
+    const c = this.#control;
+    this.#params.set(params);
+    c[EVAL.TRAIN_FROM] = ranges.trainFrom;
+    c[EVAL.TRAIN_TO] = ranges.trainTo;
+    c[EVAL.TEST_FROM] = ranges.testFrom;
+    c[EVAL.TEST_TO] = ranges.testTo;
+    this.#busy = true;
+    Atomics.store(c, EVAL.SEQ, ++this.#seq);
+    Atomics.notify(c, EVAL.SEQ);
+  }
+
+  /** Whether a job was started and has not been collected. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** Whether the started job has finished (a cheap check, made between two updates). */
+  get done(): boolean {
+    const d = Atomics.load(this.#control, EVAL.DONE);
+    if (d < 0) throw new Error("The evaluation worker failed");
+    return this.#busy && d === this.#seq;
+  }
+
+  /** Waits for the started job and returns what it measured. */
+  collect(): EvalResult {
+    if (!this.#busy) throw new Error("Cannot collect an evaluation: none was started");
+    const c = this.#control;
+    for (let d = Atomics.load(c, EVAL.DONE); d !== this.#seq; d = Atomics.load(c, EVAL.DONE)) {
+      if (d < 0) throw new Error("The evaluation worker failed");
+      Atomics.wait(c, EVAL.DONE, d, 10_000);
+    }
+    this.#busy = false;
+    return {
+      trainWrong: c[EVAL.TRAIN_WRONG],
+      testWrong: c[EVAL.TEST_WRONG],
+      testPredictions: this.#predictions.slice(),
+      seconds: c[EVAL.MILLIS] / 1000,
+    };
+  }
+
+  /** Stops the worker. */
+  close(): void {
+    Atomics.store(this.#control, EVAL.SEQ, -1);
+    Atomics.notify(this.#control, EVAL.SEQ);
+    this.#worker.terminate();
+  }
+}
+
+/**
+ * Splits the evaluation of training patterns [0, trainTo) and test patterns
+ * [0, testTo) in two halves of equal size: the first (training patterns
+ * first) for the worker, the rest for the calling thread.
+ *
+ * @example
+ * ```ts
+ * import { splitRanges } from "./evaluator.ts";
+ * const [worker, own] = splitRanges(60000, 10000);
+ * if (worker.trainTo !== 35000 || own.trainFrom !== 35000 || own.testTo !== 10000) throw new Error("halves");
+ * ```
+ */
+export function splitRanges(trainTo: number, testTo: number): [EvalRanges, EvalRanges] {
+  const half = Math.floor((trainTo + testTo) / 2);
+  const t = Math.min(half, trainTo), s = Math.max(0, half - trainTo);
+  return [
+    { trainFrom: 0, trainTo: t, testFrom: 0, testTo: s },
+    { trainFrom: t, trainTo, testFrom: s, testTo },
+  ];
+}
