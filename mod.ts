@@ -65,7 +65,19 @@ export { softmaxCrossEntropyLoss } from "./losses/softmax_cross_entropy.ts";
 export { sgd, type SgdConfig } from "./optim/sgd.ts";
 export { sdlm, type SdlmConfig, sdlmStepSizes } from "./optim/sdlm.ts";
 export { adam, type AdamConfig } from "./optim/adam.ts";
-export { getPreset, lenet5Graph, lenet5ModernGraph, PAPER_SCHEDULE, type Preset, PRESETS } from "./presets/presets.ts";
+export {
+  activeDeviations,
+  type Deviation,
+  getPreset,
+  LENET5_CURVATURE_MEMORY,
+  LENET5_DEVIATIONS,
+  LENET5_J,
+  lenet5Graph,
+  lenet5ModernGraph,
+  PAPER_SCHEDULE,
+  type Preset,
+  PRESETS,
+} from "./presets/presets.ts";
 export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
 export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";
 export {
@@ -76,9 +88,11 @@ export {
   type FitState,
   learningRateOf,
   type PassResult,
+  type PassSnapshot,
   patternOrder,
   type Progress,
 } from "./engine/fit.ts";
+export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
 export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
 export { IdxError, parseIdx, readIdxFile } from "./data/idx.ts";
 export { type Dataset, loadMnist, mnistPackageDir, type Split } from "./data/mnist.ts";

@@ -1,98 +1,211 @@
 /**
- * The long reproduction runs behind the README's results table: each recipe
- * is one `deno task train` command with its own run folder under runs/. Runs
- * that already finished are not repeated (their summary.json is read), and a
- * stopped one is resumed. Prints the results as a Markdown table.
+ * The long reproduction runs behind docs/results.md: each recipe is one
+ * `deno task train` command with its own run folder under runs/. Runs that
+ * already finished are not repeated (their summary.json is read), and a
+ * stopped one is resumed.
  *
- *   deno run -A bench/reproduce.ts                 # every recipe, one after the other
- *   deno run -A bench/reproduce.ts faithful modern # some of them, by name
- *   deno run -A bench/reproduce.ts --table         # only print the table of what has run
+ * A finished run is kept as a small record in docs/runs/NAME.json (its
+ * command, machine and every pass), which is committed; the tables of
+ * docs/results.md are rebuilt from those records between its
+ * `<!-- table:GROUP -->` and `<!-- /table -->` markers, and the prose around
+ * them is left alone.
+ *
+ *   deno task reproduce                    # every recipe, one after the other, then the tables
+ *   deno task reproduce default-seed0 push-samples100   # some of them, by name
+ *   deno task reproduce --table            # only record what has run and rewrite the tables
+ *   deno task reproduce --list             # the recipes and their commands
  *
  * @module
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { PRESETS } from "../presets/presets.ts";
+
+/** Which table of docs/results.md a recipe belongs to. */
+type Group = "recipes" | "seeds" | "distort-seeds" | "push";
 
 interface Recipe {
   readonly name: string;
+  readonly group: Group;
   readonly what: string;
   readonly args: readonly string[];
+  /** The run is another recipe's (same command): show its record. */
+  readonly alias?: string;
 }
 
-/** The recipes, in the order of the README's table. */
+const LONG_SCHEDULE = "0.0005x6,0.0002x9,0.0001x9,0.00005x12,0.00001";
+
+const seeds = (n: number, group: Group, prefix: string, what: string, args: string[]): Recipe[] =>
+  Array.from({ length: n }, (_, s) => ({
+    name: `${prefix}-seed${s}`,
+    group,
+    what: `${what}, seed ${s}`,
+    args: [...args, "--seed", String(s)],
+  }));
+
+/** The recipes, in the order of docs/results.md's tables. */
 export const RECIPES: readonly Recipe[] = [
-  { name: "faithful", what: "lenet5 as specified (init +-2.4/F_i, SDLM, paper's eta)", args: [] },
-  { name: "sqrt", what: "lenet5, init +-2.4/sqrt(F_i)", args: ["--init", "paper-sqrt"] },
+  ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
+  ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", ["--distort"]),
+  {
+    name: "literal",
+    group: "recipes",
+    what: "lenet5 as the paper's text reads (init +-2.4/F_i, fresh h_kk each pass, j = 0.1)",
+    args: ["--preset", "lenet5-literal"],
+  },
+  {
+    name: "sqrt",
+    group: "recipes",
+    what: "the same with init +-2.4/sqrt(F_i)",
+    args: ["--preset", "lenet5-literal", "--init", "paper-sqrt"],
+  },
   {
     name: "sqrt-eta02",
-    what: "lenet5, init +-2.4/sqrt(F_i), eta schedule x0.2",
-    args: ["--init", "paper-sqrt", "--eta-scale", "0.2"],
+    group: "recipes",
+    what: "the same with the eta schedule x0.2",
+    args: ["--preset", "lenet5-literal", "--init", "paper-sqrt", "--eta-scale", "0.2"],
   },
   {
     name: "sqrt-mem09",
-    what: "lenet5, init +-2.4/sqrt(F_i), paper's eta, 0.9 of h_kk kept each pass",
-    args: ["--init", "paper-sqrt", "--curvature-memory", "0.9"],
+    group: "recipes",
+    what: "init +-2.4/sqrt(F_i), 0.9 of h_kk kept each pass, j = 0.1",
+    args: ["--j", "0.1"],
   },
   {
-    name: "sqrt-mem09-j10",
-    what: "the same with the MAP loss's j = 10",
-    args: ["--init", "paper-sqrt", "--curvature-memory", "0.9", "--j", "10"],
+    name: "default",
+    group: "recipes",
+    what: "the default: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, j = 10",
+    args: [],
+    alias: "default-seed0",
   },
   {
     name: "distort",
-    what: "lenet5, init +-2.4/sqrt(F_i), eta x0.2, distortions",
-    args: ["--init", "paper-sqrt", "--eta-scale", "0.2", "--distort"],
+    group: "recipes",
+    what: "init +-2.4/sqrt(F_i), fresh h_kk, eta x0.2, distortions",
+    args: ["--preset", "lenet5-literal", "--init", "paper-sqrt", "--eta-scale", "0.2", "--distort"],
   },
   {
-    name: "distort-mem09-j10",
-    what: "lenet5, init +-2.4/sqrt(F_i), paper's eta, 0.9 of h_kk kept, j = 10, distortions",
-    args: ["--init", "paper-sqrt", "--curvature-memory", "0.9", "--j", "10", "--distort"],
+    name: "default-distort",
+    group: "recipes",
+    what: "the default with distortions",
+    args: ["--distort"],
+    alias: "default-distort-seed0",
   },
   {
     // Three times the updates: each eta of the paper's schedule lasts three passes, and 0.965^3 = 0.9 of h_kk is kept
     // over three re-estimates, as 0.9 over one in the 20-pass recipe.
     name: "distort-long",
+    group: "recipes",
     what: "the same over 60 passes, each eta three times as long, 0.965 of h_kk kept",
-    args: [
-      ...["--init", "paper-sqrt", "--curvature-memory", "0.965", "--j", "10", "--distort", "--epochs", "60"],
-      ...["--schedule", "0.0005x6,0.0002x9,0.0001x9,0.00005x12,0.00001"],
-    ],
+    args: ["--distort", "--epochs", "60", "--curvature-memory", "0.965", "--schedule", LONG_SCHEDULE],
   },
   {
     name: "modern",
+    group: "recipes",
     what: "lenet5-modern (Adam 0.001 stepped down, batch 32, 10 passes)",
     args: ["--preset", "lenet5-modern"],
   },
   {
     name: "modern-sgd",
+    group: "recipes",
     what: "lenet5-modern, SGD lr 0.1, batch 128, 2,500 steps, new order each pass",
     args: [
       ...["--preset", "lenet5-modern", "--optimizer", "sgd", "--lr", "0.1", "--batch", "128", "--steps", "2500"],
       "--shuffle",
     ],
   },
+  {
+    name: "push-samples100",
+    group: "push",
+    what: "h_kk from 100 patterns before each pass (0.9 kept)",
+    args: ["--curvature-samples", "100"],
+  },
+  {
+    name: "push-samples100-fresh",
+    group: "push",
+    what: "h_kk from 100 patterns, fresh each pass (the authors' later library)",
+    args: ["--curvature-samples", "100", "--curvature-memory", "0"],
+  },
+  {
+    name: "push-running",
+    group: "push",
+    what: "h_kk also a running average during the pass (rate 0.002 every 10 updates, appendix C's rule)",
+    args: ["--curvature-rate", "0.002"],
+  },
+  {
+    name: "push-eta2",
+    group: "push",
+    what: "the paper's eta schedule x2",
+    args: ["--eta-scale", "2"],
+  },
 ];
 
-const dirOf = (r: Recipe) => join("runs", `reproduce-${r.name}`);
+/** A finished run as kept in docs/runs/NAME.json. */
+export interface RunRecord {
+  readonly name: string;
+  readonly what: string;
+  readonly command: string;
+  /** The summary.json fields the tables need, as the run wrote them. */
+  readonly seed: number;
+  readonly passesDone: number;
+  readonly passesPlanned: number;
+  readonly testError: number;
+  readonly trainError: number | null;
+  readonly wallSeconds: number | null;
+  readonly machine?: unknown;
+  /** A run from before records were kept: its table numbers, without the per-pass history. */
+  readonly legacy?: {
+    readonly note: string;
+    readonly best: [number, number | null];
+    readonly during19?: number;
+    readonly stepsPass1?: [number, number];
+  };
+  readonly passes: readonly {
+    pass: number;
+    lr: number;
+    loss: number;
+    trainError: number;
+    runningError?: number;
+    testError: number;
+    seconds: number;
+    stepRange?: [number, number];
+  }[];
+}
 
-async function readSummary(dir: string): Promise<Record<string, unknown> | null> {
+const root = new URL("..", import.meta.url).pathname;
+const dirOf = (r: Recipe) => join(root, "runs", `reproduce-${r.name}`);
+const recordPath = (name: string) => join(root, "docs", "runs", `${name}.json`);
+const commandOf = (r: Recipe) => ["deno task train", ...r.args].join(" ");
+
+async function readJson<T>(path: string): Promise<T | null> {
   try {
-    return JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+    return JSON.parse(await Deno.readTextFile(path)) as T;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
 }
 
+interface Summary {
+  seed: number;
+  passesDone: number;
+  settings: { passes: number };
+  testError: number;
+  trainError: number;
+  wallSeconds: number;
+  machine?: unknown;
+  passes: RunRecord["passes"];
+}
+
 async function run(recipe: Recipe): Promise<void> {
+  if (recipe.alias) return run(RECIPES.find((r) => r.name === recipe.alias)!);
   const dir = dirOf(recipe);
-  const done = await readSummary(dir);
-  const resume = done !== null;
-  if (done && done.passesDone === (done.settings as { passes: number }).passes) return;
-  const args = resume ? ["--resume", dir] : [...recipe.args, "--out", dir];
+  const done = await readJson<Summary>(join(dir, "summary.json"));
+  if (done && done.passesDone === done.settings.passes) return;
+  const args = done ? ["--resume", dir] : [...recipe.args, "--out", dir];
   console.log(`\n== ${recipe.name}: deno task train ${args.join(" ")}`);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", new URL("../cli/train.ts", import.meta.url).pathname, ...args],
+    args: ["run", "--allow-read", "--allow-write", join(root, "cli", "train.ts"), ...args],
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
@@ -100,40 +213,192 @@ async function run(recipe: Recipe): Promise<void> {
   if (!status.success) throw new Error(`Recipe ${recipe.name} failed (exit ${status.code})`);
 }
 
-const pct = (x: unknown) => (typeof x === "number" ? `${(100 * x).toFixed(2)}%` : "-");
+/** The CPU model and flags that tell the machines apart (from lscpu), or null. */
+async function cpuModel(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("lscpu", { stdout: "piped", stderr: "null" }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const name = text.match(/^Model name:\s*(.+)$/m)?.[1]?.trim();
+    if (!name) return null;
+    const flags = text.match(/^Flags:\s*(.+)$/m)?.[1] ?? "";
+    return `${name}${/\bavx512f\b/.test(flags) ? ", AVX-512" : /\bavx2\b/.test(flags) ? ", AVX2" : ""}`;
+  } catch {
+    return null;
+  }
+}
 
-async function table(): Promise<string> {
-  const lines = [
-    "| recipe | command | passes | training error | training error during pass 19 | test error | best test error (pass) | SDLM steps, pass 1 | wall time |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-  ];
-  for (const r of RECIPES) {
-    const s = await readSummary(dirOf(r));
-    if (!s) continue;
-    const passes = s.passes as {
-      pass: number;
-      testError: number;
-      runningError?: number;
-      stepRange?: [number, number];
-    }[];
-    // The paper measured its training error on the fly: pass 19's running error is its 0.35%.
-    const during19 = (s.settings as { passes: number }).passes === 20
-      ? passes.find((p) => p.pass === 19)?.runningError
-      : undefined;
-    const steps = passes[0]?.stepRange?.map((x) => x.toExponential(1)).join(" .. ") ?? "-";
-    const best = passes.reduce((a, b) => (b.testError < a.testError ? b : a), passes[0]);
-    const minutes = ((s.wallSeconds as number) / 60).toFixed(0);
-    lines.push(
-      `| ${r.what} | \`${["deno task train", ...r.args].join(" ")}\` | ${s.passesDone} | ${pct(s.trainError)} | ${
-        pct(during19)
-      } | ${pct(s.testError)} | ${best ? `${pct(best.testError)} (${best.pass})` : "-"} | ${steps} | ${minutes} min |`,
-    );
+/** Turns the finished runs under runs/ into records under docs/runs/ (a record is replaced by a newer finished run). */
+async function record(): Promise<void> {
+  const cpu = await cpuModel();
+  await Deno.mkdir(join(root, "docs", "runs"), { recursive: true });
+  for (const r of RECIPES.filter((r) => !r.alias)) {
+    const s = await readJson<Summary>(join(dirOf(r), "summary.json"));
+    if (!s || s.passesDone !== s.settings.passes) continue;
+    const rec: RunRecord = {
+      name: r.name,
+      what: r.what,
+      command: commandOf(r),
+      seed: s.seed,
+      passesDone: s.passesDone,
+      passesPlanned: s.settings.passes,
+      testError: s.testError,
+      trainError: s.trainError,
+      wallSeconds: s.wallSeconds,
+      machine: { ...(s.machine as object ?? {}), ...(cpu ? { cpu } : {}) },
+      passes: s.passes.map(({ pass, lr, loss, trainError, runningError, testError, seconds, stepRange }) => ({
+        pass,
+        lr,
+        loss,
+        trainError,
+        ...(runningError !== undefined ? { runningError } : {}),
+        testError,
+        seconds,
+        ...(stepRange ? { stepRange } : {}),
+      })),
+    };
+    const tmp = recordPath(r.name) + ".tmp-reproduce";
+    await Deno.writeTextFile(tmp, JSON.stringify(rec, null, 1) + "\n");
+    await Deno.rename(tmp, recordPath(r.name));
+  }
+}
+
+const pct = (x: number | null | undefined) => (typeof x === "number" ? `${(100 * x).toFixed(2)}%` : "-");
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** The best test error and its pass (null: not known). */
+const best = (rec: RunRecord): { testError: number; pass: number | null } =>
+  rec.legacy
+    ? { testError: rec.legacy.best[0], pass: rec.legacy.best[1] }
+    : rec.passes.reduce((a, b) => (b.testError < a.testError ? b : a), rec.passes[0]);
+const bestText = (rec: RunRecord) => {
+  const b = best(rec);
+  return b.pass === null ? pct(b.testError) : `${pct(b.testError)} (${b.pass})`;
+};
+/** The paper measured its training error on the fly: pass 19's running error is its 0.35%. */
+const during19 = (rec: RunRecord) =>
+  rec.legacy
+    ? rec.legacy.during19
+    : rec.passesPlanned === 20
+    ? rec.passes.find((p) => p.pass === 19)?.runningError
+    : undefined;
+const minutes = (rec: RunRecord) => (rec.wallSeconds === null ? "-" : `${(rec.wallSeconds / 60).toFixed(0)} min`);
+const mark = (rec: RunRecord) => (rec.legacy ? " *" : "");
+const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+const head = (cells: string[]) => [row(cells), row(cells.map(() => "---"))];
+
+/** The Markdown table of one group, from the records that exist. */
+export function table(group: Group, records: ReadonlyMap<string, RunRecord>): string {
+  const shown = RECIPES.filter((r) => r.group === group && records.has(r.alias ?? r.name));
+  const recs = shown.map((r) => records.get(r.alias ?? r.name)!);
+  if (!recs.length) return "(no run recorded yet)";
+  const legacy = recs.some((r) => r.legacy)
+    ? "\n\n\\* measured in an earlier stop, before runs were recorded: the table's numbers only, no per-pass history."
+    : "";
+  if (group === "seeds" || group === "distort-seeds") {
+    const lines = head([
+      "seed",
+      "test error after pass 1",
+      "test error after pass 20",
+      "best test error (pass)",
+      "training error during pass 19",
+      "training error after pass 20",
+      "wall time",
+    ]);
+    for (const r of recs) {
+      lines.push(row([
+        `${r.seed}${mark(r)}`,
+        pct(r.passes[0]?.testError),
+        pct(r.testError),
+        bestText(r),
+        pct(during19(r)),
+        pct(r.trainError),
+        minutes(r),
+      ]));
+    }
+    const all = (f: (r: RunRecord) => number | null | undefined) => {
+      const xs = recs.map(f).filter((x): x is number => typeof x === "number");
+      return xs.length === recs.length ? pct(mean(xs)) : "-";
+    };
+    lines.push(row([
+      `**mean of ${recs.length}**`,
+      all((r) => r.passes[0]?.testError),
+      `**${all((r) => r.testError)}**`,
+      all((r) => best(r).testError),
+      all(during19),
+      all((r) => r.trainError),
+      "",
+    ]));
+    return lines.join("\n") + legacy;
+  }
+  const lines = head([
+    "recipe",
+    "command",
+    "passes",
+    "training error",
+    "training error during pass 19",
+    "test error",
+    "best test error (pass)",
+    "SDLM steps, pass 1",
+    "wall time",
+  ]);
+  for (const [i, r] of recs.entries()) {
+    const range = r.legacy ? r.legacy.stepsPass1 : r.passes[0]?.stepRange;
+    const steps = range?.map((x) => x.toExponential(1)).join(" .. ") ?? "-";
+    lines.push(row([
+      `${shown[i].what}${mark(r)}`,
+      `\`${commandOf(shown[i])}\``,
+      r.passesDone,
+      pct(r.trainError),
+      pct(during19(r)),
+      pct(r.testError),
+      bestText(r),
+      steps,
+      minutes(r),
+    ]));
+  }
+  return lines.join("\n") + legacy;
+}
+
+/** The default recipe's departures from the paper, from the preset's own data. */
+function deviationTable(): string {
+  const lines = head(["setting", "the paper", "the default", "why (measured)", "flag for the paper's reading"]);
+  for (const d of PRESETS.lenet5.deviations ?? []) {
+    lines.push(row([d.setting, d.paper, d.here, d.why, `\`${d.literal}\``]));
   }
   return lines.join("\n");
 }
 
+/** Rewrites every `<!-- table:GROUP -->` ... `<!-- /table -->` block of docs/results.md. */
+async function writeTables(): Promise<string> {
+  const records = new Map<string, RunRecord>();
+  for (const r of RECIPES) {
+    const rec = await readJson<RunRecord>(recordPath(r.name));
+    if (rec) records.set(r.name, rec);
+  }
+  const path = join(root, "docs", "results.md");
+  const text = await Deno.readTextFile(path);
+  const out = text.replace(
+    /(<!-- table:([a-z-]+) -->)[\s\S]*?(<!-- \/table -->)/g,
+    (_m, open: string, group: string, close: string) =>
+      `${open}\n\n${group === "deviations" ? deviationTable() : table(group as Group, records)}\n\n${close}`,
+  );
+  if (out !== text) {
+    await Deno.writeTextFile(path + ".tmp-reproduce", out);
+    await Deno.rename(path + ".tmp-reproduce", path);
+    // The tables' column widths as `deno fmt` (and so `deno task ok`) wants them.
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] }).output();
+  }
+  return out;
+}
+
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({ options: { table: { type: "boolean" } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    options: { table: { type: "boolean" }, list: { type: "boolean" } },
+    allowPositionals: true,
+  });
+  if (values.list) {
+    for (const r of RECIPES) console.log(`${r.name.padEnd(24)} ${commandOf(r)}`);
+    Deno.exit(0);
+  }
   const unknown = positionals.filter((p) => !RECIPES.some((r) => r.name === p));
   if (unknown.length) {
     console.error(`Unknown recipe ${unknown.join(", ")}; recipes: ${RECIPES.map((r) => r.name).join(", ")}`);
@@ -142,5 +407,7 @@ if (import.meta.main) {
   if (!values.table) {
     for (const r of RECIPES.filter((r) => positionals.length === 0 || positionals.includes(r.name))) await run(r);
   }
-  console.log(await table());
+  await record();
+  await writeTables();
+  console.log("docs/results.md: tables rewritten from docs/runs/*.json");
 }

@@ -34,6 +34,9 @@ export interface RunSettings {
   readonly curvatureSamples: number;
   /** Fraction of the last pass's h_kk kept (`--curvature-memory`); absent: 0. */
   readonly curvatureMemory?: number;
+  /** Running h_kk update during a pass (`--curvature-rate`, `--curvature-every`); absent: none. */
+  readonly curvatureRate?: number;
+  readonly curvatureEvery?: number;
   /** Random distortion of training patterns (`--distort`); absent: none. */
   readonly distort?: DistortionRanges;
   /** A new pattern order every pass (`--shuffle`); absent: one fixed order. */

@@ -55,6 +55,12 @@ Training:
                      lasts N passes (e.g. 0.0001x2,0.00005); replaces the preset's schedule
   --eta-scale X      multiply every eta of the schedule by X (e.g. 0.2)
   --mu X             SDLM's mu, in eta / (mu + h_kk) (default 0.02)
+  --curvature-samples N
+                     patterns SDLM estimates h_kk on before each pass (default 500, the paper's)
+  --curvature-rate G update h_kk during the pass too, as a running average over the
+                     patterns trained on: h = (1 - G) h + G h_pattern (default 0: held fixed)
+  --curvature-every M
+                     updates between two running h_kk updates (default 10)
   --curvature-memory M
                      keep the fraction M (0..1) of the last pass's h_kk when SDLM
                      re-estimates it (lenet5: ${LENET5_CURVATURE_MEMORY}; 0: a fresh estimate, the paper's;
@@ -93,6 +99,9 @@ const OPTIONS = {
   schedule: { type: "string" },
   mu: { type: "string" },
   "curvature-memory": { type: "string" },
+  "curvature-samples": { type: "string" },
+  "curvature-rate": { type: "string" },
+  "curvature-every": { type: "string" },
   steps: { type: "string" },
   seed: { type: "string", default: "0" },
   limit: { type: "string" },
@@ -223,6 +232,20 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
       throw new OptionError(`Option --curvature-memory is SDLM's; the optimizer here is ${optimizer.type}`);
     }
   }
+  const curvatureSamples = intOption("curvature-samples", v["curvature-samples"] as string, 1);
+  if (curvatureSamples !== undefined && optimizer.type !== "sdlm") {
+    throw new OptionError(`Option --curvature-samples is SDLM's; the optimizer here is ${optimizer.type}`);
+  }
+  const curvatureRate = numberOption("curvature-rate", v["curvature-rate"] as string);
+  if (curvatureRate !== undefined && curvatureRate > 1) {
+    throw new OptionError(`Option --curvature-rate must be a number in 0..1, got "${v["curvature-rate"]}"`);
+  }
+  const curvatureEvery = intOption("curvature-every", v["curvature-every"] as string, 1);
+  if ((curvatureRate !== undefined || curvatureEvery !== undefined) && optimizer.type !== "sdlm") {
+    throw new OptionError(
+      `Options --curvature-rate and --curvature-every are SDLM's; the optimizer here is ${optimizer.type}`,
+    );
+  }
   const schedule = given ?? (v.optimizer === undefined && lr === undefined ? base.schedule : undefined);
   const etaScale = numberOption("eta-scale", v["eta-scale"] as string);
   if (etaScale !== undefined && !schedule) {
@@ -248,8 +271,10 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
     ...(v.shuffle ? { shuffle: true } : {}),
     ...(v.threads !== undefined ? { threads: intOption("threads", v.threads as string, 1) } : {}),
-    curvatureSamples: base.curvatureSamples ?? 500,
+    curvatureSamples: curvatureSamples ?? base.curvatureSamples ?? 500,
     ...(curvatureMemory !== undefined ? { curvatureMemory } : {}),
+    ...(curvatureRate !== undefined ? { curvatureRate } : {}),
+    ...(curvatureEvery !== undefined ? { curvatureEvery } : {}),
   };
   const deviations = activeDeviations(base, settings);
   return { settings: deviations.length ? { ...settings, deviations } : settings, startParams };
@@ -269,6 +294,10 @@ export function formatRecipe(settings: RunSettings): string {
       sdlm
         ? `, h_kk from ${settings.curvatureSamples} patterns before each pass${
           settings.curvatureMemory ? `, ${settings.curvatureMemory} of the last pass's h_kk kept` : ""
+        }${
+          settings.curvatureRate
+            ? `, running h_kk update every ${settings.curvatureEvery ?? 10} updates at rate ${settings.curvatureRate}`
+            : ""
         }`
         : ""
     }`,
@@ -285,7 +314,22 @@ export function formatRecipe(settings: RunSettings): string {
       lines.push(`${pad}  undo:  ${d.literal}`);
     }
   }
-  return lines.join("\n");
+  return lines.flatMap((l) => wrap(l, 110)).join("\n");
+}
+
+/** A line broken at spaces into lines of at most `width`, continued under its first word after the indent. */
+function wrap(line: string, width: number): string[] {
+  if (line.length <= width) return [line];
+  const indent = " ".repeat(line.match(/^\s*(\S+:\s+|\S+\s+\S+:\s+)?/)![0].length);
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const cut = rest.lastIndexOf(" ", width);
+    if (cut <= indent.length) break;
+    out.push(rest.slice(0, cut));
+    rest = indent + rest.slice(cut + 1);
+  }
+  return [...out, rest];
 }
 
 const escapeHtml = (text: string) =>
@@ -301,6 +345,21 @@ function deviationsHtml(devs: RunSettings["deviations"]): string[] {
     `Where this run departs from the paper's text:</p><table><tr><th>setting</th><th>paper</th><th>here</th>` +
     `<th>why</th><th>flag for the paper's reading</th></tr>${rows.join("")}</table><p>`,
   ];
+}
+
+/**
+ * The machine a run's timings come from: cores and Deno; the CPU model where
+ * it can be read (Deno reads /proc only with every permission, so a plain
+ * `deno task train` leaves it out; `deno task reproduce` adds it).
+ */
+async function machineInfo(): Promise<{ cpu?: string; cores: number; deno: string }> {
+  const info = { cores: navigator.hardwareConcurrency, deno: Deno.version.deno };
+  try {
+    const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/^model name\s*:\s*(.+)$/m)?.[1];
+    return cpu ? { cpu, ...info } : info;
+  } catch {
+    return info;
+  }
 }
 
 let peakResident = 0;
@@ -416,6 +475,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     }
   };
 
+  const machine = await machineInfo();
   const t0 = performance.now();
   const wall = () => wallBefore + (performance.now() - t0) / 1000;
   const writeSummary = async (state: FitState, final: Record<string, unknown> = {}) => {
@@ -429,6 +489,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       parameters: counts.trainable,
       connections: counts.connections,
       wallSeconds: Math.round(wall() * 10) / 10,
+      machine,
       peakResidentMB: samplePeakMB(),
       passesDone: state.passesDone,
       testError: last?.testError,
@@ -448,6 +509,8 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     schedule: settings.schedule,
     curvatureSamples: settings.curvatureSamples,
     curvatureMemory: settings.curvatureMemory,
+    curvatureRate: settings.curvatureRate,
+    curvatureEvery: settings.curvatureEvery,
     limit: settings.limit,
     maxSteps: settings.maxSteps,
     distort: settings.distort,

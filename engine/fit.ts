@@ -96,6 +96,15 @@ export interface FitOptions {
    * The kept h_kk lives in the optimizer state as `curvature`, so resume sees it.
    */
   readonly curvatureMemory?: number;
+  /**
+   * SDLM: also update h_kk during the pass, as a running average over the
+   * patterns trained on (appendix C's rule): every `curvatureEvery` updates,
+   * h = (1 - rate) h + rate (h_kk of the batch just trained on). 0 or absent:
+   * h_kk is held fixed for the pass, the paper's experiments.
+   */
+  readonly curvatureRate?: number;
+  /** Updates between two running h_kk updates (default 10). */
+  readonly curvatureEvery?: number;
   /** Train on the first `limit` patterns only. */
   readonly limit?: number;
   /** Stop after this many updates in all (e.g. 2,500 steps). */
@@ -385,6 +394,14 @@ export async function fit(
         }
       }
       const curvatureSeconds = (performance.now() - tc) / 1000;
+      const rate = optimizer.plugin.needsCurvature ? options.curvatureRate ?? 0 : 0;
+      const every = options.curvatureEvery ?? 10;
+      if (!(rate >= 0 && rate <= 1) || !(Number.isInteger(every) && every >= 1)) {
+        throw new RangeError(
+          `FitOptions.curvatureRate must be in 0..1 and curvatureEvery an integer >= 1, got ${rate} and ${every}`,
+        );
+      }
+      const running = rate > 0 ? Float64Array.from(model.hess) : undefined;
       const distortRng = streamFor(options.seed, pass, 3);
       const t0 = performance.now();
       let passLoss = 0, passWrong = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
@@ -398,6 +415,12 @@ export async function fit(
           ? parallel.trainStep(optimizer, xs, ls, n, lr, predicted)
           : trainStep(model, optimizer, xs, ls, n, lr, predicted);
         state.steps++;
+        if (running && state.steps % every === 0) {
+          // h_kk of the batch just trained on (after its update), blended into the running estimate.
+          const h = estimateCurvature(model, xs, ls, n);
+          for (let k = 0; k < h.length; k++) h[k] = running[k] = (1 - rate) * running[k] + rate * h[k];
+          model.curvatureChanged();
+        }
         for (let i = 0; i < n; i++) if (predicted[i] !== ls[i]) passWrong++;
         passLoss += loss * n;
         passSeen += n;
@@ -426,6 +449,10 @@ export async function fit(
             runningError: passWrong / passSeen,
           });
         }
+      }
+      // What the next pass's re-estimate blends with is where the running estimate ended.
+      if (running && typeof optimizer.state.curvature === "object") {
+        optimizer.state.curvature = Float32Array.from(model.hess);
       }
       const finished: Finished = {
         result: {

@@ -1,7 +1,7 @@
 /** Each optimizer lowers the loss on a tiny synthetic problem in a few steps; SDLM keeps h_kk across passes as told. */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
-import { fit } from "../engine/fit.ts";
+import { fit, gather } from "../engine/fit.ts";
 import { buildModel, type GraphSpec } from "../engine/model.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { createOptimizer, estimateCurvature, type OptimizerSpec, trainStep } from "../engine/train.ts";
@@ -113,4 +113,25 @@ Deno.test("sdlm fit: curvatureMemory m keeps m of the last pass's h_kk (0: fresh
   assertAllClose(half[1], fresh[0].map((h, i) => 0.5 * h + 0.5 * fresh[1][i]), "pass 2 with m = 0.5", 1e-6, 1e-12);
   assert.deepEqual(bytes(kept[1]), bytes(fresh[0]), "m = 1: pass 2 uses pass 1's h_kk");
   assert.deepEqual(bytes(kept[2]), bytes(fresh[0]), "m = 1: pass 3 uses pass 1's h_kk");
+});
+
+Deno.test("sdlm fit: curvatureRate g updates h_kk during the pass, h = (1 - g) h + g h_pattern", async () => {
+  const data = { train: syntheticSplit(1, 5), test: syntheticSplit(4, 6) };
+  const x = new Float32Array(1024), labels = new Uint8Array(1);
+  gather(data.train, [0], x, labels);
+  const graph = PRESETS.lenet5.graph;
+  const trained = buildModel(graph, { registry: defaultRegistry, seed: 2 });
+  const start = Float32Array.from(trained.params);
+  const optimizer = createOptimizer(PRESETS.lenet5.optimizer, trained, defaultRegistry);
+  // One pattern, so the pass is one update followed by one running update.
+  await fit(trained, optimizer, data, { passes: 1, batch: 1, seed: 1, curvatureRate: 0.3, curvatureEvery: 1 });
+  const check = buildModel(graph, { registry: defaultRegistry });
+  check.params.set(start);
+  const before = Float64Array.from(estimateCurvature(check, x, labels, 1));
+  check.params.set(trained.params);
+  const after = estimateCurvature(check, x, labels, 1);
+  assert.notDeepEqual(bytes(trained.params), bytes(start), "the pattern was trained on");
+  const expected = before.map((h, k) => 0.7 * h + 0.3 * after[k]);
+  assertAllClose(trained.hess, expected, "h_kk after the pass", 1e-5, 1e-12);
+  assert.ok(expected.some((h, k) => Math.abs(h - before[k]) > 1e-3 * Math.abs(h)), "the running update moved h_kk");
 });

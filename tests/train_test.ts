@@ -84,6 +84,16 @@ Deno.test("train: a run stopped after pass 1 and resumed ends with the same weig
     const resumed = await train("--resume", b, "--epochs", "2");
     assert.match(resumed, /Resuming .* after pass 1 of 2/);
     assert.equal(await weights(b), await weights(a), "same weights, bit for bit");
+    // Evaluating each pass on this thread before the next (--sequential) instead of on a second thread while the
+    // next pass trains (the default) changes nothing that is saved.
+    const e = join(base, "e");
+    await train(...common, "--epochs", "2", "--sequential", "--out", e);
+    assert.equal(await weights(e), await weights(a), "same weights with --sequential");
+    const checkpoint = async (dir: string) => JSON.parse(await Deno.readTextFile(join(dir, "checkpoint.json")));
+    const [ce, ca] = [await checkpoint(e), await checkpoint(a)];
+    assert.equal(ce.params, ca.params);
+    assert.deepEqual(ce.optimizerState, ca.optimizerState);
+    assert.deepEqual(ce.fit.lossCurve, ca.fit.lossCurve);
     const sa = JSON.parse(await Deno.readTextFile(join(a, "summary.json")));
     const sb = JSON.parse(await Deno.readTextFile(join(b, "summary.json")));
     assert.deepEqual(
