@@ -257,7 +257,7 @@ async function record(): Promise<void> {
       })),
     };
     const tmp = recordPath(r.name) + ".tmp-reproduce";
-    await Deno.writeTextFile(tmp, JSON.stringify(rec, null, 1) + "\n");
+    await Deno.writeTextFile(tmp, JSON.stringify(rec, null, 2) + "\n");
     await Deno.rename(tmp, recordPath(r.name));
   }
 }
@@ -384,8 +384,6 @@ async function writeTables(): Promise<string> {
   if (out !== text) {
     await Deno.writeTextFile(path + ".tmp-reproduce", out);
     await Deno.rename(path + ".tmp-reproduce", path);
-    // The tables' column widths as `deno fmt` (and so `deno task ok`) wants them.
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] }).output();
   }
   return out;
 }
@@ -409,5 +407,9 @@ if (import.meta.main) {
   }
   await record();
   await writeTables();
+  // The tables' column widths and the records' layout as `deno fmt` (and so `deno task ok`) wants them.
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", join(root, "docs", "results.md"), join(root, "docs", "runs")],
+  }).output();
   console.log("docs/results.md: tables rewritten from docs/runs/*.json");
 }

@@ -35,8 +35,8 @@ export interface Preset {
  * the literal reading back.
  */
 export interface Deviation {
-  /** Which setting: the graph's `init`, the MAP loss's `j`, or SDLM's `curvatureMemory`. */
-  readonly setting: "init" | "j" | "curvatureMemory";
+  /** Which setting: the graph's `init`, the MAP loss's `j`, SDLM's `mu` or its `curvatureMemory`. */
+  readonly setting: "init" | "j" | "mu" | "curvatureMemory";
   /** The value the recipe uses (what a run is compared against to tell whether the deviation holds). */
   readonly value: string | number;
   /** What the paper says. */
@@ -49,12 +49,19 @@ export interface Deviation {
   readonly literal: string;
 }
 
-/** The value a run has for a deviation's setting (defaults: init "paper", curvature memory 0). */
-export function settingValue(
-  setting: Deviation["setting"],
-  run: { graph: GraphSpec; curvatureMemory?: number },
-): string | number | undefined {
+/** What a run is, as far as its deviations go. */
+export interface RunRecipe {
+  readonly graph: GraphSpec;
+  readonly optimizer?: OptimizerSpec;
+  readonly curvatureMemory?: number;
+}
+
+/** The value a run has for a deviation's setting (defaults: init "paper", SDLM's mu 0.02, curvature memory 0). */
+export function settingValue(setting: Deviation["setting"], run: RunRecipe): string | number | undefined {
   if (setting === "init") return run.graph.init ?? "paper";
+  if (setting === "mu") {
+    return run.optimizer?.type === "sdlm" ? (run.optimizer.mu as number | undefined) ?? 0.02 : undefined;
+  }
   if (setting === "j") {
     return run.graph.loss.type === "map" ? (run.graph.loss.j as number | undefined) ?? DEFAULT_MAP_J : undefined;
   }
@@ -74,10 +81,7 @@ export function settingValue(
  * if (all.length !== noInit.length + 1) throw new Error("--init paper takes the init deviation away");
  * ```
  */
-export function activeDeviations(
-  preset: Pick<Preset, "deviations">,
-  run: { graph: GraphSpec; curvatureMemory?: number },
-): Deviation[] {
+export function activeDeviations(preset: Pick<Preset, "deviations">, run: RunRecipe): Deviation[] {
   return (preset.deviations ?? []).filter((d) => settingValue(d.setting, run) === d.value);
 }
 
