@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 import { PRESETS } from "../presets/presets.ts";
 
 /** Which table of docs/results.md a recipe belongs to. */
-type Group = "recipes" | "seeds" | "distort-seeds" | "push";
+type Group = "recipes" | "seeds" | "distort-seeds" | "mu002-seeds" | "mu002-distort-seeds";
 
 interface Recipe {
   readonly name: string;
@@ -47,6 +47,9 @@ const seeds = (n: number, group: Group, prefix: string, what: string, args: stri
 export const RECIPES: readonly Recipe[] = [
   ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
   ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", ["--distort"]),
+  // The default before SDLM's mu went from the paper's 0.02 to 0.03.
+  ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", ["--mu", "0.02"]),
+  ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", ["--mu", "0.02", "--distort"]),
   {
     name: "literal",
     group: "recipes",
@@ -68,13 +71,13 @@ export const RECIPES: readonly Recipe[] = [
   {
     name: "sqrt-mem09",
     group: "recipes",
-    what: "init +-2.4/sqrt(F_i), 0.9 of h_kk kept each pass, j = 0.1",
-    args: ["--j", "0.1"],
+    what: "init +-2.4/sqrt(F_i), 0.9 of h_kk kept each pass, mu 0.02, j = 0.1",
+    args: ["--j", "0.1", "--mu", "0.02"],
   },
   {
     name: "default",
     group: "recipes",
-    what: "the default: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, j = 10",
+    what: "the default: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, mu 0.03, j = 10",
     args: [],
     alias: "default-seed0",
   },
@@ -96,8 +99,8 @@ export const RECIPES: readonly Recipe[] = [
     // over three re-estimates, as 0.9 over one in the 20-pass recipe.
     name: "distort-long",
     group: "recipes",
-    what: "the same over 60 passes, each eta three times as long, 0.965 of h_kk kept",
-    args: ["--distort", "--epochs", "60", "--curvature-memory", "0.965", "--schedule", LONG_SCHEDULE],
+    what: "the same with mu 0.02 over 60 passes, each eta three times as long, 0.965 of h_kk kept",
+    args: ["--distort", "--epochs", "60", "--curvature-memory", "0.965", "--mu", "0.02", "--schedule", LONG_SCHEDULE],
   },
   {
     name: "modern",
@@ -113,30 +116,6 @@ export const RECIPES: readonly Recipe[] = [
       ...["--preset", "lenet5-modern", "--optimizer", "sgd", "--lr", "0.1", "--batch", "128", "--steps", "2500"],
       "--shuffle",
     ],
-  },
-  {
-    name: "push-samples100",
-    group: "push",
-    what: "h_kk from 100 patterns before each pass (0.9 kept)",
-    args: ["--curvature-samples", "100"],
-  },
-  {
-    name: "push-samples100-fresh",
-    group: "push",
-    what: "h_kk from 100 patterns, fresh each pass (the authors' later library)",
-    args: ["--curvature-samples", "100", "--curvature-memory", "0"],
-  },
-  {
-    name: "push-running",
-    group: "push",
-    what: "h_kk also a running average during the pass (rate 0.002 every 10 updates, appendix C's rule)",
-    args: ["--curvature-rate", "0.002"],
-  },
-  {
-    name: "push-eta2",
-    group: "push",
-    what: "the paper's eta schedule x2",
-    args: ["--eta-scale", "2"],
   },
 ];
 
@@ -293,7 +272,7 @@ export function table(group: Group, records: ReadonlyMap<string, RunRecord>): st
   const legacy = recs.some((r) => r.legacy)
     ? "\n\n\\* measured in an earlier stop, before runs were recorded: the table's numbers only, no per-pass history."
     : "";
-  if (group === "seeds" || group === "distort-seeds") {
+  if (group.endsWith("seeds")) {
     const lines = head([
       "seed",
       "test error after pass 1",
@@ -377,7 +356,7 @@ async function writeTables(): Promise<string> {
   const path = join(root, "docs", "results.md");
   const text = await Deno.readTextFile(path);
   const out = text.replace(
-    /(<!-- table:([a-z-]+) -->)[\s\S]*?(<!-- \/table -->)/g,
+    /(<!-- table:([a-z0-9-]+) -->)[\s\S]*?(<!-- \/table -->)/g,
     (_m, open: string, group: string, close: string) =>
       `${open}\n\n${group === "deviations" ? deviationTable() : table(group as Group, records)}\n\n${close}`,
   );

@@ -22,6 +22,7 @@ import {
   getPreset,
   LENET5_CURVATURE_MEMORY,
   LENET5_J,
+  LENET5_MU,
   type Preset,
   PRESETS,
 } from "../presets/presets.ts";
@@ -32,12 +33,12 @@ import { checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from
 const HELP = `Usage: deno task train [options]
 
 Trains LeNet-5 on MNIST with the paper's machinery unless told otherwise: C3
-table, trainable subsampling, squash, RBF codes, MAP loss, SDLM (mu 0.02,
-curvature from 500 patterns before each pass), the paper's eta schedule, one
-update per pattern, 20 passes, fixed random order. Three settings follow our
-measurements rather than the paper's text (--summary lists them with the flag
-that undoes each): init +-2.4/sqrt(F_i), 0.9 of h_kk kept from pass to pass,
-and j = 10. --preset lenet5-literal is the paper's text as written.
+table, trainable subsampling, squash, RBF codes, MAP loss, SDLM (curvature from
+500 patterns before each pass), the paper's eta schedule, one update per
+pattern, 20 passes, fixed random order. Four settings follow our measurements
+rather than the paper's text (--summary lists them with the flag that undoes
+each): init +-2.4/sqrt(F_i), 0.9 of h_kk kept from pass to pass, mu 0.03 and
+j = 10. --preset lenet5-literal is the paper's text as written.
 
 Model:
   --preset NAME      ${Object.keys(PRESETS).join(", ")} (default lenet5)
@@ -54,7 +55,7 @@ Training:
   --schedule LIST    eta of each pass, comma-separated, the last repeating; ETAxN
                      lasts N passes (e.g. 0.0001x2,0.00005); replaces the preset's schedule
   --eta-scale X      multiply every eta of the schedule by X (e.g. 0.2)
-  --mu X             SDLM's mu, in eta / (mu + h_kk) (default 0.02)
+  --mu X             SDLM's mu, in eta / (mu + h_kk) (lenet5: ${LENET5_MU}; the paper's: 0.02)
   --curvature-samples N
                      patterns SDLM estimates h_kk on before each pass (default 500, the paper's)
   --curvature-rate G update h_kk during the pass too, as a running average over the
@@ -597,7 +598,7 @@ export function stalledWarning(
   const hint = settings.optimizer.type === "sdlm" && paperInit
     ? "With the paper's init (+-2.4/F_i) its first etas are too large: on its schedule seeds 0 and 1 stay here until " +
       "eta falls to 0.00005 and end near 4% after 20 passes, seed 2 stays here (docs/results.md). " +
-      "The default recipe (deno task train) trains: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, j = 10."
+      "The default recipe (deno task train) trains: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, mu 0.03, j = 10."
     : "Smaller steps (--lr, --eta-scale) or another --init may help.";
   return `warning: after pass ${h.pass} ${what}: the network is not learning. ${hint}`;
 }
