@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 import { PRESETS } from "../presets/presets.ts";
 
 /** Which table of docs/results.md a recipe belongs to. */
-type Group = "recipes" | "seeds" | "distort-seeds" | "mu002-seeds" | "mu002-distort-seeds";
+type Group = "recipes" | "seeds" | "distort-seeds" | "mu002-seeds" | "mu002-distort-seeds" | "push";
 
 interface Recipe {
   readonly name: string;
@@ -116,6 +116,18 @@ export const RECIPES: readonly Recipe[] = [
       ...["--preset", "lenet5-modern", "--optimizer", "sgd", "--lr", "0.1", "--batch", "128", "--steps", "2500"],
       "--shuffle",
     ],
+  },
+  {
+    name: "push-samples100-seed0",
+    group: "push",
+    what: "h_kk from 100 patterns before each pass (as the authors' later library), seed 0",
+    args: ["--curvature-samples", "100", "--seed", "0"],
+  },
+  {
+    name: "push-samples100-seed2",
+    group: "push",
+    what: "the same, seed 2",
+    args: ["--curvature-samples", "100", "--seed", "2"],
   },
 ];
 
