@@ -63,7 +63,7 @@ export { DEFAULT_MAP_J, type MapConfig, mapLoss } from "./losses/map.ts";
 export { mseRbfLoss } from "./losses/mse_rbf.ts";
 export { softmaxCrossEntropyLoss } from "./losses/softmax_cross_entropy.ts";
 export { sgd, type SgdConfig } from "./optim/sgd.ts";
-export { sdlm, type SdlmConfig, sdlmStepSizes } from "./optim/sdlm.ts";
+export { DEFAULT_SDLM_MU, sdlm, type SdlmConfig, sdlmStepSizes } from "./optim/sdlm.ts";
 export { adam, type AdamConfig } from "./optim/adam.ts";
 export {
   activeDeviations,
@@ -77,6 +77,8 @@ export {
   PAPER_SCHEDULE,
   type Preset,
   PRESETS,
+  type RunRecipe,
+  settingValue,
 } from "./presets/presets.ts";
 export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
 export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";

@@ -16,6 +16,8 @@ import { buildModel, type GraphSpec } from "../engine/model.ts";
 import { formatSummary } from "../engine/summary.ts";
 import { createOptimizer, type OptimizerSpec } from "../engine/train.ts";
 import { DEFAULT_MAP_J } from "../losses/map.ts";
+import { DEFAULT_SDLM_MU } from "../optim/sdlm.ts";
+import { escapeXml } from "../report/svg.ts";
 import { INIT_NAMES } from "../engine/init.ts";
 import {
   activeDeviations,
@@ -55,7 +57,7 @@ Training:
   --schedule LIST    eta of each pass, comma-separated, the last repeating; ETAxN
                      lasts N passes (e.g. 0.0001x2,0.00005); replaces the preset's schedule
   --eta-scale X      multiply every eta of the schedule by X (e.g. 0.2)
-  --mu X             SDLM's mu, in eta / (mu + h_kk) (lenet5: ${LENET5_MU}; the paper's: 0.02)
+  --mu X             SDLM's mu, in eta / (mu + h_kk) (lenet5: ${LENET5_MU}; the paper's: ${DEFAULT_SDLM_MU})
   --curvature-samples N
                      patterns SDLM estimates h_kk on before each pass (default 500, the paper's)
   --curvature-rate G update h_kk during the pass too, as a running average over the
@@ -289,7 +291,7 @@ export function formatRecipe(settings: RunSettings): string {
   const o = settings.optimizer;
   const sdlm = o.type === "sdlm";
   const lines = [
-    `recipe: ${o.type}${sdlm ? ` (mu ${o.mu ?? 0.02})` : ""}, ${
+    `recipe: ${o.type}${sdlm ? ` (mu ${o.mu ?? DEFAULT_SDLM_MU})` : ""}, ${
       settings.schedule ? `eta ${formatSchedule(settings.schedule)}` : `lr ${o.lr ?? "default"}`
     }, batch ${settings.batch}, ${settings.passes} passes${
       sdlm
@@ -333,14 +335,11 @@ function wrap(line: string, width: number): string[] {
   return [...out, rest];
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-
 /** The deviations as an HTML table for index.html. */
 function deviationsHtml(devs: RunSettings["deviations"]): string[] {
   if (!devs?.length) return [];
   const rows = devs.map((d) =>
-    `<tr><td>${[d.setting, d.paper, d.here, d.why, d.literal].map(escapeHtml).join("</td><td>")}</td></tr>`
+    `<tr><td>${[d.setting, d.paper, d.here, d.why, d.literal].map(escapeXml).join("</td><td>")}</td></tr>`
   );
   return [
     `Where this run departs from the paper's text:</p><table><tr><th>setting</th><th>paper</th><th>here</th>` +

@@ -7,6 +7,7 @@
  */
 /// <reference lib="deno.worker" />
 import { defaultRegistry } from "../builtins.ts";
+import type { Split } from "../data/mnist.ts";
 import { EVAL, type EvalWorkerInit } from "./evaluator.ts";
 import { evaluate } from "./fit.ts";
 import { buildModel, type GraphSpec } from "./model.ts";
@@ -29,7 +30,7 @@ self.onmessage = (e: MessageEvent<EvalWorkerInit>) => {
       seen = Atomics.load(ctrl, EVAL.SEQ);
       if (seen < 0) break;
       const t0 = performance.now();
-      const range = (from: number, to: number, split: EvalWorkerInit["train"]) =>
+      const range = (from: number, to: number, split: Split) =>
         to > from ? evaluate(model, split, { from, limit: to }) : undefined;
       const train = range(ctrl[EVAL.TRAIN_FROM], ctrl[EVAL.TRAIN_TO], init.train);
       const test = range(ctrl[EVAL.TEST_FROM], ctrl[EVAL.TEST_TO], init.test);

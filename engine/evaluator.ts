@@ -20,25 +20,19 @@ export const EVAL = {
   SEQ: 0,
   /** The job number finished (-1: the worker failed). */
   DONE: 1,
+  /** The job's ranges: training patterns [TRAIN_FROM, TRAIN_TO), test patterns [TEST_FROM, TEST_TO). */
   TRAIN_FROM: 2,
   TRAIN_TO: 3,
   TEST_FROM: 4,
   TEST_TO: 5,
+  /** Patterns the job misclassified in each range. */
   TRAIN_WRONG: 6,
   TEST_WRONG: 7,
   /** Milliseconds the job took. */
   MILLIS: 8,
+  /** Slots in all. */
   SIZE: 9,
 } as const;
-
-/** A split as the worker gets it (copied once). */
-export interface SplitData {
-  readonly images: Uint8Array;
-  readonly labels: Uint8Array;
-  readonly count: number;
-  readonly rows: number;
-  readonly cols: number;
-}
 
 /** What the worker gets once. */
 export interface EvalWorkerInit {
@@ -48,24 +42,32 @@ export interface EvalWorkerInit {
   readonly control: SharedArrayBuffer;
   /** Test predictions of the worker's range, at their pattern index. */
   readonly predictions: SharedArrayBuffer;
-  readonly train: SplitData;
-  readonly test: SplitData;
+  /** Copies of the splits, handed over once. */
+  readonly train: Split;
+  readonly test: Split;
 }
 
 /** Patterns [from, to) of the training and of the test split. */
 export interface EvalRanges {
+  /** First training pattern. */
   readonly trainFrom: number;
+  /** One past the last training pattern. */
   readonly trainTo: number;
+  /** First test pattern. */
   readonly testFrom: number;
+  /** One past the last test pattern. */
   readonly testTo: number;
 }
 
 /** What a finished job measured. */
 export interface EvalResult {
+  /** Training patterns of the job's range misclassified. */
   readonly trainWrong: number;
+  /** Test patterns of the job's range misclassified. */
   readonly testWrong: number;
   /** Predicted class of every test pattern; only the job's range is filled in. */
   readonly testPredictions: Int32Array;
+  /** Wall time of the job on the worker. */
   readonly seconds: number;
 }
 
@@ -91,7 +93,7 @@ export class BackgroundEvaluator {
 
   /** Starts the worker with a replica of `model` (built from its graph) and a copy of both splits. */
   static async create(model: Model, data: { train: Split; test: Split }): Promise<BackgroundEvaluator> {
-    const copy = (s: Split): SplitData => ({
+    const copy = (s: Split): Split => ({
       images: s.images.slice(),
       labels: s.labels.slice(),
       count: s.count,
@@ -137,11 +139,6 @@ export class BackgroundEvaluator {
     this.#busy = true;
     Atomics.store(c, EVAL.SEQ, ++this.#seq);
     Atomics.notify(c, EVAL.SEQ);
-  }
-
-  /** Whether a job was started and has not been collected. */
-  get busy(): boolean {
-    return this.#busy;
   }
 
   /** Whether the started job has finished (a cheap check, made between two updates). */

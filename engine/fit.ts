@@ -147,6 +147,7 @@ export interface FitOptions {
 export interface PassSnapshot {
   /** All of the model's parameters (fixed ones too). */
   readonly params: Floats;
+  /** The optimizer's state (e.g. SDLM's kept h_kk), copied. */
   readonly optimizerState: OptimizerState;
 }
 
@@ -349,6 +350,13 @@ export async function fit(
   const parallel = threads > 1
     ? await ParallelTrainer.create(model, { threads, capacity: Math.max(batch, 100) })
     : undefined;
+  const rate = optimizer.plugin.needsCurvature ? options.curvatureRate ?? 0 : 0;
+  const every = options.curvatureEvery ?? 10;
+  if (!(rate >= 0 && rate <= 1) || !(Number.isInteger(every) && every >= 1)) {
+    throw new RangeError(
+      `FitOptions.curvatureRate must be in 0..1 and curvatureEvery an integer >= 1, got ${rate} and ${every}`,
+    );
+  }
   const moreToDo = () => state.passesDone < options.passes && state.steps < totalSteps;
   const worker = options.background && !parallel && moreToDo()
     ? await BackgroundEvaluator.create(model, data)
@@ -394,13 +402,6 @@ export async function fit(
         }
       }
       const curvatureSeconds = (performance.now() - tc) / 1000;
-      const rate = optimizer.plugin.needsCurvature ? options.curvatureRate ?? 0 : 0;
-      const every = options.curvatureEvery ?? 10;
-      if (!(rate >= 0 && rate <= 1) || !(Number.isInteger(every) && every >= 1)) {
-        throw new RangeError(
-          `FitOptions.curvatureRate must be in 0..1 and curvatureEvery an integer >= 1, got ${rate} and ${every}`,
-        );
-      }
       const running = rate > 0 ? Float64Array.from(model.hess) : undefined;
       const distortRng = streamFor(options.seed, pass, 3);
       const t0 = performance.now();

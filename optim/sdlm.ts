@@ -14,6 +14,9 @@
 import { ConfigReader } from "../engine/config.ts";
 import type { Floats, OptimizerPlugin } from "../engine/types.ts";
 
+/** SDLM's mu when a config gives none: the paper's 0.02. */
+export const DEFAULT_SDLM_MU = 0.02;
+
 /** Config of sdlm. */
 export interface SdlmConfig {
   readonly lr: number;
@@ -35,7 +38,7 @@ export const sdlm: OptimizerPlugin<SdlmConfig> = {
     const r = new ConfigReader(raw, where, ["type"]);
     const c = {
       lr: r.number("lr", { min: 0, exclusiveMin: true, fallback: 0.0005 }),
-      mu: r.number("mu", { min: 0, exclusiveMin: true, fallback: 0.02 }),
+      mu: r.number("mu", { min: 0, exclusiveMin: true, fallback: DEFAULT_SDLM_MU }),
     };
     r.done();
     return c;

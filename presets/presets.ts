@@ -7,6 +7,7 @@
 import type { GraphSpec } from "../engine/model.ts";
 import type { OptimizerSpec } from "../engine/train.ts";
 import { DEFAULT_MAP_J } from "../losses/map.ts";
+import { DEFAULT_SDLM_MU } from "../optim/sdlm.ts";
 import { C3_TABLE, RBF_CODES } from "./lenet5_data.ts";
 
 /** A graph and how the paper (or common practice) trains it. */
@@ -51,8 +52,11 @@ export interface Deviation {
 
 /** What a run is, as far as its deviations go. */
 export interface RunRecipe {
+  /** The graph trained (its init and loss). */
   readonly graph: GraphSpec;
+  /** The optimizer (SDLM's mu). */
   readonly optimizer?: OptimizerSpec;
+  /** Fraction of h_kk kept from pass to pass; absent: 0. */
   readonly curvatureMemory?: number;
 }
 
@@ -60,7 +64,7 @@ export interface RunRecipe {
 export function settingValue(setting: Deviation["setting"], run: RunRecipe): string | number | undefined {
   if (setting === "init") return run.graph.init ?? "paper";
   if (setting === "mu") {
-    return run.optimizer?.type === "sdlm" ? (run.optimizer.mu as number | undefined) ?? 0.02 : undefined;
+    return run.optimizer?.type === "sdlm" ? (run.optimizer.mu as number | undefined) ?? DEFAULT_SDLM_MU : undefined;
   }
   if (setting === "j") {
     return run.graph.loss.type === "map" ? (run.graph.loss.j as number | undefined) ?? DEFAULT_MAP_J : undefined;
@@ -221,7 +225,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       "LeNet-5 as the paper's text reads: init +-2.4/F_i, a fresh h_kk each pass (stays at 90% error while " +
       "eta >= 0.0001)",
     graph: lenet5Graph(),
-    optimizer: { type: "sdlm", lr: PAPER_SCHEDULE[0], mu: 0.02 },
+    optimizer: { type: "sdlm", lr: PAPER_SCHEDULE[0], mu: DEFAULT_SDLM_MU },
     batch: 1,
     epochs: 20,
     schedule: PAPER_SCHEDULE,

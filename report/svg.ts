@@ -4,7 +4,8 @@
  * @module
  */
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** Text made safe inside XML or HTML elements. */
+export const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** One line of a chart. */
 export interface Series {
@@ -48,7 +49,7 @@ export function lineChart(
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${esc(options.title)}</text>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
   ];
   for (const t of niceTicks(x0, x1)) {
     parts.push(
@@ -71,9 +72,9 @@ export function lineChart(
   }
   parts.push(
     `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#888"/>`,
-    `<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">${esc(options.xLabel)}</text>`,
+    `<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
     `<text x="14" y="${(m.t + H - m.b) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(m.t + H - m.b) / 2})">${
-      esc(options.yLabel)
+      escapeXml(options.yLabel)
     }</text>`,
   );
   series.forEach((s, i) => {
@@ -87,7 +88,7 @@ export function lineChart(
     }
     parts.push(
       `<rect x="${W - m.r - 150}" y="${m.t + 8 + i * 18}" width="12" height="3" fill="${s.color}"/>`,
-      `<text x="${W - m.r - 132}" y="${m.t + 13 + i * 18}">${esc(s.name)}</text>`,
+      `<text x="${W - m.r - 132}" y="${m.t + 13 + i * 18}">${escapeXml(s.name)}</text>`,
     );
   });
   parts.push("</svg>");
@@ -103,7 +104,7 @@ export function confusionChart(confusion: readonly (readonly number[])[], title:
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
     `<text x="${m.l + (k * cell) / 2}" y="${m.t - 22}" text-anchor="middle">predicted</text>`,
     `<text x="16" y="${m.t + (k * cell) / 2}" text-anchor="middle" transform="rotate(-90 16 ${
       m.t + (k * cell) / 2
@@ -175,7 +176,7 @@ export function digitGrid(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${
-      esc(options.title)
+      escapeXml(options.title)
     }: ${wrong} of ${cells.length} wrong</text>`,
     `<image x="0" y="${top}" width="${W}" height="${
       rows * ch
