@@ -36,6 +36,17 @@ export {
 } from "./engine/model.ts";
 export { buildError, ConfigReader, fieldError, requireMaps, requireVector, sizeOf } from "./engine/config.ts";
 export { INIT_NAMES, INITIALIZERS } from "./engine/init.ts";
+export {
+  MAX_ACTIVATIONS,
+  MAX_BUFFER_BYTES,
+  MAX_DIM,
+  MAX_MAP_PAIRS,
+  MAX_MAPS,
+  MAX_PARAMETERS,
+  MAX_RANK,
+  MAX_UNITS,
+  MAX_WINDOW,
+} from "./engine/limits.ts";
 export { Rng } from "./engine/rng.ts";
 export { createOptimizer, estimateCurvature, Optimizer, type OptimizerSpec, trainStep } from "./engine/train.ts";
 export { type ParallelOptions, ParallelTrainer } from "./engine/parallel.ts";
@@ -43,13 +54,16 @@ export { formatSummary } from "./engine/summary.ts";
 export {
   isModelFile,
   loadModel,
+  MAX_JSON_BYTES,
   MODEL_FORMAT,
   type ModelFile,
   modelFromJSON,
   modelToJSON,
+  removeStaleTemporaries,
   saveModel,
   writeFileAtomic,
 } from "./engine/model_file.ts";
+export { describeNonFinite, firstNonFinite, type NonFiniteParam } from "./engine/finite.ts";
 export { type Activation, elementwise, type ElementwiseKernels, referenceKernels } from "./layers/_elementwise.ts";
 export { conv2d, type Conv2dConfig, denseConvWeights } from "./layers/conv2d.ts";
 export { subsample } from "./layers/subsample.ts";
@@ -83,6 +97,8 @@ export {
 export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
 export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";
 export {
+  checkSplitFits,
+  DivergenceError,
   evaluate,
   type Evaluation,
   fit,
@@ -96,7 +112,7 @@ export {
 } from "./engine/fit.ts";
 export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
 export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
-export { IdxError, parseIdx, readIdxFile } from "./data/idx.ts";
+export { gunzipIdx, IdxError, MAX_IDX_BYTES, parseIdx, readIdxFile } from "./data/idx.ts";
 export { type Dataset, loadMnist, mnistPackageDir, type Split } from "./data/mnist.ts";
 export {
   BATCH_DIM,
@@ -131,6 +147,8 @@ export {
   decodePng,
   type GreyImages,
   ImageError,
+  MAX_PNG_BYTES,
+  MAX_PNG_SIDE,
   readImages,
   type ReadImagesOptions,
 } from "./export/images.ts";

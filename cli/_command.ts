@@ -1,19 +1,35 @@
 /**
- * What every command shares: options parsed strictly, `--help`, and exit
- * codes (0 done, 1 failed, 2 bad usage).
+ * What every command shares: options parsed strictly, `--help`, exit codes
+ * (0 done, 1 failed, 2 bad usage), and file-system errors turned into
+ * messages that name the option and the path.
  *
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { fileProblem } from "../data/files.ts";
 
 /** A bad command-line option: exit code 2. */
 export class OptionError extends Error {}
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** `--epochs -1` as `--epochs=-1`: a value that looks like a negative number belongs to the option before it. */
+function joinNegativeValues(args: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : undefined;
+    const next = args[i + 1];
+    if (name && options[name]?.type === "string" && next !== undefined && /^-\d|^-\.\d|^-Infinity$/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}
+
 /**
  * Parses `args` against `options` (plus -h/--help) and runs `body`; prints
- * errors as `error: ...` and the help on bad usage. Returns the exit code.
+ * errors as `error: ...` (bad usage with a pointer to --help). Returns the exit code.
  */
 export async function runCommand<O extends Options>(
   args: string[],
@@ -22,15 +38,16 @@ export async function runCommand<O extends Options>(
   body: (values: Record<string, string | boolean | undefined>) => Promise<number>,
 ): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
+  const all = { ...options, help: { type: "boolean", short: "h", default: false } } as Options;
   try {
     ({ values } = parseArgs({
-      args,
-      options: { ...options, help: { type: "boolean", short: "h", default: false } },
+      args: joinNegativeValues(args, all),
+      options: all,
       strict: true,
       allowPositionals: false,
     }) as { values: Record<string, string | boolean | undefined> });
   } catch (e) {
-    console.error(`${(e as Error).message}\n\n${help}`);
+    console.error(`error: ${(e as Error).message.split("\n")[0]} (--help lists the options)`);
     return 2;
   }
   if (values.help) {
@@ -43,4 +60,15 @@ export async function runCommand<O extends Options>(
     console.error(`error: ${(e as Error).message}`);
     return e instanceof OptionError ? 2 : 1;
   }
+}
+
+/**
+ * A file-system error as a message that names what was being done, the
+ * option (when there is one) and the path, instead of the OS's words alone.
+ */
+export function fsError(e: unknown, doing: string, path: string, option?: string): Error {
+  const why = e instanceof Deno.errors.NotFound ? "no such file or folder" : fileProblem(e);
+  return option
+    ? new OptionError(`Option --${option}: cannot ${doing} "${path}": ${why}`)
+    : new Error(`Cannot ${doing} "${path}": ${why}`);
 }

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
-import { evaluate } from "../engine/fit.ts";
+import { checkSplitFits, evaluate } from "../engine/fit.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
 import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
 import { loadModel } from "../engine/model_file.ts";
@@ -35,14 +35,15 @@ export function main(args: string[]): Promise<number> {
   } as const;
   return runCommand(args, options, HELP, async (values) => {
     if (!values.model) throw new OptionError("Option --model is required (a run folder or a model file)");
+    const threads = Number(values.threads ?? 1);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+      throw new OptionError(`Option --threads must be an integer in 1..64, got "${values.threads}"`);
+    }
     let path = values.model as string;
     if ((await Deno.stat(path).catch(() => null))?.isDirectory) path = join(path, "model.json");
     const model = await loadModel(path, defaultRegistry);
     const data = await loadMnist({ dir: values.data as string | undefined });
-    const threads = Number(values.threads ?? 1);
-    if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-      throw new OptionError(`Option --threads must be an integer in 1..64, got ${values.threads}`);
-    }
+    checkSplitFits(model, data.test, "test images");
     const parallel = threads > 1 ? await ParallelTrainer.create(model, { threads }) : undefined;
     let result;
     try {

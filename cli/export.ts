@@ -4,14 +4,15 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
-import { loadModel, writeFileAtomic } from "../engine/model_file.ts";
+import { loadModel, removeStaleTemporaries, writeFileAtomic } from "../engine/model_file.ts";
 import { ONNX_OPSET, onnxModel } from "../export/onnx.ts";
 import { encodeModel, type ValueInfoProto } from "../export/proto.ts";
-import { OptionError, runCommand } from "./_command.ts";
+import { fsError, OptionError, runCommand } from "./_command.ts";
 
-const HELP = `Usage: deno task export --model RUN_DIR_OR_FILE --out FILE.onnx [--raw-input [--raw-type uint8|float32]]
+const HELP = `Usage: deno task export --model RUN_DIR_OR_FILE --out FILE.onnx [--force]
+                        [--raw-input [--raw-type uint8|float32]]
 
 Exports a saved model to ONNX (opset ${ONNX_OPSET}, standard ops only, every weight an
 initializer). The graph's outputs are "scores" (RBF distances or logits),
@@ -23,6 +24,7 @@ initializer). The graph's outputs are "scores" (RBF distances or logits),
                     raw 28x28 grey levels 0..255 (0 = background), instead of "input",
                     the preprocessed 1x32x32 the engine reads
   --raw-type TYPE   element type of "image": uint8 (default) or float32
+  --force           overwrite FILE.onnx if it exists
   -h, --help        show this help
 `;
 
@@ -39,6 +41,7 @@ export function main(args: string[]): Promise<number> {
     out: { type: "string" },
     "raw-input": { type: "boolean", default: false },
     "raw-type": { type: "string" },
+    force: { type: "boolean", default: false },
   } as const;
   return runCommand(args, options, HELP, async (values) => {
     if (!values.model) throw new OptionError("Option --model is required (a run folder or a model file)");
@@ -50,19 +53,30 @@ export function main(args: string[]): Promise<number> {
     if (rawType !== undefined && rawType !== "uint8" && rawType !== "float32") {
       throw new OptionError(`Option --raw-type must be uint8 or float32, got "${rawType}"`);
     }
+    const out = values.out as string;
+    const existing = await Deno.stat(out).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw fsError(e, "write", out, "out");
+    });
+    if (existing?.isDirectory) {
+      throw new OptionError(`Option --out: "${out}" is a folder; give the .onnx file to write`);
+    }
+    if (existing && !values.force) {
+      throw new OptionError(`Option --out: "${out}" exists already; pass --force to overwrite it`);
+    }
     let path = values.model as string;
     if ((await Deno.stat(path).catch(() => null))?.isDirectory) path = join(path, "model.json");
     const model = await loadModel(path, defaultRegistry);
+    await removeStaleTemporaries(dirname(out), [basename(out)]);
     const onnx = onnxModel(model, {
       rawInput: values["raw-input"] ? (rawType ?? "uint8") as "uint8" | "float32" : undefined,
     });
     const bytes = encodeModel(onnx);
-    const out = values.out as string;
     try {
       await writeFileAtomic(out, bytes);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot write "${out}": its folder does not exist`);
-      throw e;
+      throw fsError(e, "write", out, "out");
     }
     const g = onnx.graph;
     console.log(

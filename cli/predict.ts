@@ -6,7 +6,8 @@
  * @module
  */
 import * as ort from "onnxruntime-web";
-import { readIdxFile } from "../data/idx.ts";
+import { readFileBounded } from "../data/files.ts";
+import { MAX_IDX_BYTES, readIdxFile } from "../data/idx.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { readImages } from "../export/images.ts";
 import { OptionError, runCommand } from "./_command.ts";
@@ -85,13 +86,9 @@ export function main(args: string[]): Promise<number> {
       }
     }
     const modelPath = values.model as string, inputPath = values.input as string;
-    let modelBytes: Uint8Array;
-    try {
-      modelBytes = await Deno.readFile(modelPath);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot read ONNX model "${modelPath}": no such file`);
-      throw e;
-    }
+    const modelBytes = await readFileBounded(modelPath, MAX_IDX_BYTES, (problem) => {
+      throw new Error(`Cannot read ONNX model "${modelPath}": ${problem}`);
+    });
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(modelBytes);
@@ -132,6 +129,14 @@ export function main(args: string[]): Promise<number> {
       scores.set(out.scores.data as Float32Array, start * k);
     }
     await session.release();
+    // A model whose weights are not finite (exported from a diverged run elsewhere) answers NaN: refuse it.
+    const bad = scores.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new Error(
+        `Cannot trust ONNX model "${modelPath}": its score ${bad % k} for image ${Math.floor(bad / k)} is ` +
+          `${scores[bad]}; are its weights finite numbers?`,
+      );
+    }
 
     let wrong = 0;
     if (labels) { for (let i = 0; i < count; i++) if (classes[i] !== labels[i]) wrong++; }

@@ -9,9 +9,16 @@ import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
 import { DEFAULT_DISTORTION } from "../data/distort.ts";
 import { loadMnist } from "../data/mnist.ts";
-import { evaluate, fit, type FitState, type Progress } from "../engine/fit.ts";
+import { checkSplitFits, DivergenceError, evaluate, fit, type FitState, type Progress } from "../engine/fit.ts";
 import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
-import { isModelFile, modelFromJSON, readJSONFile, saveModel, writeFileAtomic } from "../engine/model_file.ts";
+import {
+  isModelFile,
+  modelFromJSON,
+  readJSONFile,
+  removeStaleTemporaries,
+  saveModel,
+  writeFileAtomic,
+} from "../engine/model_file.ts";
 import { buildModel, type GraphSpec } from "../engine/model.ts";
 import { formatSummary } from "../engine/summary.ts";
 import { createOptimizer, type OptimizerSpec } from "../engine/train.ts";
@@ -29,7 +36,7 @@ import {
   PRESETS,
 } from "../presets/presets.ts";
 import { writeCurves, writeDigitGrid, writeDistortionGrid, writeIndex, writeMetrics } from "../report/report.ts";
-import { OptionError, runCommand } from "./_command.ts";
+import { fsError, OptionError, runCommand } from "./_command.ts";
 import { checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from "./_run.ts";
 
 const HELP = `Usage: deno task train [options]
@@ -81,8 +88,11 @@ Training:
   --sequential       evaluate each pass before the next starts, on this thread (default:
                      on a second thread while the next pass trains; same weights either way)
 Run folder:
-  --out DIR          where the run goes (default runs/PRESET-seedN)
-  --resume DIR       continue the stopped run in DIR (--epochs may extend it)
+  --out DIR          where the run goes (default runs/PRESET-seedN); a folder that holds
+                     anything but a run of ours is refused
+  --force            write into --out even if it holds other files (they may be overwritten)
+  --resume DIR       continue the stopped run in DIR (--epochs may extend it; --quiet and
+                     --sequential may be given; any other flag is refused)
   --quiet            no progress line
   -h, --help         show this help
 `;
@@ -106,7 +116,7 @@ const OPTIONS = {
   "curvature-rate": { type: "string" },
   "curvature-every": { type: "string" },
   steps: { type: "string" },
-  seed: { type: "string", default: "0" },
+  seed: { type: "string" },
   limit: { type: "string" },
   data: { type: "string" },
   distort: { type: "boolean", default: false },
@@ -114,6 +124,7 @@ const OPTIONS = {
   threads: { type: "string" },
   sequential: { type: "boolean", default: false },
   out: { type: "string" },
+  force: { type: "boolean", default: false },
   resume: { type: "string" },
   quiet: { type: "boolean", default: false },
 } as const;
@@ -125,6 +136,17 @@ function intOption(name: string, value: string | undefined, min: number): number
     throw new OptionError(`Option --${name} must be an integer >= ${min}, got "${value}"`);
   }
   return v;
+}
+
+/** `--threads N`: 1..64; more threads than cores is allowed (results depend on N only) but warned about. */
+function threadsOption(value: string): number {
+  const n = intOption("threads", value, 1)!;
+  if (n > 64) throw new OptionError(`Option --threads must be an integer in 1..64, got "${value}"`);
+  const cores = navigator.hardwareConcurrency;
+  if (n > cores) {
+    console.warn(`warning: --threads ${n} is more than the ${cores} cores here: the threads will take turns (slower)`);
+  }
+  return n;
 }
 
 function numberOption(name: string, value: string | undefined): number | undefined {
@@ -172,7 +194,7 @@ function formatSeconds(s: number): string {
 
 /** Resolves the flags into run settings (and the starting weights of a saved model, if any). */
 async function settingsFromFlags(v: Record<string, string | boolean | undefined>) {
-  const seed = intOption("seed", v.seed as string, 0)!;
+  const seed = intOption("seed", (v.seed as string | undefined) ?? "0", 0)!;
   let graph: GraphSpec, source: string, base: Preset, startParams: Float32Array | undefined;
   if (v.model) {
     const data = await readJSONFile(v.model as string);
@@ -181,7 +203,15 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
       const m = modelFromJSON(data, defaultRegistry, `"${source}"`);
       graph = m.graph;
       startParams = Float32Array.from(m.params);
-    } else graph = data as GraphSpec;
+    } else {
+      graph = data as GraphSpec;
+      try {
+        buildModel(graph, { registry: defaultRegistry }); // every field checked before the flags read any
+      } catch (e) {
+        (e as Error).message = `In "${source}": ${(e as Error).message}`;
+        throw e;
+      }
+    }
     base = graph.loss?.type === "softmax-cross-entropy" ? PRESETS["lenet5-modern"] : PRESETS.lenet5;
   } else {
     base = getPreset((v.preset as string) ?? "lenet5");
@@ -273,7 +303,7 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     ...(v.data !== undefined ? { data: v.data as string } : {}),
     ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
     ...(v.shuffle ? { shuffle: true } : {}),
-    ...(v.threads !== undefined ? { threads: intOption("threads", v.threads as string, 1) } : {}),
+    ...(v.threads !== undefined ? { threads: threadsOption(v.threads as string) } : {}),
     curvatureSamples: curvatureSamples ?? base.curvatureSamples ?? 500,
     ...(curvatureMemory !== undefined ? { curvatureMemory } : {}),
     ...(curvatureRate !== undefined ? { curvatureRate } : {}),
@@ -385,6 +415,62 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** What a run writes into its folder, beside checkpoint.json. */
+const RUN_FILES = [
+  "model.json",
+  "summary.json",
+  "index.html",
+  "metrics.txt",
+  "confusion.svg",
+  "loss.svg",
+  "error.svg",
+  "digits-before.svg",
+  "digits-after.svg",
+  "distortions.png",
+  "checkpoint.json",
+];
+/** What a run writes before its first checkpoint: a folder holding only these is a run stopped early. */
+const EARLY_FILES = ["digits-before.svg", "distortions.png"];
+
+/** Flags a resumed run accepts; every other one would change the run. */
+const RESUME_FLAGS = new Set(["resume", "epochs", "quiet", "sequential", "help"]);
+
+/**
+ * Makes sure `--out DIR` may be written: a new or empty folder, or one that
+ * holds only what a run stopped before its first pass left; any other
+ * content (a run of ours, or the user's files) is refused unless `force`.
+ * Removes our stale temporary files; does not create the folder. Throws
+ * OptionError naming the problem.
+ */
+async function prepareOutFolder(dir: string, force: boolean): Promise<void> {
+  let info: Deno.FileInfo | null = null;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw fsError(e, "use", dir, "out");
+  }
+  if (info && !info.isDirectory) throw new OptionError(`Option --out: "${dir}" is a file, not a folder`);
+  if (info) {
+    await removeStaleTemporaries(dir, RUN_FILES);
+    if (!force && await exists(checkpointPath(dir))) {
+      throw new OptionError(
+        `Run folder "${dir}" already holds a run; pass --resume ${dir} to continue it, --out to choose another ` +
+          `folder, or --force to start over in it`,
+      );
+    }
+    const others: string[] = [];
+    for await (const e of Deno.readDir(dir)) if (!EARLY_FILES.includes(e.name)) others.push(e.name);
+    if (!force && others.length) {
+      const list = others.sort().slice(0, 5).map((n) => `"${n}"`).join(", ");
+      throw new OptionError(
+        `Option --out: folder "${dir}" holds ${others.length} file${others.length === 1 ? "" : "s"} that no run ` +
+          `of ours wrote (${list}${others.length > 5 ? ", ..." : ""}); choose another folder, or pass --force ` +
+          `to write into it (files a run writes, such as model.json, are overwritten)`,
+      );
+    }
+  }
+}
+
 /** Runs the command; returns the exit code. */
 export function main(args: string[]): Promise<number> {
   return runCommand(args, OPTIONS, HELP, run);
@@ -396,16 +482,34 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   let model, optimizer;
   if (values.resume !== undefined) {
     dir = values.resume as string;
+    const extra = Object.entries(values).filter(([k, v]) => v !== undefined && v !== false && !RESUME_FLAGS.has(k));
+    if (extra.length) {
+      throw new OptionError(
+        `Option --resume continues a run with its own settings; ${
+          extra.map(([k]) => `--${k}`).join(", ")
+        } would change it (only --epochs, --quiet and --sequential may be given with --resume)`,
+      );
+    }
+    const stat = await Deno.stat(dir).catch((e) => {
+      throw fsError(e, "resume from", dir, "resume");
+    });
+    if (!stat.isDirectory) throw new OptionError(`Option --resume: "${dir}" is a file, not a run folder`);
     if (!(await exists(checkpointPath(dir)))) {
       throw new OptionError(`Cannot resume "${dir}": it holds no checkpoint.json (is it a run folder?)`);
     }
+    const passes = intOption("epochs", values.epochs as string, 1);
+    await removeStaleTemporaries(dir, RUN_FILES);
     const c = await loadCheckpoint(dir, registry);
-    const passes = intOption("epochs", values.epochs as string, 1) ?? c.settings.passes;
-    settings = { ...c.settings, passes };
+    settings = { ...c.settings, passes: passes ?? c.settings.passes };
     ({ model, optimizer } = c);
     fitState = c.fit;
+    if (settings.passes < fitState.passesDone) {
+      throw new OptionError(
+        `Option --epochs: the run in "${dir}" has done ${fitState.passesDone} passes already, got ${settings.passes}`,
+      );
+    }
     wallBefore = c.wallSeconds;
-    console.log(`Resuming ${dir} after pass ${fitState.passesDone} of ${passes}`);
+    console.log(`Resuming ${dir} after pass ${fitState.passesDone} of ${settings.passes}`);
   } else {
     const r = await settingsFromFlags(values);
     settings = r.settings;
@@ -423,15 +527,17 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     }
     const name = settings.source.replace(/^.*\//, "").replace(/\.json$/, "");
     dir = (values.out as string) ?? join("runs", `${name}-seed${settings.seed}`);
-    if (await exists(checkpointPath(dir))) {
-      throw new OptionError(
-        `Run folder "${dir}" already holds a run; pass --resume ${dir} to continue it, or --out to choose another folder`,
-      );
-    }
+    await prepareOutFolder(dir, values.force as boolean);
   }
-  await Deno.mkdir(dir, { recursive: true });
 
   const data = await loadMnist({ dir: settings.data });
+  checkSplitFits(model, data.train, "training images");
+  checkSplitFits(model, data.test, "test images");
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw fsError(e, "create the folder", dir, "out");
+  }
   samplePeakMB();
   const train = settings.limit ? Math.min(settings.limit, data.train.count) : data.train.count;
   console.log(
@@ -533,8 +639,9 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       if (stalled) console.log(stalled);
       // With the evaluation in the background the model has moved on into the next pass: save the pass's own weights.
       saved.params.set(snapshot.params);
-      await saveModel(join(dir, "model.json"), saved);
+      // The checkpoint first: a folder holding model.json but no checkpoint.json is never ours.
       await saveCheckpoint(dir, settings, saved, { ...optimizer, state: snapshot.optimizerState }, state, wall());
+      await saveModel(join(dir, "model.json"), saved);
       const metrics = classificationMetrics(testPredictions, data.test.labels, data.classes);
       await writeMetrics(dir, metrics, formatMetrics(metrics));
       await writeDigitGrid(
@@ -546,23 +653,30 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       await writeCurves(dir, state, train);
       await writeSummary(state, { macroF1: metrics.macroF1 });
       await writeIndex(dir, `LeNet-5 run: ${settings.source}, seed ${settings.seed}`, state, [
-        `Data: ${data.source}. ${
-          counts.trainable.toLocaleString("en-US")
-        } parameters, loss ${settings.graph.loss.type}, ` +
-        `optimizer ${settings.optimizer.type}, batch ${settings.batch}.`,
+        `Data: ${escapeXml(data.source)}. ${counts.trainable.toLocaleString("en-US")} parameters, loss ${
+          escapeXml(settings.graph.loss.type)
+        }, ` +
+        `optimizer ${escapeXml(settings.optimizer.type)}, batch ${settings.batch}.`,
         `After pass ${h.pass}: test error ${(100 * h.testError).toFixed(2)}%, training error ${
           (100 * h.trainError).toFixed(2)
         }%, macro F1 ${metrics.macroF1.toFixed(4)}.`,
         ...deviationsHtml(settings.deviations),
         ...(settings.distort
           ? [
-            `Training patterns distorted at random (${JSON.stringify(settings.distort)}); examples:<br>` +
+            `Training patterns distorted at random (${escapeXml(JSON.stringify(settings.distort))}); examples:<br>` +
             `<img src="distortions.png" alt="training digits and random distortions of them" width="512">`,
           ]
           : []),
       ]);
     },
-  }, fitState);
+  }, fitState).catch((e) => {
+    if (!(e instanceof DivergenceError)) throw e;
+    if (tty && !values.quiet) Deno.stdout.writeSync(enc.encode("\r\x1b[K"));
+    const kept = e.lastGoodPass
+      ? `${join(dir, "model.json")} and checkpoint.json hold the model after pass ${e.lastGoodPass}, untouched`
+      : "no model was saved";
+    throw new Error(`${e.message} Stopped: ${kept}. Smaller steps (--lr, --eta-scale, --schedule) may help.`);
+  });
   const last = result.history[result.history.length - 1];
   if (last) {
     console.log(

@@ -3,8 +3,23 @@
  * code, the number of dimensions, then each dimension as a 32-bit integer)
  * followed by the data. Plain or gzip-compressed files are both read.
  *
+ * The header bounds what is read: a file may declare at most
+ * {@linkcode MAX_IDX_BYTES}, and gzip data is decompressed in a stream into a
+ * buffer of the declared size, stopping as soon as it would hold more.
+ *
  * @module
  */
+import { readFileBounded } from "./files.ts";
+
+/** The largest idx file read, header and data: 1 GiB (MNIST's largest, the training images, is 47 MB). */
+export const MAX_IDX_BYTES = 2 ** 30;
+
+/**
+ * Compressed input goes to the decompressor in slices of this many bytes. One
+ * slice inflates to at most about 1,032 times as much (deflate's largest
+ * ratio), about 8 MB, so output arrives in pieces that can be checked.
+ */
+const SLICE_BYTES = 8192;
 
 /** Element types of idx files by their type code. */
 const TYPES: Record<number, { name: string; bytes: number }> = {
@@ -32,9 +47,92 @@ export class IdxError extends Error {
   override name = "IdxError";
 }
 
+/** What an idx header says: the element type, the dimensions and the sizes they imply. */
+interface IdxHeader {
+  readonly magic: number;
+  readonly type: { name: string; bytes: number };
+  readonly dims: number[];
+  /** Bytes of the header itself. */
+  readonly headerBytes: number;
+  /** Bytes of the whole file the header declares. */
+  readonly totalBytes: number;
+}
+
+type Fail = (problem: string) => never;
+
+function failer(source: string): Fail {
+  return (problem) => {
+    throw new IdxError(`Cannot read idx file "${source}": ${problem}`);
+  };
+}
+
+/** "10 x 28 x 28 uint8 values" */
+function describe(header: IdxHeader): string {
+  return `${header.dims.join(" x ")} ${header.type.name} values`;
+}
+
+/**
+ * Reads the header at the start of `bytes`, refusing a declared size over
+ * {@linkcode MAX_IDX_BYTES}. When `partial`, too few bytes give `undefined`
+ * (more may come) rather than an error.
+ */
+function readHeader(bytes: Uint8Array, fail: Fail, expectMagic: number | undefined, partial: boolean) {
+  if (bytes.length < 4) {
+    return partial ? undefined : fail(`file holds ${bytes.length} bytes, too short for an idx header`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0, false);
+  if (expectMagic !== undefined && magic !== expectMagic) fail(`magic number is ${magic}, expected ${expectMagic}`);
+  const type = TYPES[bytes[2]];
+  if (bytes[0] !== 0 || bytes[1] !== 0 || type === undefined || bytes[3] === 0) {
+    fail(`magic number is ${magic} (0x${magic.toString(16).padStart(8, "0")}), not an idx header`);
+  }
+  const rank = bytes[3];
+  const headerBytes = 4 + 4 * rank;
+  if (bytes.length < headerBytes) {
+    return partial ? undefined : fail(`file holds ${bytes.length} bytes, too short for a header of ${rank} dimensions`);
+  }
+  const dims: number[] = [];
+  for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
+  // A zero dimension empties the file; otherwise the product may reach Infinity, which the limit refuses.
+  const count = dims.includes(0) ? 0 : dims.reduce((a, b) => a * b, 1);
+  const header: IdxHeader = { magic, type, dims, headerBytes, totalBytes: headerBytes + count * type.bytes };
+  if (header.totalBytes > MAX_IDX_BYTES) {
+    fail(
+      `its header declares ${
+        describe(header)
+      }, ${header.totalBytes} bytes, more than the limit of ${MAX_IDX_BYTES} bytes (MAX_IDX_BYTES)`,
+    );
+  }
+  return header;
+}
+
+/** Checks the size of `bytes` against the header and decodes the values; `copy` keeps them apart from `bytes`. */
+function decode(bytes: Uint8Array, header: IdxHeader, fail: Fail, copy: boolean): Idx {
+  const { type, dims, headerBytes, totalBytes } = header;
+  if (bytes.length < totalBytes) {
+    fail(`file is truncated: it holds ${bytes.length} bytes, expected ${totalBytes} for ${describe(header)}`);
+  }
+  if (bytes.length > totalBytes) fail(`file holds ${bytes.length} bytes, expected ${totalBytes}: trailing data`);
+  const body = copy ? bytes.slice(headerBytes, totalBytes) : bytes.subarray(headerBytes, totalBytes);
+  const n = (totalBytes - headerBytes) / type.bytes;
+  let data: Idx["data"];
+  if (type.name === "uint8") data = body;
+  else if (type.name === "int8") data = new Int8Array(body.buffer, body.byteOffset, body.length);
+  else {
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    if (type.name === "int16") data = Int16Array.from({ length: n }, (_, i) => dv.getInt16(2 * i, false));
+    else if (type.name === "int32") data = Int32Array.from({ length: n }, (_, i) => dv.getInt32(4 * i, false));
+    else if (type.name === "float32") data = Float32Array.from({ length: n }, (_, i) => dv.getFloat32(4 * i, false));
+    else data = Float64Array.from({ length: n }, (_, i) => dv.getFloat64(8 * i, false));
+  }
+  return { type: type.name, magic: header.magic, dims, data };
+}
+
 /**
  * Decodes idx bytes. `source` names the file in errors; `expectMagic`
- * rejects a file of another kind (e.g. labels given for images).
+ * rejects a file of another kind (e.g. labels given for images). A header
+ * declaring more than {@linkcode MAX_IDX_BYTES} is refused.
  *
  * @example
  * ```ts
@@ -45,44 +143,8 @@ export class IdxError extends Error {
  * ```
  */
 export function parseIdx(bytes: Uint8Array, source: string, expectMagic?: number): Idx {
-  const fail = (problem: string): never => {
-    throw new IdxError(`Cannot read idx file "${source}": ${problem}`);
-  };
-  if (bytes.length < 4) fail(`file holds ${bytes.length} bytes, too short for an idx header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = view.getUint32(0, false);
-  if (expectMagic !== undefined && magic !== expectMagic) fail(`magic number is ${magic}, expected ${expectMagic}`);
-  const type = TYPES[bytes[2]];
-  if (bytes[0] !== 0 || bytes[1] !== 0 || type === undefined || bytes[3] === 0) {
-    fail(`magic number is ${magic} (0x${magic.toString(16).padStart(8, "0")}), not an idx header`);
-  }
-  const rank = bytes[3];
-  const header = 4 + 4 * rank;
-  if (bytes.length < header) fail(`file holds ${bytes.length} bytes, too short for a header of ${rank} dimensions`);
-  const dims: number[] = [];
-  for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
-  const count = dims.reduce((a, b) => a * b, 1);
-  const expected = header + count * type.bytes;
-  if (bytes.length < expected) {
-    fail(
-      `file is truncated: it holds ${bytes.length} bytes, expected ${expected} for ${
-        dims.join(" x ")
-      } ${type.name} values`,
-    );
-  }
-  if (bytes.length > expected) fail(`file holds ${bytes.length} bytes, expected ${expected}: trailing data`);
-  const body = bytes.slice(header, expected);
-  let data: Idx["data"];
-  if (type.bytes === 1) data = type.name === "uint8" ? body : new Int8Array(body.buffer);
-  else {
-    const dv = new DataView(body.buffer);
-    const n = count;
-    if (type.name === "int16") data = Int16Array.from({ length: n }, (_, i) => dv.getInt16(2 * i, false));
-    else if (type.name === "int32") data = Int32Array.from({ length: n }, (_, i) => dv.getInt32(4 * i, false));
-    else if (type.name === "float32") data = Float32Array.from({ length: n }, (_, i) => dv.getFloat32(4 * i, false));
-    else data = Float64Array.from({ length: n }, (_, i) => dv.getFloat64(8 * i, false));
-  }
-  return { type: type.name, magic, dims, data };
+  const fail = failer(source);
+  return decode(bytes, readHeader(bytes, fail, expectMagic, false)!, fail, true);
 }
 
 /** True for gzip data (magic bytes 1f 8b). */
@@ -90,25 +152,108 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Gunzips with the web-standard DecompressionStream. */
-export async function gunzip(bytes: Uint8Array, source: string): Promise<Uint8Array> {
+/**
+ * Decompresses `parts` (one gzip or zlib stream, split anywhere) with the
+ * web-standard DecompressionStream and hands the output to `onChunk` piece by
+ * piece, each at most about 8 MB however well the data compresses. When
+ * `onChunk` throws, decompression stops at once and the error passes on;
+ * corrupt data goes to `corrupt`, which throws.
+ */
+export async function decompress(
+  parts: readonly Uint8Array[],
+  format: "gzip" | "deflate",
+  onChunk: (chunk: Uint8Array) => void,
+  corrupt: (error: Error) => never,
+): Promise<void> {
+  let part = 0, at = 0;
+  const input = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    pull(controller) {
+      while (part < parts.length && at >= parts[part].length) [part, at] = [part + 1, 0];
+      if (part === parts.length) return controller.close();
+      controller.enqueue(parts[part].subarray(at, at + SLICE_BYTES) as Uint8Array<ArrayBuffer>);
+      at += SLICE_BYTES;
+    },
+  }, { highWaterMark: 0 });
+  const reader = input.pipeThrough(new DecompressionStream(format)).getReader();
   try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    for (;;) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (e) {
+        return corrupt(e as Error);
+      }
+      if (result.done) return;
+      onChunk(result.value);
+    }
   } catch (e) {
-    throw new IdxError(`Cannot read idx file "${source}": gzip data is corrupt (${(e as Error).message})`);
+    await reader.cancel().catch(() => {});
+    throw e;
   }
 }
 
-/** Reads an idx file from disk, plain or gzip (detected by content). */
-export async function readIdxFile(path: string, expectMagic?: number): Promise<Idx> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new IdxError(`Cannot read idx file "${path}": no such file`);
-    throw e;
+/**
+ * Gunzips with the web-standard DecompressionStream, stopping with an error
+ * once the output passes `limit` bytes. For idx files prefer
+ * {@linkcode gunzipIdx}, which is bounded by the header.
+ */
+export async function gunzip(bytes: Uint8Array, source: string, limit = MAX_IDX_BYTES): Promise<Uint8Array> {
+  const fail = failer(source);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  await decompress([bytes], "gzip", (chunk) => {
+    total += chunk.length;
+    if (total > limit) fail(`gzip data inflates to more than ${limit} bytes, the limit`);
+    chunks.push(chunk);
+  }, (e) => fail(`gzip data is corrupt (${e.message})`));
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
   }
-  if (isGzip(bytes)) bytes = await gunzip(bytes, path);
-  return parseIdx(bytes, path, expectMagic);
+  return out;
+}
+
+/**
+ * Decodes a gzip-compressed idx file. The header is read as soon as its bytes
+ * are out, the output buffer is allocated once at the size it declares, and
+ * decompression stops as soon as the data would pass that size.
+ */
+export async function gunzipIdx(bytes: Uint8Array, source: string, expectMagic?: number): Promise<Idx> {
+  const fail = failer(source);
+  let head = new Uint8Array(0); // the first bytes, until they hold the whole header
+  let header: IdxHeader | undefined;
+  let out = new Uint8Array(0), filled = 0;
+  await decompress([bytes], "gzip", (chunk) => {
+    if (header === undefined) {
+      const joined = new Uint8Array(head.length + chunk.length);
+      joined.set(head);
+      joined.set(chunk, head.length);
+      head = joined;
+      header = readHeader(head, fail, expectMagic, true);
+      if (header === undefined) return;
+      out = new Uint8Array(header.totalBytes);
+      chunk = head;
+    }
+    if (filled + chunk.length > out.length) {
+      fail(
+        `gzip data inflates to more than the ${out.length} bytes its header declares for ${
+          describe(header)
+        }: trailing data`,
+      );
+    }
+    out.set(chunk, filled);
+    filled += chunk.length;
+  }, (e) => fail(`gzip data is corrupt (${e.message})`));
+  if (header === undefined) return parseIdx(head, source, expectMagic); // names what the short header lacks
+  return decode(out.subarray(0, filled), header, fail, false);
+}
+
+/** Reads an idx file from disk, plain or gzip (detected by content); files over MAX_IDX_BYTES are refused unread. */
+export async function readIdxFile(path: string, expectMagic?: number): Promise<Idx> {
+  const bytes = await readFileBounded(path, MAX_IDX_BYTES, (problem) => {
+    throw new IdxError(`Cannot read idx file "${path}": ${problem}`);
+  });
+  return isGzip(bytes) ? await gunzipIdx(bytes, path, expectMagic) : parseIdx(bytes, path, expectMagic);
 }

@@ -18,6 +18,8 @@ export interface Split {
   readonly count: number;
   readonly rows: number;
   readonly cols: number;
+  /** The images' file, for messages; absent for splits made in memory. */
+  readonly source?: string;
 }
 
 /** A data set: training and test splits and where they came from. */
@@ -63,6 +65,14 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 
 /** Finds `name` in `dir` as given, with ".gz", or with a "." for the second "-" (a common renaming). */
 async function locate(dir: string, name: string): Promise<string> {
+  const info = await Deno.stat(dir).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) throw new IdxError(`Cannot use data folder "${dir}": no such folder`);
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new IdxError(`Cannot use data folder "${dir}": a part of the path is a file, not a folder`);
+    }
+    throw e;
+  });
+  if (!info.isDirectory) throw new IdxError(`Cannot use data folder "${dir}": it is a file, not a folder`);
   const alt = name.replace(/-(idx\d-ubyte)$/, ".$1");
   for (const candidate of [name, `${name}.gz`, alt, `${alt}.gz`]) {
     try {
@@ -96,7 +106,22 @@ async function loadSplit(dir: string, images: string, labels: string, verify: bo
   }
   const img = await readIdxFile(imgPath, 2051);
   const lab = await readIdxFile(labPath, 2049);
+  if (img.dims.length !== 3) {
+    throw new IdxError(
+      `Cannot use "${imgPath}": it holds ${img.type} [${img.dims.join(", ")}], expected images [count, rows, cols]`,
+    );
+  }
   const [count, rows, cols] = img.dims;
+  if (count === 0 || rows === 0 || cols === 0) {
+    throw new IdxError(`Cannot use "${imgPath}": it holds no images (${count} of ${rows}x${cols})`);
+  }
+  if (img.type !== "uint8" || lab.type !== "uint8" || lab.dims.length !== 1) {
+    throw new IdxError(
+      `Cannot use "${dir}": expected uint8 images and one uint8 label each, got ${img.type} [${
+        img.dims.join(", ")
+      }] and ${lab.type} [${lab.dims.join(", ")}]`,
+    );
+  }
   if (lab.dims[0] !== count) {
     throw new IdxError(
       `Cannot use "${dir}": "${imgPath}" holds ${count} images but "${labPath}" holds ${lab.dims[0]} labels`,
@@ -108,7 +133,7 @@ async function loadSplit(dir: string, images: string, labels: string, verify: bo
       throw new IdxError(`Cannot use "${labPath}": label ${i} is ${labelsData[i]}, expected a class in 0..9`);
     }
   }
-  return { images: img.data as Uint8Array, labels: labelsData, count, rows, cols };
+  return { images: img.data as Uint8Array, labels: labelsData, count, rows, cols, source: imgPath };
 }
 
 /**

@@ -59,11 +59,15 @@ export class ConfigReader {
     return this.#raw[field];
   }
 
-  /** An integer within [min, max]; `fallback` when absent (required when no fallback). */
-  int(field: string, opts: { min?: number; max?: number; fallback?: number } = {}): number {
+  /**
+   * An integer within [min, max]; `fallback` when absent (required when no
+   * fallback). `limit` names the constant `max` comes from, for the message
+   * (e.g. "MAX_MAPS").
+   */
+  int(field: string, opts: { min?: number; max?: number; fallback?: number; limit?: string } = {}): number {
     const v = this.raw(field);
     const { min = -Infinity, max = Infinity } = opts;
-    const range = max === Infinity ? `>= ${min}` : `in ${min}..${max}`;
+    const range = max === Infinity ? `>= ${min}` : `in ${min}..${max}${opts.limit ? ` (${opts.limit})` : ""}`;
     if (v === undefined) {
       if (opts.fallback !== undefined) return opts.fallback;
       fieldError(this.#where, field, `is required: expected an integer ${range}`);

@@ -11,6 +11,7 @@
 import type { Split } from "../data/mnist.ts";
 import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
+import { describeNonFinite, firstNonFinite } from "./finite.ts";
 import { argmaxRows, type Model } from "./model.ts";
 import type { Floats, OptimizerState, Shape } from "./types.ts";
 import { BackgroundEvaluator, splitRanges } from "./evaluator.ts";
@@ -161,6 +162,28 @@ export interface FitState {
   lossCurve: LossPoint[];
 }
 
+/**
+ * Training diverged: a loss or a weight stopped being a finite number. fit()
+ * stops at once; the passes before `pass` were recorded (and handed to
+ * `onPass`), nothing of `pass` was.
+ */
+export class DivergenceError extends Error {
+  override name = "DivergenceError";
+  constructor(
+    message: string,
+    /** The pass it happened in (1-based). */
+    readonly pass: number,
+    /** The last pattern of the batch whose loss was not finite, 1-based within the pass; null: found after the pass. */
+    readonly pattern: number | null,
+    /** Updates made before it, in all. */
+    readonly step: number,
+    /** Passes recorded before it: the last good state is the one after this pass (0: none). */
+    readonly lastGoodPass: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The eta of pass `pass` (1-based). */
 export function learningRateOf(pass: number, schedule: readonly number[] | undefined, fallback: number): number {
   if (!schedule || schedule.length === 0) return fallback;
@@ -218,6 +241,30 @@ function curvatureFor(
   return h;
 }
 
+/**
+ * Checks that a split's images, padded as the paper's preprocessing pads
+ * them, are the model's input, and that it holds patterns; throws a
+ * RangeError naming the images' file otherwise. `what` names the split.
+ */
+export function checkSplitFits(model: Model, split: Split, what: string): void {
+  const name = split.source ? `${what} "${split.source}"` : what;
+  const pad = PAPER_PREPROCESS.pad;
+  if (!(split.count >= 1)) throw new RangeError(`Cannot use the ${name}: it holds no patterns`);
+  const h = split.rows + 2 * pad, w = split.cols + 2 * pad;
+  const shape = model.inputShape;
+  const [maps, rows, cols] = shape.length === 3 ? shape : shape.length === 2 ? [1, ...shape] : [shape[0], 1, 1];
+  if (maps !== 1 || rows !== h || cols !== w) {
+    const want = maps === 1 && rows > 2 * pad && cols > 2 * pad ? ` (${rows - 2 * pad}x${cols - 2 * pad} images)` : "";
+    throw new RangeError(
+      `Cannot use the ${name}: its images are ${split.rows}x${split.cols} (${h}x${w} after the ${pad}-pixel ` +
+        `padding), but the model's input is ${shape.join("x")}${want}`,
+    );
+  }
+  if (split.images.length < split.count * split.rows * split.cols || split.labels.length < split.count) {
+    throw new RangeError(`Cannot use the ${name}: it holds fewer pixels or labels than ${split.count} patterns need`);
+  }
+}
+
 /** Preprocessed inputs and labels of the patterns `indices` of a split. */
 export function gather(split: Split, indices: ArrayLike<number>, x: Float32Array, labels: Uint8Array): void {
   const size = split.rows * split.cols;
@@ -269,6 +316,7 @@ export function evaluate(
   split: Split,
   options: { from?: number; limit?: number; batch?: number; parallel?: ParallelTrainer } = {},
 ): Evaluation {
+  checkSplitFits(model, split, "data");
   const from = options.from ?? 0;
   const count = Math.max(0, Math.min(options.limit ?? split.count, split.count) - from);
   const batch = Math.min(options.batch ?? 100, options.parallel?.capacity ?? Infinity);
@@ -334,6 +382,8 @@ export async function fit(
   state: FitState = { passesDone: 0, steps: 0, history: [], lossCurve: [] },
 ): Promise<FitState> {
   const { train, test } = data;
+  checkSplitFits(model, train, "training images");
+  checkSplitFits(model, test, "test images");
   const count = Math.min(options.limit ?? train.count, train.count);
   const batch = options.batch;
   let order = patternOrder(count, options.seed);
@@ -385,6 +435,30 @@ export async function fit(
     const r = worker!.collect();
     await record(f, r.trainWrong, r.testWrong, r.testPredictions, r.seconds);
   };
+  /** Stops the run: the pass still being evaluated was good, so it is recorded first. */
+  const diverged = async (
+    problem: string,
+    pass: number,
+    patterns: [number, number] | null,
+    step: number,
+  ): Promise<never> => {
+    if (pending) await collect();
+    const n = (k: number) => k.toLocaleString("en-US");
+    const at = patterns === null
+      ? `pass ${pass}`
+      : `pass ${pass} at pattern${patterns[0] < patterns[1] ? `s ${n(patterns[0])}-` : " "}${n(patterns[1])} of ${
+        n(count)
+      } (update ${n(step)})`;
+    throw new DivergenceError(
+      `Training diverged in ${at}: ${problem}. The last good state is ${
+        state.passesDone ? `the one after pass ${state.passesDone}` : "none (no pass completed)"
+      }.`,
+      pass,
+      patterns?.[1] ?? null,
+      step,
+      state.passesDone,
+    );
+  };
   try {
     for (let pass = state.passesDone + 1; pass <= options.passes && state.steps < totalSteps; pass++) {
       const lr = learningRateOf(pass, options.schedule, optimizer.lr);
@@ -416,6 +490,7 @@ export async function fit(
           ? parallel.trainStep(optimizer, xs, ls, n, lr, predicted)
           : trainStep(model, optimizer, xs, ls, n, lr, predicted);
         state.steps++;
+        if (!Number.isFinite(loss)) await diverged(`the loss is ${loss}`, pass, [s + 1, s + n], state.steps);
         if (running && state.steps % every === 0) {
           // h_kk of the batch just trained on (after its update), blended into the running estimate.
           const h = estimateCurvature(model, xs, ls, n);
@@ -451,6 +526,8 @@ export async function fit(
           });
         }
       }
+      const bad = firstNonFinite(model);
+      if (bad) await diverged(`after its last update ${describeNonFinite(bad)}`, pass, null, state.steps);
       // What the next pass's re-estimate blends with is where the running estimate ended.
       if (running && typeof optimizer.state.curvature === "object") {
         optimizer.state.curvature = Float32Array.from(model.hess);

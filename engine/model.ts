@@ -6,6 +6,7 @@
  */
 import { ConfigReader, show, showShape, sizeOf } from "./config.ts";
 import { INIT_NAMES, INITIALIZERS } from "./init.ts";
+import { grouped, MAX_ACTIVATIONS, MAX_BUFFER_BYTES, MAX_DIM, MAX_PARAMETERS, MAX_RANK } from "./limits.ts";
 import type { Registries } from "./registry.ts";
 import { Rng } from "./rng.ts";
 import {
@@ -146,6 +147,15 @@ export class Model {
     }
     if (n <= this.#capacity) return;
     const sizes = [this.inputSize, ...this.layers.map((l) => l.outSize)];
+    // Activations, their derivatives and (for backward2) their second derivatives.
+    const perSample = 3 * sizes.reduce((a, b) => a + b, 0) * this.#F.BYTES_PER_ELEMENT;
+    if (n * perSample > MAX_BUFFER_BYTES) {
+      throw new RangeError(
+        `Cannot run model: a batch of ${n} needs ${mib(n * perSample)} of activation buffers, over the limit of ${
+          mib(MAX_BUFFER_BYTES)
+        } (MAX_BUFFER_BYTES); expected a batch of at most ${grouped(Math.floor(MAX_BUFFER_BYTES / perSample))}`,
+      );
+    }
     this.#acts = sizes.map((s) => new this.#F(s * n));
     this.#d = sizes.map((s) => new this.#F(s * n));
     this.#d2 = [];
@@ -338,10 +348,64 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/** What a value is, for messages: `null`, `a list [1,2]`, `a string "x"`. */
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  const kind = Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : `a ${typeof v}`;
+  return `${kind} ${show(v)}`;
+}
+
+/** Bytes as MiB, for messages. */
+function mib(bytes: number): string {
+  return `${grouped(Math.ceil(bytes / 2 ** 20))} MiB`;
+}
+
+/** The graph's input shape, checked entry by entry against MAX_RANK, MAX_DIM and MAX_ACTIVATIONS. */
+function checkInput(input: unknown): number[] {
+  const problem = (text: string) => new GraphError(`Cannot build graph: field "input" ${text}`);
+  if (!Array.isArray(input) || input.length === 0) {
+    throw problem(
+      `must be a non-empty list of positive integers (the per-sample shape, e.g. [1, 32, 32]), got ${show(input)}`,
+    );
+  }
+  if (input.length > MAX_RANK) {
+    throw problem(`must have at most ${MAX_RANK} dimensions (MAX_RANK), got ${input.length}`);
+  }
+  input.forEach((d, i) => {
+    if (typeof d !== "number" || !Number.isInteger(d) || d < 1 || d > MAX_DIM) {
+      throw problem(`entry ${i} must be an integer in 1..${MAX_DIM} (MAX_DIM), got ${show(d)}`);
+    }
+  });
+  if (sizeOf(input) > MAX_ACTIVATIONS) {
+    throw problem(
+      `${showShape(input)} holds ${grouped(sizeOf(input))} values per sample, over the limit of ${
+        grouped(MAX_ACTIVATIONS)
+      } (MAX_ACTIVATIONS)`,
+    );
+  }
+  return input;
+}
+
 /**
  * Builds a model from a graph: validates every layer against the registry,
  * infers every shape, lays the parameters out in one flat buffer and
  * initialises them from the seed.
+ *
+ * Sizes are limited (engine/limits.ts), and checked before anything is
+ * allocated, so an oversized graph fails at once with a {@linkcode GraphError}
+ * that names the field or the totals and the limit:
+ * - the input: at most `MAX_RANK` (8) dimensions of 1..`MAX_DIM` (65,536);
+ * - per field: conv2d `maps` up to `MAX_MAPS` (16,384), full `units` and rbf
+ *   `codes` up to `MAX_UNITS` (65,536), kernels, pooling windows, strides and
+ *   padding up to `MAX_WINDOW` (1,024), and a conv2d's input maps x output
+ *   maps up to `MAX_MAP_PAIRS` (4,194,304);
+ * - per model, checked layer by layer: at most `MAX_PARAMETERS` (50,000,000)
+ *   parameters, and `MAX_ACTIVATIONS` (16,777,216) values per sample over the
+ *   input and every layer's output;
+ * - the buffers built (parameters, gradients, second derivatives, and one
+ *   sample's activations with their two derivatives) within
+ *   `MAX_BUFFER_BYTES` (1 GiB); `forward` holds a batch's activation buffers
+ *   to the same limit.
  *
  * @example
  * ```ts
@@ -357,20 +421,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  */
 export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
   const { registry } = options;
-  if (!isRecord(graph)) throw new GraphError(`Cannot build graph: expected an object, got ${show(graph)}`);
+  if (!isRecord(graph)) {
+    throw new GraphError(
+      `Cannot build graph: expected an object with fields "input", "layers" and "loss", got ${describe(graph)}`,
+    );
+  }
   const top = new ConfigReader(graph as Record<string, unknown>, { label: "graph" }, []);
   const gname = top.raw("name");
   if (gname !== undefined && typeof gname !== "string") {
     throw new GraphError(`Cannot build graph: field "name" must be a string, got ${show(gname)}`);
   }
-  const input = top.raw("input");
-  if (!Array.isArray(input) || input.length === 0 || !input.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new GraphError(
-      `Cannot build graph: field "input" must be a non-empty list of positive integers (the per-sample shape, e.g. [1, 32, 32]), got ${
-        show(input)
-      }`,
-    );
-  }
+  const input = checkInput(top.raw("input"));
   const initDefault = top.raw("init") ?? "paper";
   if (typeof initDefault !== "string" || !INIT_NAMES.includes(initDefault)) {
     throw new GraphError(
@@ -404,6 +465,8 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
   const pending: Pending[] = [];
   const names = new Set<string>();
   let shape: Shape = smallInts(input, "graph");
+  // Running totals, checked after each layer so that no later layer is configured on an oversized model.
+  let paramTotal = 0, valueTotal = sizeOf(shape);
   specs.forEach((raw: unknown, index: number) => {
     if (!isRecord(raw)) {
       throw new GraphError(`Cannot build layer ${index}: expected an object with a "type", got ${show(raw)}`);
@@ -429,6 +492,26 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     const { init: _init, ...rest } = raw;
     const config = plugin.configure(rest, shape, where);
     const outShape = smallInts(plugin.outputShape(config, shape), where.label);
+    valueTotal += sizeOf(outShape);
+    if (valueTotal > MAX_ACTIVATIONS) {
+      throw new GraphError(
+        `Cannot build ${where.label}: its output ${
+          showShape(outShape)
+        } brings the values per sample (input and outputs) to ${grouped(valueTotal)}, over the limit of ${
+          grouped(MAX_ACTIVATIONS)
+        } (MAX_ACTIVATIONS)`,
+      );
+    }
+    const paramSpecs = plugin.params(config, shape);
+    const own = paramSpecs.reduce((sum, p) => sum + sizeOf(p.shape), 0);
+    paramTotal += own;
+    if (paramTotal > MAX_PARAMETERS) {
+      throw new GraphError(
+        `Cannot build ${where.label}: its ${grouped(own)} parameters bring the model's parameters to ${
+          grouped(paramTotal)
+        }, over the limit of ${grouped(MAX_PARAMETERS)} (MAX_PARAMETERS)`,
+      );
+    }
     pending.push({
       name,
       type: plugin.type,
@@ -436,7 +519,7 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
       config,
       inShape: shape,
       outShape,
-      specs: plugin.params(config, shape),
+      specs: paramSpecs,
       initName,
       connections: plugin.connections(config, shape),
     });
@@ -455,6 +538,17 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
       if (s.trainable ?? true) trainableCount += size;
       total += size;
     }
+  }
+  // Parameters, gradients and second derivatives, plus one sample's activations and their two derivatives.
+  const bytes = (total + 2 * trainableCount + 3 * valueTotal) * F.BYTES_PER_ELEMENT;
+  if (bytes > MAX_BUFFER_BYTES) {
+    throw new GraphError(
+      `Cannot build graph: its buffers (${grouped(total)} parameters, ${
+        grouped(trainableCount)
+      } of them trainable, and ${grouped(valueTotal)} values per sample, in ${options.dtype ?? "float32"}) take ${
+        mib(bytes)
+      }, over the limit of ${mib(MAX_BUFFER_BYTES)} (MAX_BUFFER_BYTES)`,
+    );
   }
   const given = options.storage ?? {};
   const storage = (a: Floats | undefined, size: number, what: string): Floats => {

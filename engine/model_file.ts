@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { fileProblem } from "../data/files.ts";
 import { show } from "./config.ts";
+import { describeNonFinite, firstNonFinite } from "./finite.ts";
 import { buildModel, type GraphSpec, type Model } from "./model.ts";
 import type { Registries } from "./registry.ts";
 
@@ -50,7 +52,13 @@ export function floatsToBase64(values: ArrayLike<number>): string {
 /** Decodes `floatsToBase64` output of `count` values; `what` names the field in errors. */
 export function base64ToFloats(text: unknown, count: number, what: string): Float32Array {
   if (typeof text !== "string") throw new TypeError(`Cannot load ${what}: expected base64 text, got ${show(text)}`);
-  const bytes = fromBase64(text);
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(text);
+  } catch {
+    // atob throws a DOMException (InvalidCharacterError) on a character or length base64 does not allow.
+    throw new TypeError(`Cannot load ${what}: expected base64 text, got characters or a length base64 does not allow`);
+  }
   if (bytes.length !== count * 4) {
     throw new TypeError(`Cannot load ${what}: holds ${bytes.length} bytes, expected ${count * 4}`);
   }
@@ -86,7 +94,14 @@ export function modelFromJSON(data: unknown, registry: Registries, source = "mod
   if (data.version !== MODEL_VERSION) {
     throw new TypeError(`Cannot load ${source}: field "version" is ${show(data.version)}, expected ${MODEL_VERSION}`);
   }
-  const model = buildModel(data.graph, { registry });
+  let model: Model;
+  try {
+    model = buildModel(data.graph, { registry });
+  } catch (e) {
+    // The error keeps its type (a GraphError, say) and gains the file and the field.
+    (e as Error).message = `Cannot load ${source}: field "graph": ${(e as Error).message}`;
+    throw e;
+  }
   if (data.count !== model.params.length || typeof data.params !== "string") {
     throw new TypeError(
       `Cannot load ${source}: field "count" is ${
@@ -95,12 +110,47 @@ export function modelFromJSON(data: unknown, registry: Registries, source = "mod
     );
   }
   model.params.set(base64ToFloats(data.params, model.params.length, `${source}: field "params"`));
+  const bad = firstNonFinite(model);
+  if (bad) {
+    throw new TypeError(
+      `Cannot load ${source}: ${
+        describeNonFinite(bad)
+      }; a model's weights must be finite numbers (saved from a diverged run?)`,
+    );
+  }
   return model;
+}
+
+/** The temporary file writeFileAtomic writes before renaming it to `path`. */
+const temporaryFor = (path: string) => `${path}.tmp-${Deno.pid}-${Date.now()}`;
+
+/** True for the name of a temporary file writeFileAtomic made for `name` (any process, any time). */
+export function isTemporaryOf(entry: string, name: string): boolean {
+  return entry.startsWith(`${name}.tmp-`) && /^\d+-\d+$/.test(entry.slice(name.length + 5));
+}
+
+/**
+ * Removes the temporary files writeFileAtomic left in `dir` for the files
+ * `names` (a process killed while writing leaves one behind). Returns their names.
+ */
+export async function removeStaleTemporaries(dir: string, names: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && names.some((n) => isTemporaryOf(e.name, n))) {
+        await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+        removed.push(e.name);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed;
 }
 
 /** Writes `text` to `path` atomically: a temporary file beside it, then a rename. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${Date.now()}`;
+  const tmp = temporaryFor(path);
   try {
     if (typeof data === "string") await Deno.writeTextFile(tmp, data);
     else await Deno.writeFile(tmp, data);
@@ -129,14 +179,30 @@ export async function saveModel(path: string, model: Model): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(modelToJSON(model)));
 }
 
-/** Reads a JSON file, with errors that name it. */
+/**
+ * The largest JSON file read (model, checkpoint, graph): 256 MiB. A LeNet-5
+ * model file is about 0.1 MB, a checkpoint 0.5 MB; the largest graph the
+ * engine builds (50 M parameters) saves to about 270 MB of base64.
+ */
+export const MAX_JSON_BYTES = 256 * 2 ** 20;
+
+/** Reads a JSON file, with errors that name it; files over MAX_JSON_BYTES are refused unread. */
 export async function readJSONFile(path: string): Promise<unknown> {
   let text: string;
   try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) throw new Deno.errors.IsADirectory();
+    if (info.size > MAX_JSON_BYTES) {
+      throw new RangeError(
+        `Cannot read "${path}": it holds ${info.size.toLocaleString("en-US")} bytes, more than the ${
+          MAX_JSON_BYTES.toLocaleString("en-US")
+        } a model, checkpoint or graph file may`,
+      );
+    }
     text = await Deno.readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot read "${path}": no such file`);
-    throw e;
+    if (e instanceof RangeError) throw e;
+    throw new Error(`Cannot read "${path}": ${fileProblem(e)}`);
   }
   try {
     return JSON.parse(text);

@@ -7,9 +7,15 @@
  * `invert` for dark ink on a light background; transparent PNG pixels are
  * background.
  *
+ * Compressed data is bounded by its header: an idx file by the size it
+ * declares (at most `MAX_IDX_BYTES`), a PNG by {@linkcode MAX_PNG_SIDE} and
+ * {@linkcode MAX_PNG_BYTES}. Decompression stops as soon as the data would pass
+ * the bound.
+ *
  * @module
  */
-import { gunzip, isGzip, parseIdx } from "../data/idx.ts";
+import { readFileBounded } from "../data/files.ts";
+import { decompress, gunzipIdx, isGzip, MAX_IDX_BYTES, parseIdx } from "../data/idx.ts";
 
 /** Images of one size, one after another, row by row. */
 export interface GreyImages {
@@ -32,15 +38,20 @@ export class ImageError extends Error {
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
+/** The widest and tallest PNG read, in pixels. */
+export const MAX_PNG_SIDE = 8192;
+
+/**
+ * The most bytes of samples (width x height x channels x bytes per sample) a
+ * PNG may hold: 256 MiB, an 8192 x 8192 8-bit RGBA image.
+ */
+export const MAX_PNG_BYTES = 2 ** 28;
+
 /** Reads images from an idx, PGM or PNG file. */
 export async function readImages(path: string, options: ReadImagesOptions = {}): Promise<GreyImages> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new ImageError(`Cannot read images "${path}": no such file`);
-    throw e;
-  }
+  const bytes = await readFileBounded(path, MAX_IDX_BYTES, (problem) => {
+    throw new ImageError(`Cannot read images "${path}": ${problem}`);
+  });
   let result: GreyImages;
   if (PNG_SIGNATURE.every((b, i) => bytes[i] === b)) result = await decodePng(bytes, path, options.invert ?? false);
   else if (bytes[0] === 0x50 && (bytes[1] === 0x32 || bytes[1] === 0x35)) result = decodePgm(bytes, path);
@@ -55,7 +66,7 @@ export async function readImages(path: string, options: ReadImagesOptions = {}):
 }
 
 async function decodeIdxImages(bytes: Uint8Array, path: string): Promise<GreyImages> {
-  const idx = parseIdx(isGzip(bytes) ? await gunzip(bytes, path) : bytes, path);
+  const idx = isGzip(bytes) ? await gunzipIdx(bytes, path) : parseIdx(bytes, path);
   if (idx.type !== "uint8" || (idx.dims.length !== 2 && idx.dims.length !== 3)) {
     throw new ImageError(
       `Cannot read images "${path}": idx file holds ${idx.type} [${
@@ -89,14 +100,15 @@ export function decodePgm(bytes: Uint8Array, path: string): GreyImages {
     fail(`header gives ${cols}x${rows} with maximum ${maxval}, expected positive sizes and a maximum in 1..65535`);
   }
   const n = rows * cols;
+  const text = bytes[1] === 0x32, wide = maxval > 255;
+  if (!text) at++; // the single whitespace after the maximum
+  // Checked before the image is allocated: the header's size must fit the file (a P2 value takes a byte at least).
+  if (bytes.length - at < n * (text ? 1 : wide ? 2 : 1)) fail(`holds too few pixels for ${cols}x${rows}`);
   const images = new Uint8Array(n);
   const scale = (v: number) => Math.round((Math.min(v, maxval) * 255) / maxval);
-  if (bytes[1] === 0x32) {
+  if (text) {
     for (let i = 0; i < n; i++) images[i] = scale(token());
   } else {
-    at++; // the single whitespace after the maximum
-    const wide = maxval > 255;
-    if (bytes.length < at + n * (wide ? 2 : 1)) fail(`holds too few pixels for ${cols}x${rows}`);
     for (let i = 0; i < n; i++) {
       images[i] = scale(wide ? (bytes[at + 2 * i] << 8) | bytes[at + 2 * i + 1] : bytes[at + i]);
     }
@@ -104,22 +116,22 @@ export function decodePgm(bytes: Uint8Array, path: string): GreyImages {
   return { images, count: 1, rows, cols };
 }
 
-async function inflate(data: Uint8Array, fail: (problem: string) => never): Promise<Uint8Array> {
-  try {
-    const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("deflate"));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (e) {
-    return fail(`image data is corrupt (${(e as Error).message})`);
-  }
-}
-
-/** Channels per PNG colour type: grey, RGB, palette, grey + alpha, RGBA. */
-const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** PNG colour types: their channels and names. */
+const PNG_COLOURS: Record<number, { channels: number; name: string }> = {
+  0: { channels: 1, name: "grey" },
+  2: { channels: 3, name: "RGB" },
+  3: { channels: 1, name: "palette" },
+  4: { channels: 2, name: "grey + alpha" },
+  6: { channels: 4, name: "RGBA" },
+};
 
 /**
  * PNG: non-interlaced, 8 or 16 bits per sample (8 for a palette). Colour
  * becomes grey by luma (0.299 R + 0.587 G + 0.114 B); alpha composes over the
- * background (black, or white when `lightBackground`).
+ * background (black, or white when `lightBackground`). The header's size is
+ * checked against {@linkcode MAX_PNG_SIDE} and {@linkcode MAX_PNG_BYTES}
+ * before anything is allocated, and the image data must inflate to exactly
+ * the bytes that size needs.
  */
 export async function decodePng(bytes: Uint8Array, path: string, lightBackground = false): Promise<GreyImages> {
   const fail = (problem: string): never => {
@@ -132,35 +144,40 @@ export async function decodePng(bytes: Uint8Array, path: string, lightBackground
   while (at + 8 <= bytes.length) {
     const length = view.getUint32(at);
     const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (at + 12 + length > bytes.length) {
+      fail(
+        `chunk ${type} at byte ${at} runs past the end of the file: it needs ${
+          12 + length
+        } bytes (length, type, ${length} of data, CRC), the file has ${bytes.length - at} left`,
+      );
+    }
     const data = bytes.subarray(at + 8, at + 8 + length);
-    if (data.length !== length) fail(`chunk ${type} is truncated`);
     if (type === "IHDR") {
+      if (length !== 13) fail(`chunk IHDR holds ${length} bytes, expected 13`);
       width = view.getUint32(at + 8);
       height = view.getUint32(at + 12);
       depth = data[8];
       colour = data[9];
       if (data[12] !== 0) fail("interlaced images are not supported; save it without interlacing");
+      checkSize(width, height, depth, colour, fail);
     } else if (type === "PLTE") palette = data;
     else if (type === "IDAT") idat.push(data);
     else if (type === "IEND") break;
     at += 12 + length;
   }
-  const channels = PNG_CHANNELS[colour];
-  if (channels === undefined || !(depth === 8 || (depth === 16 && colour !== 3))) {
-    fail(`colour type ${colour} with ${depth}-bit samples is not supported; expected 8-bit (or 16-bit) grey or colour`);
-  }
   if (width < 1 || height < 1 || idat.length === 0) fail("no IHDR or no image data");
-  const compressed = new Uint8Array(idat.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of idat) {
-    compressed.set(c, offset);
-    offset += c.length;
-  }
-  const raw = await inflate(compressed, fail);
-  const bpp = (channels * depth) / 8, stride = width * bpp;
-  if (raw.length < height * (stride + 1)) {
-    fail(`image data holds ${raw.length} bytes, expected ${height * (stride + 1)}`);
-  }
+  const { channels, name } = PNG_COLOURS[colour];
+  const bpp = (channels * depth) / 8, stride = width * bpp, size = height * (stride + 1);
+  const raw = new Uint8Array(size); // each row: its filter type, then its samples
+  let filled = 0;
+  await decompress(idat, "deflate", (chunk) => {
+    if (filled + chunk.length > size) {
+      fail(`image data inflates to more than the ${size} bytes a ${width}x${height} ${depth}-bit ${name} image needs`);
+    }
+    raw.set(chunk, filled);
+    filled += chunk.length;
+  }, (e) => fail(`image data is corrupt (${e.message})`));
+  if (filled < size) fail(`image data holds ${filled} bytes, expected ${size}`);
   const px = unfilter(raw, height, stride, bpp, fail);
   const sample = (i: number) => (depth === 16 ? px[2 * i] : px[i]); // the high byte of 16-bit samples
   const images = new Uint8Array(width * height);
@@ -182,6 +199,24 @@ export async function decodePng(bytes: Uint8Array, path: string, lightBackground
     images[p] = Math.round((grey * alpha + bg * (255 - alpha)) / 255);
   }
   return { images, count: 1, rows: height, cols: width };
+}
+
+/** Refuses an IHDR of an unsupported kind or over the size limits, before anything is allocated for it. */
+function checkSize(width: number, height: number, depth: number, colour: number, fail: (problem: string) => never) {
+  const kind = PNG_COLOURS[colour];
+  if (kind === undefined || !(depth === 8 || (depth === 16 && colour !== 3))) {
+    fail(`colour type ${colour} with ${depth}-bit samples is not supported; expected 8-bit (or 16-bit) grey or colour`);
+  }
+  if (width < 1 || height < 1) fail(`header gives ${width}x${height} pixels, expected at least 1x1`);
+  if (width > MAX_PNG_SIDE || height > MAX_PNG_SIDE) {
+    fail(`header gives ${width}x${height} pixels, more than the limit of ${MAX_PNG_SIDE} pixels a side (MAX_PNG_SIDE)`);
+  }
+  const samples = (width * height * kind.channels * depth) / 8;
+  if (samples > MAX_PNG_BYTES) {
+    fail(
+      `a ${width}x${height} ${depth}-bit ${kind.name} image holds ${samples} bytes of samples, more than the limit of ${MAX_PNG_BYTES} (MAX_PNG_BYTES)`,
+    );
+  }
 }
 
 /** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth). */

@@ -5,6 +5,7 @@
  * @module
  */
 import { buildError, ConfigReader, requireMaps, showShape } from "../engine/config.ts";
+import { MAX_WINDOW } from "../engine/limits.ts";
 import type { ConfigWhere, RawConfig, Shape } from "../engine/types.ts";
 
 /** Window size and stride. */
@@ -16,8 +17,8 @@ export interface PoolConfig {
 /** Reads `size` (default 2) and `stride` (default: size); the windows must tile the map exactly. */
 export function configurePool(raw: RawConfig, input: Shape, where: ConfigWhere): PoolConfig {
   const r = new ConfigReader(raw, where);
-  const size = r.int("size", { min: 1, fallback: 2 });
-  const stride = r.int("stride", { min: 1, fallback: size });
+  const size = r.int("size", { min: 1, max: MAX_WINDOW, limit: "MAX_WINDOW", fallback: 2 });
+  const stride = r.int("stride", { min: 1, max: MAX_WINDOW, limit: "MAX_WINDOW", fallback: size });
   r.done();
   const [, h, w] = requireMaps(input, where);
   if (h < size || w < size || (h - size) % stride !== 0 || (w - size) % stride !== 0) {

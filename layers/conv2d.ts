@@ -14,6 +14,7 @@
  * @module
  */
 import { buildError, ConfigReader, fieldError, requireMaps, show, showShape } from "../engine/config.ts";
+import { grouped, MAX_MAP_PAIRS, MAX_MAPS, MAX_WINDOW } from "../engine/limits.ts";
 import type { Floats, Layer, LayerPlugin } from "../engine/types.ts";
 import { conv5Backward, conv5Forward } from "./_conv5.ts";
 import { denseBackward, denseForward } from "./_dense.ts";
@@ -60,13 +61,22 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
 
   configure(raw, input, where) {
     const r = new ConfigReader(raw, where);
-    const maps = r.int("maps", { min: 1 });
-    const kernel = r.int("kernel", { min: 1 });
-    const stride = r.int("stride", { min: 1, fallback: 1 });
-    const padding = r.int("padding", { min: 0, fallback: 0 });
+    const maps = r.int("maps", { min: 1, max: MAX_MAPS, limit: "MAX_MAPS" });
+    const kernel = r.int("kernel", { min: 1, max: MAX_WINDOW, limit: "MAX_WINDOW" });
+    const stride = r.int("stride", { min: 1, max: MAX_WINDOW, limit: "MAX_WINDOW", fallback: 1 });
+    const padding = r.int("padding", { min: 0, max: MAX_WINDOW, limit: "MAX_WINDOW", fallback: 0 });
     const rawTable = r.raw("table");
     r.done();
     const [inMaps, h, w] = requireMaps(input, where);
+    // Checked before the table is read and the pairs are listed: both take inMaps x maps steps.
+    if (inMaps * maps > MAX_MAP_PAIRS) {
+      buildError(
+        where,
+        `${inMaps} input maps x ${maps} output maps make ${grouped(inMaps * maps)} map pairs, over the limit of ${
+          grouped(MAX_MAP_PAIRS)
+        } (MAX_MAP_PAIRS)`,
+      );
+    }
     if (h + 2 * padding < kernel || w + 2 * padding < kernel) {
       buildError(
         where,
@@ -92,24 +102,34 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
       }
       table = rawTable as number[][];
     }
+    // Pairs by output map: count each map's inputs, then list them (typed arrays, linear in the pairs).
     const start = new Int32Array(maps + 1);
-    const inputs: number[] = [];
     for (let o = 0; o < maps; o++) {
-      start[o] = inputs.length;
-      for (let i = 0; i < inMaps; i++) if (table === null || table[i][o] === 1) inputs.push(i);
-      if (inputs.length === start[o]) {
+      let count = inMaps;
+      if (table !== null) {
+        count = 0;
+        for (let i = 0; i < inMaps; i++) count += table[i][o];
+      }
+      if (count === 0) {
         fieldError(where, "table", `leaves output map ${o} with no input map; expected at least one 1 in column ${o}`);
       }
+      start[o + 1] = start[o] + count;
     }
-    start[maps] = inputs.length;
-    const outputOf = new Int32Array(inputs.length);
-    for (let o = 0; o < maps; o++) outputOf.fill(o, start[o], start[o + 1]);
-    const inputStart = new Int32Array(inMaps + 1), byInput: number[] = [];
-    for (let i = 0; i < inMaps; i++) {
-      inputStart[i] = byInput.length;
-      for (let e = 0; e < inputs.length; e++) if (inputs[e] === i) byInput.push(e);
+    const inputs = new Int32Array(start[maps]), outputOf = new Int32Array(start[maps]);
+    for (let o = 0, e = 0; o < maps; o++) {
+      for (let i = 0; i < inMaps; i++) {
+        if (table === null || table[i][o] === 1) {
+          inputs[e] = i;
+          outputOf[e++] = o;
+        }
+      }
     }
-    inputStart[inMaps] = byInput.length;
+    // The pairs by input map, in increasing pair order (a counting sort: linear in the pairs).
+    const inputStart = new Int32Array(inMaps + 1);
+    for (const i of inputs) inputStart[i + 1]++;
+    for (let i = 0; i < inMaps; i++) inputStart[i + 1] += inputStart[i];
+    const byInput = new Int32Array(inputs.length), next = inputStart.slice(0, inMaps);
+    for (let e = 0; e < inputs.length; e++) byInput[next[inputs[e]]++] = e;
     return {
       maps,
       kernel,
@@ -117,9 +137,9 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
       padding,
       table,
       start,
-      inputs: Int32Array.from(inputs),
+      inputs,
       inputStart,
-      byInput: Int32Array.from(byInput),
+      byInput,
       outputOf,
     };
   },

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigReader, requireVector } from "../engine/config.ts";
+import { MAX_UNITS } from "../engine/limits.ts";
 import type { LayerPlugin } from "../engine/types.ts";
 import { denseBackward, denseForward } from "./_dense.ts";
 import { squares } from "./_scratch.ts";
@@ -20,7 +21,7 @@ export const full: LayerPlugin<FullConfig> = {
   description: "fully connected y = W x + b",
   configure(raw, input, where) {
     const r = new ConfigReader(raw, where);
-    const units = r.int("units", { min: 1 });
+    const units = r.int("units", { min: 1, max: MAX_UNITS, limit: "MAX_UNITS" });
     r.done();
     requireVector(input, where);
     return { units };

@@ -15,6 +15,7 @@
  * @module
  */
 import { ConfigReader, fieldError, requireVector, show } from "../engine/config.ts";
+import { grouped, MAX_PARAMETERS, MAX_UNITS } from "../engine/limits.ts";
 import type { LayerPlugin } from "../engine/types.ts";
 
 /** Config of an rbf layer. */
@@ -48,6 +49,18 @@ export const rbf: LayerPlugin<RbfConfig> = {
     const m = requireVector(input, where);
     if (!Array.isArray(codes) || codes.length < 2) {
       fieldError(where, "codes", `must be a list of at least 2 codes (one per class), got ${show(codes)}`);
+    }
+    if (codes.length > MAX_UNITS) {
+      fieldError(where, "codes", `must hold at most ${MAX_UNITS} codes (MAX_UNITS), got ${codes.length}`);
+    }
+    if (codes.length * m > MAX_PARAMETERS) {
+      fieldError(
+        where,
+        "codes",
+        `holds ${codes.length} codes of ${m} values: ${grouped(codes.length * m)} parameters, over the limit of ${
+          grouped(MAX_PARAMETERS)
+        } (MAX_PARAMETERS)`,
+      );
     }
     const flat = new Float64Array(codes.length * m);
     codes.forEach((code, i) => {

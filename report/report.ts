@@ -13,7 +13,7 @@ import type { FitState } from "../engine/fit.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import { toBase64, writeFileAtomic } from "../engine/model_file.ts";
 import { encodePng } from "./png.ts";
-import { confusionChart, digitGrid, gridPixels, lineChart } from "./svg.ts";
+import { confusionChart, digitGrid, escapeXml, gridPixels, lineChart } from "./svg.ts";
 
 /** Test patterns shown in the digit grids: the first 100. */
 export const GRID_COUNT = 100;
@@ -98,7 +98,11 @@ export async function writeMetrics(dir: string, metrics: Metrics, text: string):
   await writeFileAtomic(join(dir, "metrics.txt"), text + "\n");
 }
 
-/** Writes index.html: the pictures and the table of passes together. */
+/**
+ * Writes index.html: the pictures and the table of passes together. `title`
+ * is plain text (escaped here); each of `notes` is an HTML fragment, whose
+ * embedded strings (paths, names) the caller escapes with escapeXml.
+ */
 export async function writeIndex(dir: string, title: string, state: FitState, notes: string[]): Promise<void> {
   const rows = state.history.map((h) =>
     `<tr><td>${h.pass}</td><td>${h.lr}</td><td>${h.loss.toFixed(4)}</td><td>${
@@ -108,11 +112,11 @@ export async function writeIndex(dir: string, title: string, state: FitState, no
     }%</td><td>${h.seconds.toFixed(1)}</td></tr>`
   ).join("\n");
   const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>
 <style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}
 img{border:1px solid #ddd;margin:4px;vertical-align:top;max-width:100%}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}</style></head>
-<body><h1>${title}</h1>
+<body><h1>${escapeXml(title)}</h1>
 ${notes.map((n) => `<p>${n}</p>`).join("\n")}
 <p><img src="loss.svg" alt="training loss"><img src="error.svg" alt="error per pass"></p>
 <p><img src="digits-before.svg" alt="test digits before training"><img src="digits-after.svg" alt="test digits after training"></p>

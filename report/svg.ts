@@ -4,8 +4,9 @@
  * @module
  */
 
-/** Text made safe inside XML or HTML elements. */
-export const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** Text made safe inside XML or HTML elements and attribute values. */
+export const escapeXml = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 
 /** One line of a chart. */
 export interface Series {

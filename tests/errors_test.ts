@@ -34,19 +34,19 @@ Deno.test("errors: a bad config value names the layer, the field, what was expec
   const cases: [LayerSpec, string][] = [
     [
       { type: "conv2d", name: "C1", maps: 6, kernel: 0 },
-      `Cannot build layer "C1" (conv2d): field "kernel" must be an integer >= 1, got 0`,
+      `Cannot build layer "C1" (conv2d): field "kernel" must be an integer in 1..1024 (MAX_WINDOW), got 0`,
     ],
     [
       { type: "conv2d", name: "C1", maps: 6 },
-      `Cannot build layer "C1" (conv2d): field "kernel" is required: expected an integer >= 1`,
+      `Cannot build layer "C1" (conv2d): field "kernel" is required: expected an integer in 1..1024 (MAX_WINDOW)`,
     ],
     [
       { type: "conv2d", name: "C1", maps: "six", kernel: 5 },
-      `Cannot build layer "C1" (conv2d): field "maps" must be an integer >= 1, got "six"`,
+      `Cannot build layer "C1" (conv2d): field "maps" must be an integer in 1..16384 (MAX_MAPS), got "six"`,
     ],
     [
       { type: "conv2d", name: "C1", maps: 6, kernal: 5 },
-      `Cannot build layer "C1" (conv2d): field "kernel" is required: expected an integer >= 1`,
+      `Cannot build layer "C1" (conv2d): field "kernel" is required: expected an integer in 1..1024 (MAX_WINDOW)`,
     ],
     [
       { type: "conv2d", name: "C1", maps: 6, kernel: 5, kernal: 5 },
@@ -66,7 +66,7 @@ Deno.test("errors: a bad config value names the layer, the field, what was expec
     ],
     [
       { type: "subsample", name: "S2", size: 0 },
-      `Cannot build layer "S2" (subsample): field "size" must be an integer >= 1, got 0`,
+      `Cannot build layer "S2" (subsample): field "size" must be an integer in 1..1024 (MAX_WINDOW), got 0`,
     ],
     [
       { type: "maxpool", name: "P", init: "magic" },

@@ -482,7 +482,7 @@ Deno.test("export: deno task export writes the model's file and deno task predic
         /uint8 or float32, got "int8"/,
       ],
       [
-        await run("export", "--model", join(dir, "none.json"), "--out", onnx),
+        await run("export", "--model", join(dir, "none.json"), "--out", join(dir, "new.onnx")),
         1,
         /Cannot read ".*none\.json": no such file/,
       ],
@@ -491,6 +491,8 @@ Deno.test("export: deno task export writes the model's file and deno task predic
         1,
         /Cannot write ".*m\.onnx": its folder does not exist/,
       ],
+      [await run("export", "--model", dir, "--out", onnx), 2, /Option --out: ".*\.onnx" exists already; pass --force/],
+      [await run("export", "--model", dir, "--out", dir), 2, /Option --out: ".*" is a folder/],
       [await run("predict", "--model", onnx), 2, /Option --input is required/],
       [await run("predict", "--model", onnx, "--input", idx, "--limit", "0"), 2, /--limit must be an integer >= 1/],
       [await run("predict", "--model", idx, "--input", idx), 1, /Cannot load ONNX model ".*images\.idx"/],
@@ -504,6 +506,14 @@ Deno.test("export: deno task export writes the model's file and deno task predic
       assert.equal(result.code, code, result.stderr);
       assert.match(result.stderr, message);
     }
+    // --force overwrites; the temporary file an export killed while writing left beside it is removed.
+    const stale = `${onnx}.tmp-99999-1700000000000`;
+    await Deno.writeTextFile(stale, "half an onnx file");
+    const before = await Deno.readFile(onnx);
+    const forced = await run("export", "--model", dir, "--out", onnx, "--force");
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(await Deno.readFile(onnx), before);
+    await assert.rejects(Deno.stat(stale), Deno.errors.NotFound);
     await Deno.writeFile(pgm, new Uint8Array([...new TextEncoder().encode("P5 20 20 255\n"), ...one.subarray(0, 400)]));
     const small = await run("predict", "--model", raw, "--input", pgm);
     assert.match(small.stderr, /"[^"]*digit\.pgm" holds 20x20 images, the model takes 28x28/);

@@ -126,3 +126,47 @@ Deno.test("train: a run stopped after pass 1 and resumed ends with the same weig
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("train: a run killed (SIGKILL) during pass 2 and resumed ends bit-identical to an uninterrupted run", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    const common = ["--limit", "4000", "--epochs", "2", "--seed", "5"];
+    const whole = join(base, "whole"), killed = join(base, "killed");
+    await train(...common, "--out", whole);
+    // Each pass evaluated before the next starts (--sequential): pass 2 begins right after pass 1's checkpoint.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", TRAIN, "--quiet", ...common, "--sequential", "--out", killed],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let exited = false;
+    const status = child.status.then((s) => (exited = true, s));
+    const checkpoint = join(killed, "checkpoint.json");
+    while (!(await Deno.stat(checkpoint).then(() => true, () => false))) {
+      assert.ok(!exited, "the run ended before its first checkpoint");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 700)); // into pass 2's updates (4,000 patterns take about 2.5 s)
+    child.kill("SIGKILL");
+    assert.equal((await status).signal, "SIGKILL", "the run was still going when killed");
+    const before = JSON.parse(await Deno.readTextFile(checkpoint));
+    assert.equal(before.fit.passesDone, 1, "killed during pass 2");
+    const log = await train("--resume", killed);
+    assert.match(log, /Resuming .* after pass 1 of 2/);
+    const read = async (dir: string, f: string) => JSON.parse(await Deno.readTextFile(join(dir, f)));
+    assert.equal((await read(killed, "model.json")).params, (await read(whole, "model.json")).params);
+    const [a, b] = [await read(killed, "checkpoint.json"), await read(whole, "checkpoint.json")];
+    assert.equal(a.params, b.params, "same weights, bit for bit");
+    assert.deepEqual(a.optimizerState, b.optimizerState);
+    assert.deepEqual(a.fit.lossCurve, b.fit.lossCurve);
+    const errors = async (dir: string) =>
+      (await read(dir, "summary.json")).passes.map((p: { trainError: number; testError: number }) => [
+        p.trainError,
+        p.testError,
+      ]);
+    assert.deepEqual(await errors(killed), await errors(whole));
+    assert.ok(!(await Array.fromAsync(Deno.readDir(killed))).some((e) => e.name.includes(".tmp-")));
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
