@@ -142,6 +142,7 @@ export {
   type TensorProto,
   type ValueInfoProto,
 } from "./export/proto.ts";
+export { firstNonFiniteWeight, type NonFiniteWeight, OnnxFormatError } from "./export/weights.ts";
 export {
   decodePgm,
   decodePng,

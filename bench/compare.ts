@@ -40,7 +40,7 @@ const loadAtStart = loadAverage();
 
 /** One measured configuration. */
 interface Row {
-  system: "engine" | "tfjs-wasm" | "onnxruntime-web";
+  system: "engine" | "tfjs-wasm" | "onnxruntime-web" | "onnxruntime-webgpu";
   preset: string;
   batch: number;
   threads: number;
@@ -48,6 +48,8 @@ interface Row {
   samplesPerSecond: number;
   /** This row's samples/s divided by each peer's (1 thread, same preset, batch and mode). */
   ratio: Record<string, number>;
+  /** WebGPU rows: the adapter (a software one is no GPU) and the first run's time, shader compilation included. */
+  note?: string;
 }
 
 /**
@@ -211,6 +213,48 @@ for (const c of CASES.filter((c) => c.mode === "infer")) {
   }
 }
 
+// onnxruntime-web's WebGPU backend on the adapter navigator.gpu offers (Mesa's llvmpipe here: a CPU, not a GPU).
+const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+if (!adapter) console.error("  no WebGPU adapter: no onnxruntime-webgpu rows");
+else {
+  const gpu = await import("onnxruntime-web/webgpu");
+  gpu.env.wasm.numThreads = 1;
+  const label = adapter.info.description || adapter.info.vendor || "unknown adapter";
+  for (
+    const c of [...CASES.filter((c) => c.mode === "infer"), { preset: "lenet5", batch: 1000, mode: "infer" as const }]
+  ) {
+    const { model } = engineSetup(c.preset);
+    const data = pool(model, Math.max(POOL, 2 * c.batch), 2);
+    const dims = [c.batch, ...model.inputShape];
+    const size = model.inputSize;
+    const t0 = performance.now();
+    const session = await gpu.InferenceSession.create(exportOnnx(model), { executionProviders: ["webgpu"] });
+    try {
+      const x0 = data.x.slice(0, c.batch * size);
+      const scores = (await session.run({ input: new gpu.Tensor("float32", x0, dims) })).scores.data as Float32Array;
+      const firstRun = performance.now() - t0;
+      const mine = model.forward(x0, c.batch);
+      const worst = scores.reduce((m, v, i) => Math.max(m, Math.abs(v - mine[i]) / Math.max(1, Math.abs(v))), 0);
+      if (!(worst < 1e-3)) throw new Error(`${c.preset}: WebGPU scores differ from the engine's by ${worst}`);
+      const cycle = (x: Float32Array) => session.run({ input: new gpu.Tensor("float32", x, dims) }, ["scores"]);
+      const samplesPerSecond = await measure(cycling(c.batch, size, cycle, data.x), c.batch);
+      rows.push({
+        system: "onnxruntime-webgpu",
+        ...c,
+        threads: 1,
+        samplesPerSecond,
+        ratio: {},
+        note: `${label}; first run ${firstRun.toFixed(0)} ms`,
+      });
+      console.error(
+        `  onnxruntime-webgpu ${c.preset} batch ${c.batch} infer: ${samplesPerSecond.toFixed(0)}/s (${label})`,
+      );
+    } finally {
+      await session.release();
+    }
+  }
+}
+
 // Ratios to each peer at one thread.
 const PEERS = ["engine", "tfjs-wasm", "onnxruntime-web"] as const;
 for (const r of rows) {
@@ -229,7 +273,7 @@ const machine = {
   loadAverage: { start: loadAtStart, end: loadAverage() },
   date: new Date().toISOString(),
 };
-const head = ["system", "preset", "batch", "threads", "mode", "samples/s", ...PEERS.map((p) => `vs ${p}`)];
+const head = ["system", "preset", "batch", "threads", "mode", "samples/s", ...PEERS.map((p) => `vs ${p}`), "note"];
 const table = [
   head,
   ...rows.map((r) => [
@@ -240,16 +284,17 @@ const table = [
     r.mode,
     r.samplesPerSecond.toFixed(0),
     ...PEERS.map((p) => (r.ratio[p] === undefined ? "" : `${r.ratio[p].toFixed(2)}x`)),
+    r.note ?? "",
   ]),
 ];
 const widths = head.map((_, i) => Math.max(...table.map((r) => r[i].length)));
 const line = (r: string[]) =>
-  `| ${r.map((c, i) => (i >= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
+  `| ${r.map((c, i) => (i >= 5 && i < 9 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
 console.log(
   `${machine.cores} cores, Deno ${machine.deno} (V8 ${machine.v8}), load average (1 min) ${loadAtStart} at the start, ${machine.loadAverage.end} at the end`,
 );
 console.log(line(head));
-console.log(`|${widths.map((w, i) => (i >= 5 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`);
+console.log(`|${widths.map((w, i) => (i >= 5 && i < 9 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`);
 for (const r of table.slice(1)) console.log(line(r));
 if (opts.json) {
   await Deno.writeTextFile(opts.json, JSON.stringify({ machine, seconds: SECONDS, reps: REPS, rows }, null, 2) + "\n");

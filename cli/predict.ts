@@ -5,14 +5,16 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-web";
+import * as ort from "onnxruntime-web/webgpu";
 import { readFileBounded } from "../data/files.ts";
 import { MAX_IDX_BYTES, readIdxFile } from "../data/idx.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { readImages } from "../export/images.ts";
+import { firstNonFiniteWeight, OnnxFormatError } from "../export/weights.ts";
 import { OptionError, runCommand } from "./_command.ts";
 
-const HELP = `Usage: deno task predict --model FILE.onnx --input FILE [--labels FILE] [--invert] [--limit N] [--json]
+const HELP = `Usage: deno task predict --model FILE.onnx --input FILE [--labels FILE] [--invert] [--limit N]
+                         [--backend webgpu|wasm] [--json]
 
 Runs a model exported by "deno task export" in onnxruntime-web and prints
 each image's predicted digit and its probability. A model exported with
@@ -25,11 +27,19 @@ preprocessing is applied first (pad to 32x32, 0..255 to -0.1..1.175).
   --labels FILE   an idx file of labels: also print the error rate
   --invert        the images are dark ink on a light background
   --limit N       only the first N images
+  --backend NAME  webgpu or wasm (default: webgpu when navigator.gpu offers an
+                  adapter, else wasm); the output names the backend and adapter
   --json          print JSON: per image the class, probabilities and scores
   -h, --help      show this help
 `;
 
 const BATCH = 1000;
+
+/** The description of the WebGPU adapter navigator.gpu offers (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"), or null. */
+async function webGpuAdapter(): Promise<string | null> {
+  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  return adapter ? adapter.info.description || adapter.info.vendor || "an adapter" : null;
+}
 
 /** How the model reads images: as raw grey levels or preprocessed, and their size. */
 interface InputKind {
@@ -73,6 +83,7 @@ export function main(args: string[]): Promise<number> {
     labels: { type: "string" },
     invert: { type: "boolean", default: false },
     limit: { type: "string" },
+    backend: { type: "string" },
     json: { type: "boolean", default: false },
   } as const;
   return runCommand(args, options, HELP, async (values) => {
@@ -85,13 +96,37 @@ export function main(args: string[]): Promise<number> {
         throw new OptionError(`Option --limit must be an integer >= 1, got "${values.limit}"`);
       }
     }
+    const asked = values.backend as string | undefined;
+    if (asked !== undefined && asked !== "webgpu" && asked !== "wasm") {
+      throw new OptionError(`Option --backend must be webgpu or wasm, got "${asked}"`);
+    }
     const modelPath = values.model as string, inputPath = values.input as string;
     const modelBytes = await readFileBounded(modelPath, MAX_IDX_BYTES, (problem) => {
       throw new Error(`Cannot read ONNX model "${modelPath}": ${problem}`);
     });
+    let weight;
+    try {
+      weight = firstNonFiniteWeight(modelBytes);
+    } catch (e) {
+      if (!(e instanceof OnnxFormatError)) throw e;
+      throw new Error(`Cannot load ONNX model "${modelPath}": it is not an ONNX file (${e.message})`);
+    }
+    if (weight) {
+      throw new Error(
+        `Cannot trust ONNX model "${modelPath}": its initializer ${weight.name}[${weight.index}] is ${weight.value}; ` +
+          `a model's weights must be finite numbers (exported from a diverged run?)`,
+      );
+    }
+    const gpu = asked === "wasm" ? null : await webGpuAdapter();
+    if (asked === "webgpu" && !gpu) {
+      throw new OptionError("Option --backend webgpu: navigator.gpu offers no adapter here; use --backend wasm");
+    }
+    const backend = gpu ? "webgpu" : "wasm";
+    const ran = gpu ? `webgpu (${gpu})` : "wasm";
+    ort.env.wasm.numThreads = 1;
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(modelBytes);
+      session = await ort.InferenceSession.create(modelBytes, { executionProviders: [backend] });
     } catch (e) {
       throw new Error(`Cannot load ONNX model "${modelPath}": ${(e as Error).message}`);
     }
@@ -147,11 +182,11 @@ export function main(args: string[]): Promise<number> {
         probabilities: Array.from(probabilities.subarray(i * k, (i + 1) * k)),
         scores: Array.from(scores.subarray(i * k, (i + 1) * k)),
       }));
-      console.log(JSON.stringify({ model: modelPath, input: inputPath, count, error, predictions }));
+      console.log(JSON.stringify({ model: modelPath, input: inputPath, backend: ran, count, error, predictions }));
       return 0;
     }
     const lines = [
-      `Model: ${modelPath} (${kind.raw ? `raw ${kind.type} images` : "preprocessed input"})`,
+      `Model: ${modelPath} (${kind.raw ? `raw ${kind.type} images` : "preprocessed input"}), on ${ran}`,
       `Images: ${inputPath} (${count} of ${data.count}, ${data.rows}x${data.cols})`,
       "",
       `image  class  probability${labels ? "  label" : ""}`,

@@ -220,14 +220,46 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
   lower(layer, input, onnx) {
     const c = layer.config, inMaps = layer.inShape[0];
     const [weight, bias] = layer.params;
-    const w = onnx.floats("weight", [c.maps, inMaps, c.kernel, c.kernel], denseConvWeights(c, inMaps, weight));
-    return onnx.node("Conv", [input, w, onnx.floats("bias", [c.maps], bias)], {
+    const dense = denseConvWeights(c, inMaps, weight);
+    const channels = webgpuSafeChannels(inMaps, c.maps);
+    let x = input, w: string;
+    if (channels === inMaps) w = onnx.floats("weight", [c.maps, inMaps, c.kernel, c.kernel], dense);
+    else {
+      // Zero input channels with zero kernels: the same sums, on a path onnxruntime-web's WebGPU computes right.
+      x = onnx.node("Pad", [input, onnx.ints("channel_pads", [8], [0, 0, 0, 0, 0, channels - inMaps, 0, 0])]);
+      w = onnx.floats(
+        "weight",
+        [c.maps, channels, c.kernel, c.kernel],
+        padChannels(dense, c.maps, inMaps, channels, c.kernel),
+      );
+    }
+    return onnx.node("Conv", [x, w, onnx.floats("bias", [c.maps], bias)], {
       kernel_shape: { ints: [c.kernel, c.kernel] },
       strides: { ints: [c.stride, c.stride] },
       pads: { ints: [c.padding, c.padding, c.padding, c.padding] },
     });
   },
 };
+
+/**
+ * The input channels to give an exported Conv so that onnxruntime-web's
+ * WebGPU backend computes it right: `inMaps`, or the next multiple of 4 when
+ * `inMaps` is a multiple of 3 but not of 4 (above 3) and `maps` a multiple
+ * of 4. onnxruntime-web 1.30 runs such a Conv (LeNet-5's C3: 6 -> 16) in its
+ * channels-last layout reading three channels at a time and takes every
+ * read from the first three channels, so all but the first three inputs
+ * are wrong (docs/webgpu.md has the smallest graph and what each backend gives).
+ */
+export function webgpuSafeChannels(inMaps: number, maps: number): number {
+  return inMaps > 3 && inMaps % 3 === 0 && inMaps % 4 !== 0 && maps % 4 === 0 ? Math.ceil(inMaps / 4) * 4 : inMaps;
+}
+
+/** Dense OIHW kernels with zero kernels for the added input channels `inMaps .. channels - 1`. */
+function padChannels(dense: Float32Array, maps: number, inMaps: number, channels: number, k: number): Float32Array {
+  const kk = k * k, out = new Float32Array(maps * channels * kk);
+  for (let o = 0; o < maps; o++) out.set(dense.subarray(o * inMaps * kk, (o + 1) * inMaps * kk), o * channels * kk);
+  return out;
+}
 
 // Reference kernels: any stride and padding, written for clarity. The tests
 // compare the fast kernels below against them.

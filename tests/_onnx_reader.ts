@@ -197,3 +197,9 @@ export function tensorFloats(t: TensorProto): Float32Array {
   const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
   return Float32Array.from({ length: t.rawData.length / 4 }, (_, i) => view.getFloat32(4 * i, true));
 }
+
+/** The int64 values of an initializer, as numbers. */
+export function tensorInts(t: TensorProto): number[] {
+  const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+  return Array.from({ length: t.rawData.length / 8 }, (_, i) => Number(view.getBigInt64(8 * i, true)));
+}

@@ -22,12 +22,20 @@ export interface Feed {
 /** Graph outputs by name; int64 values as numbers. */
 export type Results = Record<string, { dims: number[]; data: number[] }>;
 
-/** Runs a model in onnxruntime-web. */
-export async function runWeb(model: Uint8Array, feeds: Record<string, Feed>): Promise<Results> {
-  const session = await ort.InferenceSession.create(model);
+/** The part of an onnxruntime-web bundle (plain or webgpu) the runners use. */
+type OrtWeb = Pick<typeof ort, "InferenceSession" | "Tensor">;
+
+/** Runs a model in a bundle of onnxruntime-web on the given execution providers. */
+async function runIn(
+  bundle: OrtWeb,
+  model: Uint8Array,
+  feeds: Record<string, Feed>,
+  executionProviders?: string[],
+): Promise<Results> {
+  const session = await bundle.InferenceSession.create(model, executionProviders ? { executionProviders } : {});
   try {
     const tensors: Record<string, ort.Tensor> = {};
-    for (const [name, f] of Object.entries(feeds)) tensors[name] = new ort.Tensor(f.type, f.data, [...f.dims]);
+    for (const [name, f] of Object.entries(feeds)) tensors[name] = new bundle.Tensor(f.type, f.data, [...f.dims]);
     const out = await session.run(tensors);
     return Object.fromEntries(
       Object.entries(out).map((
@@ -37,6 +45,11 @@ export async function runWeb(model: Uint8Array, feeds: Record<string, Feed>): Pr
   } finally {
     await session.release();
   }
+}
+
+/** Runs a model in onnxruntime-web (WASM). */
+export function runWeb(model: Uint8Array, feeds: Record<string, Feed>): Promise<Results> {
+  return runIn(ort, model, feeds);
 }
 
 /** Runs a model file in onnxruntime-node, in a Deno subprocess allowed only to read and to load the native library. */
@@ -70,4 +83,20 @@ export async function runNode(modelPath: string, feeds: Record<string, Feed>): P
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** The WebGPU adapter this process is offered (Deno's navigator.gpu), or null with the reason. */
+export async function webGpuAdapter(): Promise<{ adapter: GPUAdapter | null; why: string }> {
+  if (!("gpu" in navigator) || !navigator.gpu) return { adapter: null, why: "navigator.gpu is absent" };
+  const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+  return adapter
+    ? { adapter, why: adapter.info.description || adapter.info.vendor }
+    : { adapter: null, why: "navigator.gpu offers no adapter (no GPU and no software driver such as Mesa's llvmpipe)" };
+}
+
+/** Runs a model on onnxruntime-web's WebGPU backend (its webgpu bundle, loaded on first use). */
+export async function runWebGpu(model: Uint8Array, feeds: Record<string, Feed>): Promise<Results> {
+  const gpu = await import("onnxruntime-web/webgpu");
+  gpu.env.wasm.numThreads = 1;
+  return runIn(gpu as unknown as OrtWeb, model, feeds, ["webgpu"]);
 }

@@ -18,9 +18,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUILTIN_LAYERS, createRegistries, defaultRegistry } from "../builtins.ts";
-import { type Dataset, loadMnist } from "../data/mnist.ts";
 import { preprocess } from "../data/preprocess.ts";
-import { buildModel, type LayerSpec, type Model } from "../engine/model.ts";
+import { buildModel, type LayerSpec } from "../engine/model.ts";
 import { modelFromJSON, modelToJSON, saveModel } from "../engine/model_file.ts";
 import { Rng } from "../engine/rng.ts";
 import { GraphError, type LayerPlugin } from "../engine/types.ts";
@@ -28,12 +27,12 @@ import { decodePgm, readImages } from "../export/images.ts";
 import { exportOnnx, ONNX_IR_VERSION, ONNX_OPSET, onnxModel } from "../export/onnx.ts";
 import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from "../export/proto.ts";
 import { mseRbfLoss } from "../losses/mse_rbf.ts";
-import { C3_TABLE, RBF_CODES } from "../presets/lenet5_data.ts";
-import { PRESETS } from "../presets/presets.ts";
+import { C3_TABLE } from "../presets/lenet5_data.ts";
 import { encodePng } from "../report/png.ts";
-import { compare, randomFill } from "./_helpers.ts";
-import { readModel, tensorFloats } from "./_onnx_reader.ts";
-import { type Feed, type Results, runNode, runWeb } from "./_onnx_runtime.ts";
+import { randomFill } from "./_helpers.ts";
+import { assertClose, data, LAYER_CASES, onTestImages, trained } from "./_export_cases.ts";
+import { readModel, tensorFloats, tensorInts } from "./_onnx_reader.ts";
+import { type Results, runNode, runWeb } from "./_onnx_runtime.ts";
 
 const LAYER_TOL = { rel: 1e-5, abs: 5e-5 };
 const SCORE_TOL = { rel: 1e-5, abs: 1e-4 };
@@ -61,38 +60,7 @@ const STANDARD_OPS = new Set([
   "Identity",
 ]);
 
-function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: { rel: number; abs: number },
-  what: string,
-) {
-  const problem = compare(actual, expected, tol.rel, tol.abs);
-  assert.equal(problem, null, `${what}: ${problem}`);
-}
-
 // ---------------------------------------------------------------- one layer
-
-/** At least one case per built-in layer type; shapes and options away from the presets' too. */
-const LAYER_CASES: { spec: LayerSpec; input: number[] }[] = [
-  { spec: { type: "conv2d", maps: 4, kernel: 3 }, input: [2, 7, 7] },
-  { spec: { type: "conv2d", maps: 3, kernel: 3, stride: 2, padding: 1 }, input: [2, 9, 8] },
-  { spec: { type: "conv2d", maps: 16, kernel: 5, table: C3_TABLE.map((r) => [...r]) }, input: [6, 14, 14] },
-  { spec: { type: "subsample", size: 2 }, input: [3, 8, 8] },
-  { spec: { type: "subsample", size: 3, stride: 2 }, input: [2, 9, 7] },
-  { spec: { type: "avgpool", size: 2 }, input: [3, 6, 6] },
-  { spec: { type: "avgpool", size: 3, stride: 2 }, input: [2, 9, 7] },
-  { spec: { type: "maxpool", size: 2 }, input: [3, 6, 6] },
-  { spec: { type: "maxpool", size: 3, stride: 2 }, input: [2, 9, 7] },
-  { spec: { type: "squash" }, input: [3, 4, 5] },
-  { spec: { type: "squash", A: 2, S: 0.5 }, input: [7] },
-  { spec: { type: "tanh" }, input: [3, 4, 5] },
-  { spec: { type: "relu" }, input: [3, 4, 5] },
-  { spec: { type: "flatten" }, input: [3, 4, 5] },
-  { spec: { type: "full", units: 7 }, input: [12] },
-  { spec: { type: "rbf", codes: [...RBF_CODES] }, input: [84] },
-  { spec: { type: "rbf", codes: [[0.5, -1, 2], [0, 0, 0], [-3, 1.5, 0.25]] }, input: [3] },
-];
 
 Deno.test("export: every built-in layer has a lowering and a case below", () => {
   for (const p of BUILTIN_LAYERS) {
@@ -132,38 +100,6 @@ Deno.test("export: the raw-input preprocessing takes other padding and levels as
 
 // ---------------------------------------------------------------- whole models
 
-let mnist: Promise<Dataset> | undefined;
-const data = () => (mnist ??= loadMnist());
-
-const trainedModels = new Map<string, Promise<Model>>();
-
-/**
- * A preset trained briefly by plain SGD on the first training images (so the
- * weights are not the init's): lenet5 one pattern at a time (1,000 steps,
- * about 65% right), lenet5-modern in batches of 10 (100 steps, about 70%).
- */
-function trained(name: "lenet5" | "lenet5-modern"): Promise<Model> {
-  if (!trainedModels.has(name)) {
-    trainedModels.set(
-      name,
-      (async () => {
-        const { train } = await data();
-        const [batch, steps, lr] = name === "lenet5" ? [1, 1000, 0.001] : [10, 100, 0.01];
-        const model = buildModel(PRESETS[name].graph, { registry: defaultRegistry, seed: 1 });
-        const x = preprocess(train.images.subarray(0, batch * steps * 784), batch * steps, 28, 28);
-        for (let s = 0; s < steps; s++) {
-          model.zeroGrads();
-          model.forward(x.subarray(s * batch * 1024, (s + 1) * batch * 1024), batch);
-          model.backward(train.labels.subarray(s * batch, (s + 1) * batch));
-          for (let i = 0; i < model.trainableCount; i++) model.params[i] -= lr * model.grads[i];
-        }
-        return model;
-      })(),
-    );
-  }
-  return trainedModels.get(name)!;
-}
-
 /** Checks a runtime's outputs against the engine's on every image. */
 function assertAgrees(
   out: Results,
@@ -179,29 +115,11 @@ function assertAgrees(
 
 for (const name of ["lenet5", "lenet5-modern"] as const) {
   Deno.test(`export: ${name} trained briefly, on 1,000 MNIST test images: onnxruntime-web and -node agree with the engine, preprocessed and raw input`, async () => {
-    const model = await trained(name);
-    const { test } = await data();
     const n = 1000;
-    const images = test.images.slice(0, n * 784);
-    const x = preprocess(images, n, 28, 28);
-    const scores = model.forward(x, n).slice();
-    const engine = { scores, probs: model.probabilities(), preds: model.predictions() };
-    const accuracy = engine.preds.filter((p, i) => p === test.labels[i]).length / n;
+    const { engine, labels, variants } = await onTestImages(name, n);
+    const accuracy = engine.preds.filter((p, i) => p === labels[i]).length / n;
     assert.ok(accuracy > 0.5, `${name} learned something: ${accuracy}`);
 
-    const variants: { file: Uint8Array; feed: Record<string, Feed>; what: string }[] = [
-      { file: exportOnnx(model), feed: { input: { type: "float32", dims: [n, 1, 32, 32], data: x } }, what: "input" },
-      {
-        file: exportOnnx(model, { rawInput: "uint8" }),
-        feed: { image: { type: "uint8", dims: [n, 28, 28], data: images } },
-        what: "raw uint8",
-      },
-      {
-        file: exportOnnx(model, { rawInput: "float32" }),
-        feed: { image: { type: "float32", dims: [n, 28, 28], data: Float32Array.from(images) } },
-        what: "raw float32",
-      },
-    ];
     const dir = await Deno.makeTempDir({ prefix: "lenet5-onnx-" });
     try {
       for (const v of variants) {
@@ -258,15 +176,17 @@ Deno.test("export: the file decodes back to what was built, and two exports of o
   ) {
     assert.deepEqual(tensorFloats(init.get(name)!), Float32Array.from(params.get(name)!), name);
   }
-  // C3's table: a dense [16, 6, 5, 5] kernel, zero exactly where the table has no connection.
+  // C3's table: a dense kernel, zero exactly where the table has no connection; its input gets two zero channels
+  // (6 -> 8, a Pad before the Conv) with zero kernels, which keeps onnxruntime-web's WebGPU right (docs/webgpu.md).
   const c3 = init.get("C3.weight")!;
-  assert.deepEqual(c3.dims, [16, 6, 5, 5]);
+  assert.deepEqual(c3.dims, [16, 8, 5, 5]);
+  assert.deepEqual(tensorInts(init.get("C3.channel_pads")!), [0, 0, 0, 0, 0, 2, 0, 0]);
   const dense = tensorFloats(c3), packed = params.get("C3.weight")!;
   let e = 0;
   for (let o = 0; o < 16; o++) {
-    for (let i = 0; i < 6; i++) {
-      const block = dense.subarray((o * 6 + i) * 25, (o * 6 + i + 1) * 25);
-      if (C3_TABLE[i][o]) {
+    for (let i = 0; i < 8; i++) {
+      const block = dense.subarray((o * 8 + i) * 25, (o * 8 + i + 1) * 25);
+      if (i < 6 && C3_TABLE[i][o]) {
         assert.deepEqual(block, Float32Array.from(packed.subarray(25 * e, 25 * ++e)), `C3 ${o}<-${i}`);
       } else assert.ok(block.every((v) => v === 0), `C3 ${o}<-${i} is not connected`);
     }
