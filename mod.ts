@@ -112,12 +112,14 @@ export {
 } from "./engine/fit.ts";
 export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
 export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
+export { mnistify, type MnistifyOptions, type MnistifyResult } from "./data/mnistify.ts";
 export { gunzipIdx, IdxError, MAX_IDX_BYTES, parseIdx, readIdxFile } from "./data/idx.ts";
 export { type Dataset, loadMnist, mnistPackageDir, type Split } from "./data/mnist.ts";
 export {
   BATCH_DIM,
   exportOnnx,
   type ExportOptions,
+  intermediateName,
   ONNX_IR_VERSION,
   ONNX_OPSET,
   onnxModel,

@@ -77,7 +77,16 @@ export interface ExportOptions {
    * the scores alone, for a model whose output is not a vector of classes.
    */
   readonly classify?: boolean;
+  /**
+   * Also output each layer's activations but the last, named `layer.NAME`
+   * (e.g. `layer.C1` [N, 6, 28, 28]), for pictures of what the network sees
+   * (default false: the outputs above only).
+   */
+  readonly intermediates?: boolean;
 }
+
+/** The name of a layer's activations in an export with `intermediates`. */
+export const intermediateName = (layer: string) => `layer.${layer}`;
 
 /** Nodes and initializers, with unique names scoped by layer. */
 class GraphBuilder {
@@ -179,7 +188,8 @@ export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto
     inputs = [makeValueInfo("input", DataType.FLOAT, [BATCH_DIM, ...model.inputShape], "preprocessed input")];
     x = "input";
   }
-  for (const layer of model.layers) {
+  const shown: ValueInfoProto[] = [];
+  model.layers.forEach((layer, i) => {
     if (!layer.plugin.lower) {
       exportError(
         model,
@@ -187,7 +197,13 @@ export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto
       );
     }
     x = layer.plugin.lower(layer, x, b.scoped(layer.name));
-  }
+    if (options.intermediates && i < model.layers.length - 1) {
+      const name = intermediateName(layer.name);
+      b.output(x, name);
+      x = name;
+      shown.push(makeValueInfo(name, DataType.FLOAT, [BATCH_DIM, ...layer.outShape], `output of ${layer.name}`));
+    }
+  });
   const lossType = model.loss.plugin.type;
   const probs = PROBABILITY_LOWERINGS.get(lossType);
   const outputs = [
@@ -219,6 +235,7 @@ export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto
       makeValueInfo("class", DataType.INT64, [BATCH_DIM], "predicted class: argmax of the probabilities"),
     );
   }
+  outputs.push(...shown);
   const name = model.graph.name ?? "model";
   const layers = model.layers.map((l) => `${l.name} (${l.type})`).join(", ");
   const graph = makeGraph(b.nodes, name, inputs, outputs, b.initializers, `layers: ${layers}; loss: ${lossType}`);

@@ -24,7 +24,7 @@ import { modelFromJSON, modelToJSON, saveModel } from "../engine/model_file.ts";
 import { Rng } from "../engine/rng.ts";
 import { GraphError, type LayerPlugin } from "../engine/types.ts";
 import { decodePgm, readImages } from "../export/images.ts";
-import { exportOnnx, ONNX_IR_VERSION, ONNX_OPSET, onnxModel } from "../export/onnx.ts";
+import { exportOnnx, intermediateName, ONNX_IR_VERSION, ONNX_OPSET, onnxModel } from "../export/onnx.ts";
 import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from "../export/proto.ts";
 import { mseRbfLoss } from "../losses/mse_rbf.ts";
 import { C3_TABLE } from "../presets/lenet5_data.ts";
@@ -442,4 +442,22 @@ Deno.test("export: deno task export writes the model's file and deno task predic
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("export: with intermediates, every layer's output but the last is a named output equal to the engine's", async () => {
+  const model = await trained("lenet5");
+  const { test } = await data();
+  const n = 4;
+  const images = test.images.slice(0, n * 784);
+  model.forward(preprocess(images, n, 28, 28), n);
+  const file = exportOnnx(model, { rawInput: "uint8", intermediates: true });
+  const out = await runWeb(file, { image: { type: "uint8", dims: [n, 28, 28], data: images } });
+  const names = model.layers.slice(0, -1).map((l) => intermediateName(l.name));
+  assert.deepEqual(Object.keys(out).sort(), ["class", "probabilities", "scores", ...names].sort());
+  model.layers.slice(0, -1).forEach((l, i) => {
+    assert.deepEqual(out[intermediateName(l.name)].dims, [n, ...l.outShape], l.name);
+    assertClose(out[intermediateName(l.name)].data, model.activation(i), { rel: 1e-4, abs: 1e-4 }, l.name);
+  });
+  // The default export is unchanged by the option's existence: three outputs.
+  assert.deepEqual(readModel(exportOnnx(model)).graph.outputs.map((o) => o.name), ["scores", "probabilities", "class"]);
 });

@@ -1,0 +1,400 @@
+/**
+ * The page: draw a digit (mouse, touch, pen) or drop an image, see the 28x28
+ * image MNIST-style normalisation makes of it, and LeNet-5's answer from
+ * onnxruntime-web (WebGPU when the browser offers an adapter, else
+ * WebAssembly), with pictures of how it decides: the probabilities and RBF
+ * distances, F6's 84 outputs beside the codes of the two best classes (the
+ * paper's Fig. 3 view), and the feature maps of C1, S2, C3 and S4.
+ *
+ * Bundled by esbuild (web/server.ts); the engine's own code (mnistify, the
+ * export of a dropped model.json) runs here unchanged.
+ *
+ * @module
+ */
+/// <reference lib="dom" />
+import * as ort from "onnxruntime-web/webgpu";
+import { defaultRegistry } from "../builtins.ts";
+import { mnistify } from "../data/mnistify.ts";
+import { modelFromJSON } from "../engine/model_file.ts";
+import { exportOnnx, intermediateName } from "../export/onnx.ts";
+import { RBF_CODES } from "../presets/lenet5_data.ts";
+
+ort.env.wasm.numThreads = 1;
+ort.env.wasm.wasmPaths = new URL("./", location.href).href;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const pad = $<HTMLCanvasElement>("pad"), ctx = pad.getContext("2d", { willReadFrequently: true })!;
+const status = $<HTMLParagraphElement>("status");
+
+/** What the page last computed: read by the tests, and handy in the console. */
+interface Last {
+  input: number[];
+  class: number;
+  probabilities: number[];
+  distances: number[];
+  backend: string;
+  model: string;
+  ms: number;
+}
+const page = {
+  ready: null as Promise<void> | null,
+  last: null as Last | null,
+  backend: "",
+  adapter: "",
+  /** Runs the current model on a 28x28 image (grey levels, 0 = background), as drawing does. */
+  predict: (image: Uint8Array) => predict(image),
+};
+(globalThis as unknown as { lenet5: typeof page }).lenet5 = page;
+
+// ---------------------------------------------------------------- models and sessions
+
+interface ModelEntry {
+  name: string;
+  title: string;
+  testError?: number;
+  /** The .onnx to run: raw uint8 images in, the layers' activations among the outputs. */
+  bytes: () => Promise<Uint8Array>;
+}
+const models: ModelEntry[] = [];
+let current: ModelEntry | null = null;
+let session: ort.InferenceSession | null = null;
+let sessionKey = "";
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`Cannot load ${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function getSession(): Promise<ort.InferenceSession> {
+  const key = `${current!.name}|${page.backend}`;
+  if (session && sessionKey === key) return session;
+  const old = session;
+  session = null;
+  await old?.release();
+  status.textContent = `Loading ${current!.name} on ${page.backend}…`;
+  session = await ort.InferenceSession.create(await current!.bytes(), { executionProviders: [page.backend] });
+  sessionKey = key;
+  return session;
+}
+
+// ---------------------------------------------------------------- prediction
+
+const outputOf = (out: ort.InferenceSession.OnnxValueMapType, name: string) => out[name] as ort.Tensor | undefined;
+
+/** One prediction at a time, in the order asked: onnxruntime-web runs one call per session at once. */
+let chain: Promise<unknown> = Promise.resolve();
+function predict(image: Uint8Array): Promise<Last> {
+  const next = chain.then(() => predictNow(image));
+  chain = next.catch(() => {});
+  return next;
+}
+
+async function predictNow(image: Uint8Array): Promise<Last> {
+  const s = await getSession();
+  const input = s.inputNames[0];
+  const t0 = performance.now();
+  const feed = input === "image"
+    ? new ort.Tensor("uint8", image, [1, 28, 28])
+    : new ort.Tensor("float32", preprocess(image), [1, 1, 32, 32]);
+  const out = await s.run({ [input]: feed });
+  const ms = performance.now() - t0;
+  const probabilities = Array.from(outputOf(out, "probabilities")!.data as Float32Array);
+  const distances = Array.from(outputOf(out, "scores")!.data as Float32Array);
+  const last: Last = {
+    input: Array.from(image),
+    class: Number((outputOf(out, "class")!.data as BigInt64Array)[0]),
+    probabilities,
+    distances,
+    backend: page.backend,
+    model: current!.name,
+    ms,
+  };
+  page.last = last;
+  showAnswer(last);
+  showInside(out, last);
+  status.textContent = `${current!.title}: ${ms.toFixed(1)} ms on ${page.backend}${
+    page.backend === "webgpu" && page.adapter ? ` (${page.adapter})` : ""
+  }`;
+  return last;
+}
+
+/** The paper's preprocessing (pad to 32x32, 0..255 to -0.1..1.175) for a model without it in the graph. */
+function preprocess(image: Uint8Array): Float32Array {
+  const x = new Float32Array(32 * 32).fill(-0.1);
+  for (let y = 0; y < 28; y++) {
+    for (let c = 0; c < 28; c++) x[(y + 2) * 32 + c + 2] = -0.1 + (1.275 * image[y * 28 + c]) / 255;
+  }
+  return x;
+}
+
+/** The drawing (white ink on black) as an MNIST-style 28x28 image. */
+function padImage(): Uint8Array {
+  const { data, width, height } = ctx.getImageData(0, 0, pad.width, pad.height);
+  const grey = new Uint8Array(width * height);
+  for (let i = 0; i < grey.length; i++) grey[i] = data[4 * i];
+  return mnistify(grey, width, height).image;
+}
+
+let pending = false, again = false;
+/** Predicts from the drawing, at most one run at a time (the last drawing wins). */
+async function update(): Promise<void> {
+  if (pending) {
+    again = true;
+    return;
+  }
+  pending = true;
+  try {
+    const image = padImage();
+    drawGrey($<HTMLCanvasElement>("input28"), image, 28, 28);
+    await predict(image);
+  } catch (e) {
+    status.textContent = `error: ${(e as Error).message}`;
+    console.warn(e);
+  } finally {
+    pending = false;
+    if (again) {
+      again = false;
+      setTimeout(update, 0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- pictures
+
+function drawGrey(canvas: HTMLCanvasElement, values: ArrayLike<number>, w: number, h: number, lo = 0, hi = 255) {
+  canvas.width = w, canvas.height = h;
+  const c = canvas.getContext("2d")!;
+  const img = c.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const g = Math.round(255 * Math.min(1, Math.max(0, (values[i] - lo) / (hi - lo || 1))));
+    img.data.set([g, g, g, 255], 4 * i);
+  }
+  c.putImageData(img, 0, 0);
+}
+
+function showAnswer(r: Last): void {
+  $("digit").textContent = String(r.class);
+  const rows = r.probabilities.map((p, d) =>
+    `<tr class="${d === r.class ? "best" : ""}"><td>${d}</td><td><span class="bar" style="width:${
+      Math.round(160 * p)
+    }px"></span></td><td>${(100 * p).toFixed(1)}%</td><td title="RBF distance or logit">${
+      r.distances[d].toFixed(1)
+    }</td></tr>`
+  );
+  $("bars").innerHTML = `<tr><th>digit</th><th colspan="2">probability</th><th>score</th></tr>${rows.join("")}`;
+}
+
+function figure(caption: string, canvases: HTMLCanvasElement[]): HTMLElement {
+  const f = document.createElement("figure");
+  for (const c of canvases) f.appendChild(c);
+  const cap = document.createElement("figcaption");
+  cap.textContent = caption;
+  f.appendChild(cap);
+  return f;
+}
+
+function grid(values: ArrayLike<number>, w: number, h: number, scale: number, lo: number, hi: number) {
+  const c = document.createElement("canvas");
+  drawGrey(c, values, w, h, lo, hi);
+  c.style.width = `${w * scale}px`, c.style.height = `${h * scale}px`;
+  return c;
+}
+
+const code = (d: number) => Array.from(RBF_CODES[d], (ch) => (ch === "1" ? 1 : -1));
+
+function showInside(out: ort.InferenceSession.OnnxValueMapType, r: Last): void {
+  const f6 = outputOf(out, intermediateName("F6"));
+  const f6Box = $("f6");
+  f6Box.replaceChildren();
+  if (f6 && f6.data.length === 84) {
+    const order = r.probabilities.map((p, d) => [p, d]).sort((a, b) => b[0] - a[0]);
+    const [best, second] = [order[0][1], order[1][1]];
+    f6Box.append(
+      figure("F6's 84 outputs (7x12)", [grid(f6.data as Float32Array, 7, 12, 8, -1.7, 1.7)]),
+      figure(`code of ${best} (the answer)`, [grid(code(best), 7, 12, 8, -1, 1)]),
+      figure(`code of ${second} (runner-up)`, [grid(code(second), 7, 12, 8, -1, 1)]),
+    );
+  }
+  const maps = $("maps");
+  maps.replaceChildren();
+  for (const name of ["C1", "S2", "C3", "S4"]) {
+    const t = outputOf(out, intermediateName(name));
+    if (!t || t.dims.length !== 4) continue;
+    const [, m, h, w] = t.dims as number[];
+    const data = t.data as Float32Array;
+    const scale = h >= 20 ? 2 : 4;
+    const canvases = Array.from(
+      { length: m },
+      (_, k) => grid(data.subarray(k * h * w, (k + 1) * h * w), w, h, scale, -1.7, 1.7),
+    );
+    maps.append(figure(`${name}: ${m} maps of ${h}x${w}`, canvases));
+  }
+}
+
+// ---------------------------------------------------------------- drawing
+
+type Stroke = [number, number][];
+const strokes: Stroke[] = [];
+let drawing: Stroke | null = null;
+let timer: ReturnType<typeof setTimeout> | undefined;
+
+function redraw(): void {
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, pad.width, pad.height);
+  ctx.strokeStyle = "#fff";
+  ctx.fillStyle = "#fff";
+  ctx.lineWidth = 18;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  for (const s of strokes) {
+    ctx.beginPath();
+    ctx.moveTo(s[0][0], s[0][1]);
+    if (s.length === 1) ctx.arc(s[0][0], s[0][1], 9, 0, 2 * Math.PI), ctx.fill();
+    for (const [x, y] of s.slice(1)) ctx.lineTo(x, y);
+    ctx.stroke();
+  }
+}
+
+function schedule(): void {
+  clearTimeout(timer);
+  timer = setTimeout(update, 60);
+}
+
+function at(e: PointerEvent): [number, number] {
+  const r = pad.getBoundingClientRect();
+  return [((e.clientX - r.left) * pad.width) / r.width, ((e.clientY - r.top) * pad.height) / r.height];
+}
+
+pad.addEventListener("pointerdown", (e) => {
+  pad.setPointerCapture(e.pointerId);
+  drawing = [at(e)];
+  strokes.push(drawing);
+  redraw();
+  schedule();
+});
+pad.addEventListener("pointermove", (e) => {
+  if (!drawing) return;
+  drawing.push(at(e));
+  redraw();
+  schedule();
+});
+for (const end of ["pointerup", "pointercancel"]) {
+  pad.addEventListener(end, () => {
+    drawing = null;
+    schedule();
+  });
+}
+$("clear").addEventListener("click", () => {
+  strokes.length = 0;
+  redraw();
+  schedule();
+});
+$("undo").addEventListener("click", () => {
+  strokes.pop();
+  redraw();
+  schedule();
+});
+
+// ---------------------------------------------------------------- images and models from the user
+
+async function fromImageFile(file: Blob): Promise<void> {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, 1000 / Math.max(bitmap.width, bitmap.height));
+  const w = Math.max(1, Math.round(bitmap.width * scale)), h = Math.max(1, Math.round(bitmap.height * scale));
+  const c = new OffscreenCanvas(w, h).getContext("2d")!;
+  c.fillStyle = "#fff"; // transparent pixels are paper
+  c.fillRect(0, 0, w, h);
+  c.drawImage(bitmap, 0, 0, w, h);
+  const { data } = c.getImageData(0, 0, w, h);
+  const grey = new Uint8Array(w * h);
+  for (let i = 0; i < grey.length; i++) {
+    grey[i] = 0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2];
+  }
+  const image = mnistify(grey, w, h).image;
+  drawGrey($<HTMLCanvasElement>("input28"), image, 28, 28);
+  await predict(image);
+}
+
+$<HTMLInputElement>("upload").addEventListener("change", (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  if (f) fromImageFile(f).catch((err) => (status.textContent = `error: ${err.message}`));
+});
+document.addEventListener("paste", (e) => {
+  const f = [...(e.clipboardData?.files ?? [])].find((x) => x.type.startsWith("image/"));
+  if (f) fromImageFile(f).catch((err) => (status.textContent = `error: ${err.message}`));
+});
+document.addEventListener("dragover", (e) => e.preventDefault());
+document.addEventListener("drop", (e) => {
+  e.preventDefault();
+  const f = e.dataTransfer?.files?.[0];
+  if (!f) return;
+  if (/\.(onnx|json)$/i.test(f.name)) ownModel(f);
+  else fromImageFile(f).catch((err) => (status.textContent = `error: ${err.message}`));
+});
+
+/** A model the user brings: an .onnx (raw or preprocessed input) or a model.json of this project. */
+function ownModel(file: File): void {
+  const entry: ModelEntry = {
+    name: file.name,
+    title: `your model ${file.name}`,
+    bytes: async () => {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      if (!/\.json$/i.test(file.name)) return bytes;
+      const model = modelFromJSON(JSON.parse(new TextDecoder().decode(bytes)), defaultRegistry, `"${file.name}"`);
+      return exportOnnx(model, { rawInput: "uint8", intermediates: true });
+    },
+  };
+  models.push(entry);
+  const sel = $<HTMLSelectElement>("model");
+  sel.add(new Option(entry.title, String(models.length - 1)));
+  sel.value = String(models.length - 1);
+  current = entry;
+  update();
+}
+$<HTMLInputElement>("own").addEventListener("change", (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  if (f) ownModel(f);
+});
+
+// ---------------------------------------------------------------- start
+
+async function start(): Promise<void> {
+  const adapter = await (navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter().catch(() => null);
+  const info = adapter?.info;
+  page.adapter = info
+    ? [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") || "an adapter"
+    : "";
+  const backends = adapter ? ["webgpu", "wasm"] : ["wasm"];
+  const sel = $<HTMLSelectElement>("backend");
+  for (const b of backends) sel.add(new Option(b === "webgpu" ? `WebGPU (${page.adapter})` : "WebAssembly", b));
+  page.backend = backends[0];
+  sel.addEventListener("change", () => {
+    page.backend = sel.value;
+    update();
+  });
+  const list = await (await fetch("models/index.json")).json() as {
+    name: string;
+    title: string;
+    testError: number;
+  }[];
+  const msel = $<HTMLSelectElement>("model");
+  for (const m of list) {
+    models.push({ ...m, bytes: () => fetchBytes(`models/${m.name}.layers.onnx`) });
+    msel.add(new Option(`${m.title} (${(100 * m.testError).toFixed(2)}% test error)`, String(models.length - 1)));
+  }
+  current = models[0];
+  msel.addEventListener("change", () => {
+    current = models[Number(msel.value)];
+    update();
+  });
+  redraw();
+  const first = chain.then(getSession);
+  chain = first.catch(() => {});
+  await first;
+  status.textContent = `Ready: ${current.title} on ${page.backend}. Draw a digit.`;
+}
+page.ready = start().catch((e) => {
+  status.textContent = `error: ${e.message}`;
+  throw e;
+});
