@@ -83,6 +83,25 @@ try {
     seen.push(last!);
   }
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
+  // Offline once loaded: the service worker answers a reload without the network.
+  await page.evaluate(() =>
+    (globalThis as unknown as { navigator: { serviceWorker: { ready: Promise<unknown> } } }).navigator.serviceWorker
+      .ready
+  );
+  await browsers[0].setOffline(true);
+  await page.reload();
+  await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.ready);
+  const offline = await page.evaluate(
+    (input) => (globalThis as unknown as PageApi).lenet5.predict(Uint8Array.from(input)),
+    seen[0].input,
+  );
+  await browsers[0].setOffline(false);
+  // A phone-sized screen: nothing sticks out sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const phoneOverflow = await page.evaluate(() =>
+    (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement
+      .scrollWidth - 390
+  );
 
   browsers.push(await launch(true));
   const gpuPage = await browsers[1].newPage();
@@ -107,7 +126,7 @@ try {
   };
   const gpu = backends.includes("webgpu") ? await run("webgpu") : [];
   const cpu = await run("wasm");
-  console.log(JSON.stringify({ status, errors, seen, backends, gpu, cpu }));
+  console.log(JSON.stringify({ status, errors, seen, backends, gpu, cpu, phoneOverflow, offline }));
 } finally {
   for (const b of browsers) await b.close();
   await Deno.remove(profile, { recursive: true });

@@ -115,6 +115,7 @@ Deno.test("web: the API answers PNG and JSON requests as the engine does, and re
       [fetch(`${server.url}api/predict`), 405, /POST a PNG or JSON/],
       [fetch(`${server.url}api/nothing`), 404, /no API \/api\/nothing/],
       [fetch(`${server.url}../../etc/passwd`), 404, /not found|no file/],
+      [fetch(`${server.url}%E0%A4%A`), 400, /not valid percent-encoding/],
     ];
     for (const [response, status, message] of bad) {
       const r = await response;
@@ -214,7 +215,11 @@ Deno.test({
         backends: string[];
         gpu: Last[];
         cpu: Last[];
+        phoneOverflow: number;
+        offline: Last;
       };
+      assert.equal(r.offline.class, r.seen[0].class, "offline, reloaded, the page still reads the first digit");
+      assert.ok(r.phoneOverflow <= 0, `on a 390-pixel-wide screen the page is ${r.phoneOverflow} pixels too wide`);
       assert.match(r.status, /Ready: .* on wasm/);
       assert.deepEqual(r.errors, [], "no console errors");
       const { test } = await mnist;

@@ -394,6 +394,9 @@ async function start(): Promise<void> {
   await first;
   status.textContent = `Ready: ${current.title} on ${page.backend}. Draw a digit.`;
 }
+// Offline once loaded: a service worker keeps the page's files (web/sw.js).
+navigator.serviceWorker?.register("sw.js").catch((e) => console.warn(`no offline copy: ${e.message}`));
+
 page.ready = start().catch((e) => {
   status.textContent = `error: ${e.message}`;
   throw e;

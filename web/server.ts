@@ -85,7 +85,7 @@ export async function buildSite(out: string): Promise<void> {
     }],
   });
   await esbuild.stop();
-  for (const f of ["index.html", "style.css"]) await Deno.copyFile(join(ROOT, "web", f), join(out, f));
+  for (const f of ["index.html", "style.css", "sw.js"]) await Deno.copyFile(join(ROOT, "web", f), join(out, f));
   for (const f of ORT_FILES) await Deno.copyFile(join(dist, f), join(out, f));
   const models = await shippedModels();
   for (const m of models) {
@@ -255,7 +255,13 @@ export function handler(site: string, predictor: Predictor) {
         throw new ApiError(404, `no API ${url.pathname}; try /api/models or /api/predict`);
       }
       if (req.method !== "GET" && req.method !== "HEAD") throw new ApiError(405, `${req.method} on a static file`);
-      const path = normalize(join(site, decodeURIComponent(url.pathname === "/" ? "/index.html" : url.pathname)));
+      let name: string;
+      try {
+        name = decodeURIComponent(url.pathname === "/" ? "/index.html" : url.pathname);
+      } catch {
+        throw new ApiError(400, `the path ${url.pathname} is not valid percent-encoding`);
+      }
+      const path = normalize(join(site, name));
       if (relative(site, path).startsWith("..")) throw new ApiError(404, "not found");
       try {
         const file = await Deno.open(path, { read: true });
