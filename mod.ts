@@ -66,6 +66,7 @@ export {
 export { describeNonFinite, firstNonFinite, type NonFiniteParam } from "./engine/finite.ts";
 export { type Activation, elementwise, type ElementwiseKernels, referenceKernels } from "./layers/_elementwise.ts";
 export { conv2d, type Conv2dConfig, denseConvWeights } from "./layers/conv2d.ts";
+export { type PoolConfig } from "./layers/_pool.ts";
 export { subsample } from "./layers/subsample.ts";
 export { avgpool } from "./layers/avgpool.ts";
 export { maxpool } from "./layers/maxpool.ts";
@@ -105,6 +106,7 @@ export {
   type FitOptions,
   type FitState,
   learningRateOf,
+  type LossPoint,
   type PassResult,
   type PassSnapshot,
   patternOrder,
@@ -112,8 +114,9 @@ export {
 } from "./engine/fit.ts";
 export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
 export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
+export { type DistortionRanges } from "./data/distort.ts";
 export { mnistify, type MnistifyOptions, type MnistifyResult } from "./data/mnistify.ts";
-export { gunzipIdx, IdxError, MAX_IDX_BYTES, parseIdx, readIdxFile } from "./data/idx.ts";
+export { gunzipIdx, type Idx, IdxError, MAX_IDX_BYTES, parseIdx, readIdxFile } from "./data/idx.ts";
 export { type Dataset, loadMnist, mnistPackageDir, type Split } from "./data/mnist.ts";
 export {
   BATCH_DIM,

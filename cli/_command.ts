@@ -7,6 +7,10 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { fileProblem } from "../data/files.ts";
+import config from "../deno.json" with { type: "json" };
+
+/** The package's version, from deno.json. */
+export const VERSION: string = config.version;
 
 /** A bad command-line option: exit code 2. */
 export class OptionError extends Error {}
@@ -28,7 +32,7 @@ function joinNegativeValues(args: string[], options: Options): string[] {
 }
 
 /**
- * Parses `args` against `options` (plus -h/--help) and runs `body`; prints
+ * Parses `args` against `options` (plus -h/--help and --version) and runs `body`; prints
  * errors as `error: ...` (bad usage with a pointer to --help). Returns the exit code.
  */
 export async function runCommand<O extends Options>(
@@ -38,7 +42,11 @@ export async function runCommand<O extends Options>(
   body: (values: Record<string, string | boolean | undefined>) => Promise<number>,
 ): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
-  const all = { ...options, help: { type: "boolean", short: "h", default: false } } as Options;
+  const all = {
+    ...options,
+    help: { type: "boolean", short: "h", default: false },
+    version: { type: "boolean", default: false },
+  } as Options;
   try {
     ({ values } = parseArgs({
       args: joinNegativeValues(args, all),
@@ -52,6 +60,12 @@ export async function runCommand<O extends Options>(
   }
   if (values.help) {
     console.log(help);
+    return 0;
+  }
+  if (values.version) {
+    console.log(
+      `${config.name} ${VERSION} (deno task ${help.match(/deno task (\S+)/)?.[1] ?? "?"}, Deno ${Deno.version.deno})`,
+    );
     return 0;
   }
   try {

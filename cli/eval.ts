@@ -23,6 +23,7 @@ and F1, macro F1, and the confusion matrix.
   --threads N    threads sharing the batches (default 1)
   --json         print the metrics as JSON
   -h, --help     show this help
+  --version      print the version (from deno.json)
 `;
 
 /** Runs the command; returns the exit code. */

@@ -26,6 +26,7 @@ initializer). The graph's outputs are "scores" (RBF distances or logits),
   --raw-type TYPE   element type of "image": uint8 (default) or float32
   --force           overwrite FILE.onnx if it exists
   -h, --help        show this help
+  --version         print the version (from deno.json)
 `;
 
 const ELEM_TYPES: Record<number, string> = { 1: "float32", 2: "uint8", 7: "int64" };

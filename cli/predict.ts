@@ -10,11 +10,14 @@ import { readFileBounded } from "../data/files.ts";
 import { MAX_IDX_BYTES, readIdxFile } from "../data/idx.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { readImages } from "../export/images.ts";
+import { mnistify } from "../data/mnistify.ts";
+import { writeFileAtomic } from "../engine/model_file.ts";
+import { encodePng } from "../report/png.ts";
 import { firstNonFiniteWeight, OnnxFormatError } from "../export/weights.ts";
-import { OptionError, runCommand } from "./_command.ts";
+import { fsError, OptionError, runCommand } from "./_command.ts";
 
 const HELP = `Usage: deno task predict --model FILE.onnx --input FILE [--labels FILE] [--invert] [--limit N]
-                         [--backend webgpu|wasm] [--json]
+                         [--backend webgpu|wasm] [--as-is] [--verbose] [--save-input FILE] [--json]
 
 Runs a model exported by "deno task export" in onnxruntime-web and prints
 each image's predicted digit and its probability. A model exported with
@@ -29,8 +32,15 @@ preprocessing is applied first (pad to 32x32, 0..255 to -0.1..1.175).
   --limit N       only the first N images
   --backend NAME  webgpu or wasm (default: webgpu when navigator.gpu offers an
                   adapter, else wasm); the output names the backend and adapter
+  --as-is         give a PNG or PGM image to the model as it is (it must be 28x28);
+                  by default it is made MNIST-like first: background told by the
+                  border, dark ink inverted, cropped to the ink, scaled into 20x20
+                  keeping the aspect ratio, centred by centre of mass in 28x28
+  --verbose       say what was done to the image
+  --save-input F  write the 28x28 image the model saw to F (PNG)
   --json          print JSON: per image the class, probabilities and scores
   -h, --help      show this help
+  --version       print the version (from deno.json)
 `;
 
 const BATCH = 1000;
@@ -84,6 +94,9 @@ export function main(args: string[]): Promise<number> {
     invert: { type: "boolean", default: false },
     limit: { type: "string" },
     backend: { type: "string" },
+    "as-is": { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+    "save-input": { type: "string" },
     json: { type: "boolean", default: false },
   } as const;
   return runCommand(args, options, HELP, async (values) => {
@@ -131,7 +144,33 @@ export function main(args: string[]): Promise<number> {
       throw new Error(`Cannot load ONNX model "${modelPath}": ${(e as Error).message}`);
     }
     const kind = inputKind(session, modelPath);
-    const data = await readImages(inputPath, { invert: values.invert as boolean });
+    let data = await readImages(inputPath, { invert: values.invert as boolean });
+    const notes: string[] = [];
+    if (data.format !== "idx" && !values["as-is"]) {
+      // One picture of any size: made to look like an MNIST digit, as MNIST was made.
+      const m = mnistify(data.images, data.cols, data.rows);
+      notes.push(
+        `${data.cols}x${data.rows} ${data.format} image` +
+          (m.inverted ? ", dark ink on a light ground: inverted" : "") +
+          (m.box
+            ? `, ink ${m.box.width}x${m.box.height} at ${m.box.x},${m.box.y} scaled into 20x20, centred by its ` +
+              `centre of mass at ${m.offset[0]},${m.offset[1]} in 28x28`
+            : ", no ink found"),
+      );
+      data = { images: m.image, count: 1, rows: 28, cols: 28, format: data.format };
+    }
+    if (values["save-input"]) {
+      const out = values["save-input"] as string;
+      await writeFileAtomic(
+        out,
+        await encodePng(data.images.subarray(0, data.rows * data.cols), data.cols, data.rows, 1),
+      )
+        .catch((e) => {
+          throw fsError(e, "write", out, "save-input");
+        });
+      notes.push(`the ${data.cols}x${data.rows} input the model saw (first image) written to ${out}`);
+    }
+    if (values.verbose) { for (const n of notes) console.error(`predict: ${n}`); }
     if (data.rows !== kind.rows || data.cols !== kind.cols) {
       throw new Error(
         `Cannot predict: "${inputPath}" holds ${data.rows}x${data.cols} images, the model takes ${kind.rows}x${kind.cols}`,

@@ -35,7 +35,15 @@ import {
   type Preset,
   PRESETS,
 } from "../presets/presets.ts";
-import { writeCurves, writeDigitGrid, writeDistortionGrid, writeIndex, writeMetrics } from "../report/report.ts";
+import {
+  misclassified,
+  writeCurves,
+  writeDigitGrid,
+  writeDistortionGrid,
+  writeGallery,
+  writeIndex,
+  writeMetrics,
+} from "../report/report.ts";
 import { fsError, OptionError, runCommand } from "./_command.ts";
 import { checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from "./_run.ts";
 
@@ -95,6 +103,7 @@ Run folder:
                      --sequential may be given; any other flag is refused)
   --quiet            no progress line
   -h, --help         show this help
+  --version          print the version (from deno.json)
 `;
 
 const OPTIONS = {
@@ -138,13 +147,22 @@ function intOption(name: string, value: string | undefined, min: number): number
   return v;
 }
 
+/** Warnings printed while the flags were read, for the run's report (reset by each run). */
+let flagWarnings: string[] = [];
+
+/** Prints a warning on stderr and keeps it for the run's report. */
+function warn(message: string): void {
+  console.warn(message);
+  flagWarnings.push(message);
+}
+
 /** `--threads N`: 1..64; more threads than cores is allowed (results depend on N only) but warned about. */
 function threadsOption(value: string): number {
   const n = intOption("threads", value, 1)!;
   if (n > 64) throw new OptionError(`Option --threads must be an integer in 1..64, got "${value}"`);
   const cores = navigator.hardwareConcurrency;
   if (n > cores) {
-    console.warn(`warning: --threads ${n} is more than the ${cores} cores here: the threads will take turns (slower)`);
+    warn(`warning: --threads ${n} is more than the ${cores} cores here: the threads will take turns (slower)`);
   }
   return n;
 }
@@ -372,9 +390,65 @@ function deviationsHtml(devs: RunSettings["deviations"]): string[] {
     `<tr><td>${[d.setting, d.paper, d.here, d.why, d.literal].map(escapeXml).join("</td><td>")}</td></tr>`
   );
   return [
-    `Where this run departs from the paper's text:</p><table><tr><th>setting</th><th>paper</th><th>here</th>` +
+    `Where this run departs from the paper's text:</p><table class="deviations"><tr><th>setting</th><th>paper</th><th>here</th>` +
     `<th>why</th><th>flag for the paper's reading</th></tr>${rows.join("")}</table><p>`,
   ];
+}
+
+/**
+ * Every setting of a run as (name, value) rows of plain text for index.html,
+ * absent ones with the default they stand for; `flags` are the command line's.
+ */
+export function settingsRows(
+  settings: RunSettings,
+  flags: Record<string, string | boolean | undefined>,
+  data: { source: string; trainCount: number },
+): [string, string][] {
+  const g = settings.graph, o = settings.optimizer;
+  const layerInits = g.layers.flatMap((l, i) => l.init ? [`${l.name ?? `${l.type}${i}`}: ${l.init}`] : []);
+  const rows: [string, string][] = [
+    ["model", settings.source + (g.name && g.name !== settings.source ? ` (${g.name})` : "")],
+    ["layers", g.layers.map((l, i) => l.name ?? `${l.type}${i}`).join(" > ")],
+    ["loss", JSON.stringify(g.loss)],
+    ["init", (g.init ?? "paper") + (layerInits.length ? `; ${layerInits.join(", ")}` : "")],
+    ["optimizer", JSON.stringify(o)],
+    [
+      "eta schedule (per pass, the last repeating)",
+      settings.schedule ? formatSchedule(settings.schedule) : "none: the optimizer's lr",
+    ],
+    ["passes", String(settings.passes)],
+    ["batch (patterns per update)", String(settings.batch)],
+    ["seed", String(settings.seed)],
+    ["data", data.source],
+    ["training patterns", settings.limit ? `the first ${settings.limit}` : `all ${data.trainCount}`],
+    ["updates at most", settings.maxSteps ? String(settings.maxSteps) : "no limit"],
+    ["distortions", settings.distort ? JSON.stringify(settings.distort) : "none"],
+    ["pattern order", settings.shuffle ? "a new random order each pass" : "one random order from the seed, every pass"],
+    ["threads", String(settings.threads ?? 1)],
+    [
+      "evaluation",
+      flags.sequential ? "after each pass, before the next" : "on a second thread while the next pass trains",
+    ],
+  ];
+  if (o.type === "sdlm") {
+    rows.push(
+      ["SDLM mu", String(o.mu ?? DEFAULT_SDLM_MU)],
+      ["SDLM curvature samples (before each pass)", String(settings.curvatureSamples)],
+      ["SDLM curvature memory (of the last pass's h_kk)", String(settings.curvatureMemory ?? 0)],
+      [
+        "SDLM running curvature update",
+        settings.curvatureRate
+          ? `rate ${settings.curvatureRate} every ${settings.curvatureEvery ?? 10} updates`
+          : "none (h_kk held for the pass)",
+      ],
+    );
+  }
+  const given = Object.entries(flags).filter(([, v]) => v !== undefined && v !== false);
+  rows.push([
+    "command line",
+    given.length ? given.map(([k, v]) => (v === true ? `--${k}` : `--${k} ${v}`)).join(" ") : "(no flags)",
+  ]);
+  return rows;
 }
 
 /**
@@ -426,6 +500,7 @@ const RUN_FILES = [
   "error.svg",
   "digits-before.svg",
   "digits-after.svg",
+  "misclassified.svg",
   "distortions.png",
   "checkpoint.json",
 ];
@@ -478,6 +553,7 @@ export function main(args: string[]): Promise<number> {
 
 async function run(values: Record<string, string | boolean | undefined>): Promise<number> {
   const registry = defaultRegistry;
+  flagWarnings = [];
   let settings: RunSettings, dir: string, fitState: FitState | undefined, wallBefore = 0;
   let model, optimizer;
   if (values.resume !== undefined) {
@@ -651,7 +727,21 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
         `Test digits after pass ${h.pass}`,
       );
       await writeCurves(dir, state, train);
+      // Class probabilities for the misclassified test digits only, from the pass's own weights.
+      const wrong = misclassified(saved, data.test, testPredictions);
+      await writeGallery(
+        join(dir, "misclassified.svg"),
+        data.test,
+        wrong.cells,
+        wrong.wrong,
+        "Misclassified test digits",
+      );
       await writeSummary(state, { macroF1: metrics.macroF1 });
+      // Every warning printed so far, the stalled-run ones recomputed from the history (a resumed run's too).
+      const warnings = [
+        ...flagWarnings,
+        ...state.history.flatMap((p) => stalledWarning(p, data.classes, settings) ?? []),
+      ];
       await writeIndex(dir, `LeNet-5 run: ${settings.source}, seed ${settings.seed}`, state, [
         `Data: ${escapeXml(data.source)}. ${counts.trainable.toLocaleString("en-US")} parameters, loss ${
           escapeXml(settings.graph.loss.type)
@@ -667,7 +757,14 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
             `<img src="distortions.png" alt="training digits and random distortions of them" width="512">`,
           ]
           : []),
-      ]);
+      ], {
+        metrics,
+        recipe: formatRecipe({ ...settings, deviations: undefined }), // the deviations have their own table
+        settings: settingsRows(settings, values, { source: data.source, trainCount: data.train.count }),
+        warnings,
+        wallSeconds: wall(),
+        gallery: true,
+      });
     },
   }, fitState).catch((e) => {
     if (!(e instanceof DivergenceError)) throw e;

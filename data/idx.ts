@@ -37,6 +37,7 @@ export interface Idx {
   readonly type: string;
   /** The magic number as a big-endian integer (2051 for MNIST images, 2049 for labels). */
   readonly magic: number;
+  /** Size of each dimension, e.g. `[60000, 28, 28]` for MNIST's training images. */
   readonly dims: readonly number[];
   /** The values, in the file's order. */
   readonly data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -44,6 +45,7 @@ export interface Idx {
 
 /** An idx file that is not what it should be; the message names the file. */
 export class IdxError extends Error {
+  /** `"IdxError"`: the name stack traces and `String(error)` show. */
   override name = "IdxError";
 }
 

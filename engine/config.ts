@@ -45,10 +45,12 @@ export class ConfigReader {
     for (const f of ignore) this.#known.add(f);
   }
 
+  /** Where the config sits, as error messages name it. */
   get where(): ConfigWhere {
     return this.#where;
   }
 
+  /** Whether the config gives `field` (not undefined); does not mark it as read. */
   has(field: string): boolean {
     return this.#raw[field] !== undefined;
   }
@@ -100,6 +102,7 @@ export class ConfigReader {
     return v;
   }
 
+  /** A boolean; `fallback` when absent. */
   bool(field: string, fallback: boolean): boolean {
     const v = this.raw(field);
     if (v === undefined) return fallback;

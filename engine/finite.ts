@@ -14,6 +14,7 @@ export interface NonFiniteParam {
   readonly param: string;
   /** Index within that parameter tensor. */
   readonly index: number;
+  /** The value found there: NaN, Infinity or -Infinity. */
   readonly value: number;
 }
 

@@ -57,6 +57,7 @@ export interface Evaluation {
   readonly loss: number;
   /** Predicted class of each pattern evaluated. */
   readonly predictions: Int32Array;
+  /** Patterns evaluated. */
   readonly count: number;
 }
 
@@ -64,18 +65,25 @@ export interface Evaluation {
 export interface LossPoint {
   /** Patterns seen since the start of training. */
   readonly patterns: number;
+  /** Mean training loss over the patterns since the previous point (at least `lossEvery` of them). */
   readonly loss: number;
 }
 
 /** Progress while a pass runs. */
 export interface Progress {
+  /** The pass running, 1-based. */
   readonly pass: number;
+  /** Passes of the whole run (`FitOptions.passes`). */
   readonly passes: number;
+  /** Patterns of this pass trained on so far. */
   readonly done: number;
+  /** Patterns in one pass. */
   readonly total: number;
+  /** Training speed since `fit` was called, in patterns per second. */
   readonly patternsPerSecond: number;
   /** Seconds left for the whole run (training only). */
   readonly eta: number;
+  /** Mean training loss over this pass's patterns so far. */
   readonly runningLoss: number;
   /** Fraction of this pass's patterns misclassified before their update. */
   readonly runningError: number;
@@ -83,8 +91,11 @@ export interface Progress {
 
 /** How to train. */
 export interface FitOptions {
+  /** Passes over the training set in all, counting those a resumed `state` already made. */
   readonly passes: number;
+  /** Patterns per update. */
   readonly batch: number;
+  /** Seed of everything random in training: the pattern order, the curvature samples and the distortions. */
   readonly seed: number;
   /** eta per pass (index 0 = pass 1; the last repeats); absent: the optimizer's own lr. */
   readonly schedule?: readonly number[];
@@ -129,6 +140,7 @@ export interface FitOptions {
    * default 1. Results depend on the seed and this number.
    */
   readonly threads?: number;
+  /** Called about once a second while a pass runs, and at its end. */
   onProgress?(p: Progress): void;
   /**
    * Evaluate each pass's weights on a second thread while the next pass
@@ -158,7 +170,9 @@ export interface FitState {
   passesDone: number;
   /** Updates made so far. */
   steps: number;
+  /** One result per pass completed, in order. */
   history: PassResult[];
+  /** The running loss, a point every `lossEvery` patterns. */
   lossCurve: LossPoint[];
 }
 
@@ -168,7 +182,9 @@ export interface FitState {
  * `onPass`), nothing of `pass` was.
  */
 export class DivergenceError extends Error {
+  /** `"DivergenceError"`: the name stack traces and `String(error)` show. */
   override name = "DivergenceError";
+  /** Made by `fit`: `message` says what stopped being finite and which state is the last good one. */
   constructor(
     message: string,
     /** The pass it happened in (1-based). */

@@ -7,16 +7,20 @@
 
 /** Metrics of predictions against labels. */
 export interface Metrics {
+  /** Predictions compared. */
   readonly count: number;
+  /** Fraction of them wrong (0..1; 0 when there are none). */
   readonly error: number;
   /** confusion[true][predicted]. */
   readonly confusion: number[][];
+  /** Precision, recall and F1 (0..1) and support (patterns labelled so) of each class, by class. */
   readonly perClass: {
     readonly precision: number;
     readonly recall: number;
     readonly f1: number;
     readonly support: number;
   }[];
+  /** Mean of the per-class F1 scores (0..1). */
   readonly macroF1: number;
 }
 

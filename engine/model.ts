@@ -22,43 +22,55 @@ import {
 
 /** One layer of a graph: its registered type, an optional name, and its config fields. */
 export interface LayerSpec {
+  /** Registered layer type, e.g. `"conv2d"`. */
   readonly type: string;
+  /** Unique within the graph, e.g. `"C3"`; default the type and the layer's index, e.g. `"conv2d0"`. */
   readonly name?: string;
   /** Init scheme for this layer, overriding the graph's. */
   readonly init?: string;
+  /** The layer's config fields, read by its plugin (e.g. `maps` and `kernel` of conv2d). */
   readonly [field: string]: unknown;
 }
 
 /** The loss of a graph: its registered type and its config fields. */
 export interface LossSpec {
+  /** Registered loss type, e.g. `"map"`. */
   readonly type: string;
+  /** The loss's config fields (e.g. `j` of the MAP loss). */
   readonly [field: string]: unknown;
 }
 
 /** A model as data: JSON-serialisable. */
 export interface GraphSpec {
+  /** Name shown in summaries; absent: "model". */
   readonly name?: string;
   /** Per-sample input shape, e.g. `[1, 32, 32]`. */
   readonly input: readonly number[];
   /** Default init scheme (see INIT_NAMES); `"paper"` when absent. */
   readonly init?: string;
+  /** The layers, input to output, each fed by the one before. */
   readonly layers: readonly LayerSpec[];
+  /** The loss on the last layer's output. */
   readonly loss: LossSpec;
 }
 
 /** A built layer with its plugin and its place in the flat buffers. */
 export interface BuiltLayer extends Layer {
+  /** The registered plugin that runs the layer. */
   readonly plugin: LayerPlugin;
+  /** Its parameter tensors as the plugin declared them, in the order of `params`. */
   readonly specs: readonly ParamSpec[];
   /** Gradient views, one per param (empty for fixed params). */
   readonly grads: readonly Floats[];
   /** Second-derivative views, same layout as grads. */
   readonly hess: readonly Floats[];
+  /** Init scheme it was built with: its spec's `init`, else the graph's (see INIT_NAMES). */
   readonly initName: string;
   /** Trainable parameters of the layer. */
   readonly trainable: number;
   /** Fixed (non-trainable) parameters of the layer. */
   readonly fixed: number;
+  /** Connections for one sample, as the paper counts them (see `LayerPlugin.connections`). */
   readonly connections: number;
 }
 
@@ -88,20 +100,27 @@ type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
 
 /** A model built from a graph. Create one with {@linkcode buildModel}. */
 export class Model {
+  /** The graph the model was built from. */
   readonly graph: GraphSpec;
+  /** The built layers, input to output. */
   readonly layers: readonly BuiltLayer[];
+  /** The loss plugin and its checked config. */
   readonly loss: { readonly plugin: LossPlugin; readonly config: unknown };
+  /** Per-sample input shape (the graph's `input`). */
   readonly inputShape: Shape;
+  /** Per-sample shape of the scores, the last layer's output (the input shape when there are no layers). */
   readonly outputShape: Shape;
   /** Number of classes (size of the last layer's output). */
   readonly classes: number;
   /** All parameters, trainable ones first: `params.subarray(0, trainableCount)`. */
   readonly params: Floats;
+  /** Number of trainable parameters: the first `trainableCount` values of `params`. */
   readonly trainableCount: number;
   /** dE/dparam for the trainable parameters, accumulated by `backward`. */
   readonly grads: Floats;
   /** Diagonal second derivatives for the trainable parameters, accumulated by `backward2`. */
   readonly hess: Floats;
+  /** Element type of every buffer: float32 (the default) or float64 (for checkers). */
   readonly dtype: "float32" | "float64";
 
   readonly #F: FloatCtor;

@@ -18,8 +18,11 @@ export const MODEL_VERSION = 1;
 
 /** A saved model: JSON. */
 export interface ModelFile {
+  /** Always {@linkcode MODEL_FORMAT}: what tells a model file from other JSON. */
   readonly format: string;
+  /** Version of the file format; loading accepts only the current one, 1. */
   readonly version: number;
+  /** The graph the parameters belong to. */
   readonly graph: GraphSpec;
   /** Number of float32 values in `params`. */
   readonly count: number;

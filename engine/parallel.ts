@@ -76,8 +76,11 @@ export function floatView(dtype: "float32" | "float64", buffer: SharedArrayBuffe
  * workers keep the process alive until then.
  */
 export class ParallelTrainer {
+  /** The model trained, the calling thread's; the workers copy its weights at each call. */
   readonly model: Model;
+  /** Threads in all, the calling one included. */
   readonly threads: number;
+  /** Largest batch a call may pass. */
   readonly capacity: number;
   readonly #workers: Worker[];
   readonly #params: Floats;

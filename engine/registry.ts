@@ -39,6 +39,7 @@ export class Registry<P extends { readonly type: string; readonly description: s
     this.#items.set(plugin.type, plugin);
   }
 
+  /** Whether a plugin of type `type` is registered. */
   has(type: string): boolean {
     return this.#items.has(type);
   }
@@ -70,13 +71,17 @@ export class Registry<P extends { readonly type: string; readonly description: s
 
 /** A failed lookup in a registry. */
 export class RegistryError extends TypeError {
+  /** `"RegistryError"`: the name stack traces and `String(error)` show. */
   override name = "RegistryError";
 }
 
 /** The three registries a model and its training use. */
 export interface Registries {
+  /** Layer types a graph's `layers` may use (conv2d, subsample, rbf, ...). */
   readonly layers: Registry<LayerPlugin>;
+  /** Loss types a graph's `loss` may use (map, mse-rbf, softmax-cross-entropy, ...). */
   readonly losses: Registry<LossPlugin>;
+  /** Optimizer types an `OptimizerSpec` may use (sdlm, sgd, adam, ...). */
   readonly optimizers: Registry<OptimizerPlugin>;
 }
 

@@ -10,6 +10,8 @@ export class Rng {
   #s = new Uint32Array(4);
 
   /**
+   * A stream from `seed`, a safe integer (default 0): the same seed gives the same numbers.
+   *
    * @example
    * ```ts
    * import { Rng } from "./rng.ts";

@@ -11,15 +11,21 @@ import { type Floats, GraphError, type Labels, type OptimizerPlugin, type Optimi
 
 /** An optimizer as data: its registered type and its config. */
 export interface OptimizerSpec {
+  /** Registered optimizer type, e.g. `"sdlm"`. */
   readonly type: string;
+  /** The optimizer's config fields (e.g. `lr` and `mu` of sdlm). */
   readonly [field: string]: unknown;
 }
 
 /** An optimizer plugin with its checked config and its state for one model. */
 export class Optimizer {
+  /** Binds an update rule, its checked config and its state; {@linkcode createOptimizer} makes one for a model. */
   constructor(
+    /** The update rule. */
     readonly plugin: OptimizerPlugin,
+    /** Its config, as the plugin's `configure` checked and returned it. */
     readonly config: unknown,
+    /** Its state for one model (e.g. Adam's moments), saved with a run. */
     readonly state: OptimizerState,
   ) {}
 

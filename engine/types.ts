@@ -38,13 +38,17 @@ export interface ParamSpec {
 
 /** Which unit an initializer fills: a slice of one parameter. */
 export interface InitUnit {
+  /** Connections into one unit the parameter feeds (the F_i of the paper's init). */
   readonly fanIn: number;
+  /** Connections out of one input unit (used by Glorot-style init). */
   readonly fanOut: number;
+  /** `"weight"` or `"bias"`: modern init schemes zero biases. */
   readonly role: "weight" | "bias";
 }
 
 /** Source of uniform random numbers in [0, 1). */
 export interface RandomSource {
+  /** The next number, uniform in [0, 1). */
   next(): number;
 }
 
@@ -53,10 +57,15 @@ export type Initializer = (out: Floats, unit: InitUnit, rng: RandomSource) => vo
 
 /** A layer as built in a model: config checked, shapes known, parameter views bound. */
 export interface Layer<C = unknown> {
+  /** Its name in the graph, e.g. `"C3"` (by default the type and the layer's index, e.g. `"conv2d0"`). */
   readonly name: string;
+  /** Registered type of its plugin, e.g. `"conv2d"`. */
   readonly type: string;
+  /** The config as the plugin's `configure` checked and returned it. */
   readonly config: C;
+  /** Per-sample input shape, e.g. `[1, 32, 32]`. */
   readonly inShape: Shape;
+  /** Per-sample output shape, e.g. `[6, 28, 28]`. */
   readonly outShape: Shape;
   /** Product of `inShape`. */
   readonly inSize: number;
@@ -113,13 +122,17 @@ export interface LayerPlugin<C = unknown> {
   readonly exactCurvature?: boolean;
   /** Checks the raw config against the input shape; throws a {@linkcode GraphError} naming the field. */
   configure(raw: RawConfig, input: Shape, where: ConfigWhere): C;
+  /** Per-sample output shape for a checked config and an input shape. */
   outputShape(config: C, input: Shape): Shape;
+  /** The layer's parameter tensors, in the order `Layer.params` holds them; empty for none. */
   params(config: C, input: Shape): ParamSpec[];
   /** Connections (multiply-adds including the bias) for one sample, as the paper counts them. */
   connections(config: C, input: Shape): number;
   /** Optional custom init; the default fills every trainable parameter with `init` per its ParamSpec. */
   init?(layer: Layer<C>, init: Initializer, rng: RandomSource): void;
+  /** Writes the outputs `y` (n x outSize) of the `n` samples in `x` (n x inSize). */
   forward(layer: Layer<C>, x: Floats, y: Floats, n: number): void;
+  /** Accumulates dE/dx into `dx` and dE/dparam into `grads` from dE/dy in `dy` (see the conventions). */
   backward(
     layer: Layer<C>,
     x: Floats,
@@ -129,6 +142,7 @@ export interface LayerPlugin<C = unknown> {
     grads: readonly Floats[],
     n: number,
   ): void;
+  /** Accumulates d2E/dx^2 into `d2x` and d2E/dparam^2 into `hess` from d2E/dy^2 in `d2y` (Gauss-Newton). */
   backward2(
     layer: Layer<C>,
     x: Floats,
@@ -153,11 +167,15 @@ export interface LayerPlugin<C = unknown> {
  * per-sample losses (the model passes `scale = 1/N` for a batch mean).
  */
 export interface LossPlugin<C = unknown> {
+  /** Registered name, e.g. `"map"`. */
   readonly type: string;
+  /** One line for help texts and summaries. */
   readonly description: string;
+  /** Checks the raw config against the shape of the scores; throws a {@linkcode GraphError} naming the field. */
   configure(raw: RawConfig, scores: Shape, where: ConfigWhere): C;
   /** Sum over the batch of the per-sample losses. */
   forward(config: C, scores: Floats, labels: Labels, n: number, classes: number): number;
+  /** Accumulates `scale` times dE/dscores of each sample into `dScores` (n x classes). */
   backward(
     config: C,
     scores: Floats,
@@ -204,14 +222,19 @@ export interface StepInput {
 
 /** An update rule. */
 export interface OptimizerPlugin<C = unknown> {
+  /** Registered name, e.g. `"sdlm"`. */
   readonly type: string;
+  /** One line for help texts and summaries. */
   readonly description: string;
   /** True when the rule needs `hess` (estimated by the trainer before each pass). */
   readonly needsCurvature: boolean;
+  /** Checks the raw config and fills in defaults; throws a {@linkcode GraphError} naming the field. */
   configure(raw: RawConfig, where: ConfigWhere): C;
   /** The learning rate the config asks for, used when no schedule overrides it. */
   learningRate(config: C): number;
+  /** Fresh state for `size` trainable parameters (e.g. Adam's moments); `{}` when the rule keeps none. */
   createState(config: C, size: number): OptimizerState;
+  /** Updates `input.params` in place from the gradients (and curvature), keeping what it needs in `state`. */
   step(config: C, state: OptimizerState, input: StepInput): void;
   /** Per-parameter step sizes for a global rate and curvature, where the rule has them (SDLM). */
   stepSizes?(config: C, lr: number, hess: ArrayLike<number>): Float32Array;
@@ -225,5 +248,6 @@ export interface ConfigWhere {
 
 /** An invalid graph, config or option. The message names the place, the field and what was expected. */
 export class GraphError extends TypeError {
+  /** `"GraphError"`: the name stack traces and `String(error)` show. */
   override name = "GraphError";
 }

@@ -19,10 +19,16 @@ import { decompress, gunzipIdx, isGzip, MAX_IDX_BYTES, parseIdx } from "../data/
 
 /** Images of one size, one after another, row by row. */
 export interface GreyImages {
+  /** Grey levels 0..255, image after image, row by row. */
   readonly images: Uint8Array;
+  /** Number of images. */
   readonly count: number;
+  /** Height of each image in pixels. */
   readonly rows: number;
+  /** Width of each image in pixels. */
   readonly cols: number;
+  /** The file's format: "idx" (MNIST's, images already MNIST-like), "pgm" or "png" (one picture of any size). */
+  readonly format?: "idx" | "pgm" | "png";
 }
 
 /** Options of {@linkcode readImages}. */
@@ -33,6 +39,7 @@ export interface ReadImagesOptions {
 
 /** An image file that cannot be read; the message names the file. */
 export class ImageError extends Error {
+  /** `"ImageError"`: the name stack traces and `String(error)` show. */
   override name = "ImageError";
 }
 
@@ -75,7 +82,7 @@ async function decodeIdxImages(bytes: Uint8Array, path: string): Promise<GreyIma
     );
   }
   const [count, rows, cols] = idx.dims.length === 3 ? idx.dims : [1, ...idx.dims];
-  return { images: idx.data as Uint8Array, count, rows, cols };
+  return { images: idx.data as Uint8Array, count, rows, cols, format: "idx" };
 }
 
 /** PGM (Netpbm grey map): P2 (text) or P5 (binary, 8 or 16 bits), one image. */
@@ -113,7 +120,7 @@ export function decodePgm(bytes: Uint8Array, path: string): GreyImages {
       images[i] = scale(wide ? (bytes[at + 2 * i] << 8) | bytes[at + 2 * i + 1] : bytes[at + i]);
     }
   }
-  return { images, count: 1, rows, cols };
+  return { images, count: 1, rows, cols, format: "pgm" };
 }
 
 /** PNG colour types: their channels and names. */
@@ -125,21 +132,43 @@ const PNG_COLOURS: Record<number, { channels: number; name: string }> = {
   6: { channels: 4, name: "RGBA" },
 };
 
+/** The bit depths PNG allows per colour type. */
+const PNG_DEPTHS: Record<number, readonly number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
+
+/** Adam7's seven passes: first column, first row, column step, row step. */
+const ADAM7: readonly (readonly [number, number, number, number])[] = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
+
 /**
- * PNG: non-interlaced, 8 or 16 bits per sample (8 for a palette). Colour
- * becomes grey by luma (0.299 R + 0.587 G + 0.114 B); alpha composes over the
- * background (black, or white when `lightBackground`). The header's size is
- * checked against {@linkcode MAX_PNG_SIDE} and {@linkcode MAX_PNG_BYTES}
- * before anything is allocated, and the image data must inflate to exactly
- * the bytes that size needs.
+ * PNG, everything the format allows for a still image: grey (1, 2, 4, 8 or
+ * 16 bits), palette (1, 2, 4 or 8), RGB, grey + alpha and RGBA (8 or 16),
+ * interlaced (Adam7) or not, with transparency from alpha or a tRNS chunk.
+ * Colour becomes grey by luma (0.299 R + 0.587 G + 0.114 B); transparency
+ * composes over the background (black, or white when `lightBackground`). The
+ * header's size is checked against {@linkcode MAX_PNG_SIDE} and
+ * {@linkcode MAX_PNG_BYTES} before anything is allocated, and the image data
+ * must inflate to exactly the bytes that size needs.
  */
 export async function decodePng(bytes: Uint8Array, path: string, lightBackground = false): Promise<GreyImages> {
   const fail = (problem: string): never => {
     throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
   };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 8, width = 0, height = 0, depth = 0, colour = -1;
-  let palette: Uint8Array = new Uint8Array(0);
+  let at = 8, width = 0, height = 0, depth = 0, colour = -1, interlaced = false;
+  let palette: Uint8Array = new Uint8Array(0), trns: Uint8Array | null = null;
   const idat: Uint8Array[] = [];
   while (at + 8 <= bytes.length) {
     const length = view.getUint32(at);
@@ -158,17 +187,26 @@ export async function decodePng(bytes: Uint8Array, path: string, lightBackground
       height = view.getUint32(at + 12);
       depth = data[8];
       colour = data[9];
-      if (data[12] !== 0) fail("interlaced images are not supported; save it without interlacing");
+      if (data[12] > 1) fail(`interlace method ${data[12]} is not PNG's (0 or 1)`);
+      interlaced = data[12] === 1;
       checkSize(width, height, depth, colour, fail);
     } else if (type === "PLTE") palette = data;
+    else if (type === "tRNS") trns = data;
     else if (type === "IDAT") idat.push(data);
     else if (type === "IEND") break;
     at += 12 + length;
   }
   if (width < 1 || height < 1 || idat.length === 0) fail("no IHDR or no image data");
   const { channels, name } = PNG_COLOURS[colour];
-  const bpp = (channels * depth) / 8, stride = width * bpp, size = height * (stride + 1);
-  const raw = new Uint8Array(size); // each row: its filter type, then its samples
+  const bits = channels * depth, bpp = Math.max(1, bits >> 3);
+  const strideOf = (w: number) => Math.ceil((w * bits) / 8);
+  // Each pass (one without interlacing) is a sub-image; each of its rows is a filter type, then the samples.
+  const passes = (interlaced ? ADAM7 : [[0, 0, 1, 1] as const]).map(([x0, y0, dx, dy]) => {
+    const w = Math.max(0, Math.ceil((width - x0) / dx)), h = w ? Math.max(0, Math.ceil((height - y0) / dy)) : 0;
+    return { x0, y0, dx, dy, w, h, stride: strideOf(w) };
+  });
+  const size = passes.reduce((n, p) => n + p.h * (p.stride + 1), 0);
+  const raw = new Uint8Array(size);
   let filled = 0;
   await decompress(idat, "deflate", (chunk) => {
     if (filled + chunk.length > size) {
@@ -178,40 +216,66 @@ export async function decodePng(bytes: Uint8Array, path: string, lightBackground
     filled += chunk.length;
   }, (e) => fail(`image data is corrupt (${e.message})`));
   if (filled < size) fail(`image data holds ${filled} bytes, expected ${size}`);
-  const px = unfilter(raw, height, stride, bpp, fail);
-  const sample = (i: number) => (depth === 16 ? px[2 * i] : px[i]); // the high byte of 16-bit samples
+
+  const max = (1 << Math.min(depth, 8)) - 1;
+  /** Sample `c` of pixel `x` of an unfiltered row: the file's value, and the same on 0..255. */
+  const sampleOf = (row: Uint8Array, x: number, c: number): [number, number] => {
+    const i = x * channels + c;
+    if (depth === 16) return [(row[2 * i] << 8) | row[2 * i + 1], row[2 * i]];
+    if (depth === 8) return [row[i], row[i]];
+    const bit = i * depth, v = (row[bit >> 3] >> (8 - depth - (bit & 7))) & max;
+    return [v, Math.round((v * 255) / max)];
+  };
+  const paletteAlpha = (k: number) => (trns && k < trns.length ? trns[k] : 255);
+  const key = (k: number) => (trns && trns.length >= 2 * (k + 1) ? (trns[2 * k] << 8) | trns[2 * k + 1] : -1);
   const images = new Uint8Array(width * height);
   const bg = lightBackground ? 255 : 0;
-  for (let p = 0; p < width * height; p++) {
-    const s = p * channels;
-    let grey: number, alpha = 255;
-    if (colour === 3) {
-      const i = sample(s) * 3;
-      if (i + 2 >= palette.length) fail(`pixel ${p} uses palette entry ${i / 3}, which the palette lacks`);
-      grey = 0.299 * palette[i] + 0.587 * palette[i + 1] + 0.114 * palette[i + 2];
-    } else if (channels <= 2) {
-      grey = sample(s);
-      if (channels === 2) alpha = sample(s + 1);
-    } else {
-      grey = 0.299 * sample(s) + 0.587 * sample(s + 1) + 0.114 * sample(s + 2);
-      if (channels === 4) alpha = sample(s + 3);
+  let offset = 0;
+  for (const p of passes) {
+    if (!p.w || !p.h) continue;
+    const rows = unfilter(raw.subarray(offset, offset + p.h * (p.stride + 1)), p.h, p.stride, bpp, fail);
+    offset += p.h * (p.stride + 1);
+    for (let y = 0; y < p.h; y++) {
+      const row = rows.subarray(y * p.stride, (y + 1) * p.stride);
+      for (let x = 0; x < p.w; x++) {
+        let grey: number, alpha = 255;
+        if (colour === 3) {
+          const k = sampleOf(row, x, 0)[0], i = 3 * k;
+          if (i + 2 >= palette.length) fail(`pixel ${x},${y} uses palette entry ${k}, which the palette lacks`);
+          grey = 0.299 * palette[i] + 0.587 * palette[i + 1] + 0.114 * palette[i + 2];
+          alpha = paletteAlpha(k);
+        } else if (channels <= 2) {
+          const [v, g] = sampleOf(row, x, 0);
+          grey = g;
+          if (channels === 2) alpha = sampleOf(row, x, 1)[1];
+          else if (v === key(0)) alpha = 0;
+        } else {
+          const [r, g, b] = [0, 1, 2].map((c) => sampleOf(row, x, c));
+          grey = 0.299 * r[1] + 0.587 * g[1] + 0.114 * b[1];
+          if (channels === 4) alpha = sampleOf(row, x, 3)[1];
+          else if (r[0] === key(0) && g[0] === key(1) && b[0] === key(2)) alpha = 0;
+        }
+        images[(p.y0 + y * p.dy) * width + p.x0 + x * p.dx] = Math.round((grey * alpha + bg * (255 - alpha)) / 255);
+      }
     }
-    images[p] = Math.round((grey * alpha + bg * (255 - alpha)) / 255);
   }
-  return { images, count: 1, rows: height, cols: width };
+  return { images, count: 1, rows: height, cols: width, format: "png" };
 }
 
 /** Refuses an IHDR of an unsupported kind or over the size limits, before anything is allocated for it. */
 function checkSize(width: number, height: number, depth: number, colour: number, fail: (problem: string) => never) {
   const kind = PNG_COLOURS[colour];
-  if (kind === undefined || !(depth === 8 || (depth === 16 && colour !== 3))) {
-    fail(`colour type ${colour} with ${depth}-bit samples is not supported; expected 8-bit (or 16-bit) grey or colour`);
+  if (kind === undefined || !PNG_DEPTHS[colour].includes(depth)) {
+    fail(
+      `colour type ${colour} with ${depth}-bit samples is not a PNG kind; expected grey (1, 2, 4, 8, 16 bits), ` +
+        `palette (1, 2, 4, 8), RGB, grey + alpha or RGBA (8, 16)`,
+    );
   }
   if (width < 1 || height < 1) fail(`header gives ${width}x${height} pixels, expected at least 1x1`);
   if (width > MAX_PNG_SIDE || height > MAX_PNG_SIDE) {
     fail(`header gives ${width}x${height} pixels, more than the limit of ${MAX_PNG_SIDE} pixels a side (MAX_PNG_SIDE)`);
   }
-  const samples = (width * height * kind.channels * depth) / 8;
+  const samples = Math.ceil((width * kind.channels * depth) / 8) * height;
   if (samples > MAX_PNG_BYTES) {
     fail(
       `a ${width}x${height} ${depth}-bit ${kind.name} image holds ${samples} bytes of samples, more than the limit of ${MAX_PNG_BYTES} (MAX_PNG_BYTES)`,

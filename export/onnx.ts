@@ -86,7 +86,7 @@ export interface ExportOptions {
 }
 
 /** The name of a layer's activations in an export with `intermediates`. */
-export const intermediateName = (layer: string) => `layer.${layer}`;
+export const intermediateName = (layer: string): string => `layer.${layer}`;
 
 /** Nodes and initializers, with unique names scoped by layer. */
 class GraphBuilder {

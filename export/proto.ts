@@ -19,65 +19,99 @@ export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 }
 
 /** A tensor with its data as little-endian raw bytes. */
 export interface TensorProto {
+  /** The name nodes refer to it by, e.g. `"C1.weight"`. */
   readonly name: string;
+  /** Element type: a {@linkcode DataType} value. */
   readonly dataType: number;
+  /** Size of each dimension; `[]` for a scalar. */
   readonly dims: readonly number[];
+  /** The values, little-endian, in row-major order. */
   readonly rawData: Uint8Array;
 }
 
 /** One attribute of a node: `type` says which value field is set. */
 export interface AttributeProto {
+  /** The attribute's name, e.g. `"kernel_shape"`. */
   readonly name: string;
+  /** An {@linkcode AttributeType} value: which of the value fields is set. */
   readonly type: number;
+  /** The value of a FLOAT attribute. */
   readonly f?: number;
+  /** The value of an INT attribute. */
   readonly i?: number;
+  /** The value of a STRING attribute. */
   readonly s?: string;
+  /** The values of a FLOATS attribute. */
   readonly floats?: readonly number[];
+  /** The values of an INTS attribute. */
   readonly ints?: readonly number[];
 }
 
 /** One operator application. */
 export interface NodeProto {
+  /** The operator, e.g. `"Conv"`. */
   readonly opType: string;
+  /** Names of the input tensors, in the operator's order. */
   readonly inputs: readonly string[];
+  /** Names of the output tensors, in the operator's order. */
   readonly outputs: readonly string[];
+  /** The node's name; `""` for none (then not written). */
   readonly name: string;
   /** "" is the default ONNX domain. */
   readonly domain: string;
+  /** Its attributes, in the order they are written. */
   readonly attributes: readonly AttributeProto[];
 }
 
 /** A graph input or output: a tensor type and shape; a string dimension is symbolic (e.g. the batch). */
 export interface ValueInfoProto {
+  /** The tensor's name, e.g. `"image"` or `"scores"`. */
   readonly name: string;
+  /** Element type: a {@linkcode DataType} value. */
   readonly elemType: number;
+  /** Each dimension: a size, or a name for a symbolic one such as the batch. */
   readonly shape: readonly (number | string)[];
+  /** What the tensor holds, written with it; absent or `""`: not written. */
   readonly docString?: string;
 }
 
 /** A graph: nodes in topological order, its inputs and outputs, and the initializers. */
 export interface GraphProto {
+  /** The graph's name, e.g. the model's. */
   readonly name: string;
+  /** The nodes, each after those whose outputs it uses. */
   readonly nodes: readonly NodeProto[];
+  /** Constant tensors: the weights, and the shapes and axes some ops take as inputs. */
   readonly initializers: readonly TensorProto[];
+  /** The tensors the caller feeds, e.g. the batch of images. */
   readonly inputs: readonly ValueInfoProto[];
+  /** The tensors the graph returns, e.g. scores, probabilities and class. */
   readonly outputs: readonly ValueInfoProto[];
+  /** A description of the graph; absent or `""`: not written. */
   readonly docString?: string;
 }
 
 /** An operator set the model imports. */
 export interface OperatorSetId {
+  /** The operator domain; `""` is the default ONNX domain. */
   readonly domain: string;
+  /** The opset version imported, e.g. 17. */
   readonly version: number;
 }
 
 /** A model: the graph and what it was written against. */
 export interface ModelProto {
+  /** Version of the ONNX file format (IR) the model follows. */
   readonly irVersion: number;
+  /** The operator sets the graph's nodes come from. */
   readonly opsetImports: readonly OperatorSetId[];
+  /** The program that wrote the model, e.g. `"lenet5-ts"`. */
   readonly producerName: string;
+  /** That program's version; absent or `""`: not written. */
   readonly producerVersion?: string;
+  /** A description of the model; absent or `""`: not written. */
   readonly docString?: string;
+  /** The computation: nodes, weights, inputs and outputs. */
   readonly graph: GraphProto;
 }
 

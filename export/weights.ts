@@ -15,12 +15,15 @@
 export interface NonFiniteWeight {
   /** The initializer's name, e.g. "C3.weight". */
   readonly name: string;
+  /** Index within that initializer's values. */
   readonly index: number;
+  /** The value found there: NaN, Infinity or -Infinity. */
   readonly value: number;
 }
 
 /** A malformed protobuf: the message says where. */
 export class OnnxFormatError extends Error {
+  /** `"OnnxFormatError"`: the name stack traces and `String(error)` show. */
   override name = "OnnxFormatError";
 }
 

@@ -13,6 +13,7 @@ import type { ConfigWhere, Floats, LayerPlugin, OnnxLowering, RawConfig, Shape }
 
 /** Loops of an activation over the first `size` values of whole arrays. */
 export interface ElementwiseKernels<C> {
+  /** y = f(x). */
   forward(c: C, x: Floats, y: Floats, size: number): void;
   /** dx += f' dy. */
   backward(c: C, x: Floats, y: Floats, dy: Floats, dx: Floats, size: number): void;
@@ -22,9 +23,13 @@ export interface ElementwiseKernels<C> {
 
 /** What an elementwise activation declares. */
 export interface Activation<C> {
+  /** Registered name of the layer, e.g. `"squash"`. */
   readonly type: string;
+  /** One line for help texts and summaries. */
   readonly description: string;
+  /** Reads the config fields from `r`; fields it does not read are rejected after. */
   configure(r: ConfigReader): C;
+  /** The activation of one value, f(x). */
   f(c: C, x: number): number;
   /** Derivative at x, given y = f(x) (whichever is cheaper). */
   df(c: C, x: number, y: number): number;

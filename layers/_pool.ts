@@ -10,7 +10,9 @@ import type { ConfigWhere, RawConfig, Shape } from "../engine/types.ts";
 
 /** Window size and stride. */
 export interface PoolConfig {
+  /** Side of the square window, in pixels (default 2). */
   readonly size: number;
+  /** Step between two windows, in pixels (default `size`: windows that do not overlap). */
   readonly stride: number;
 }
 

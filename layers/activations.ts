@@ -14,7 +14,9 @@ import { type Activation, elementwise, type ElementwiseKernels } from "./_elemen
 
 /** Config of squash: f(a) = A tanh(S a). */
 export interface SquashConfig {
+  /** Amplitude, > 0: f ranges over (-A, A); default 1.7159. */
   readonly A: number;
+  /** Scale of the input, > 0 (the slope at 0 is A S); default 2/3. */
   readonly S: number;
 }
 

@@ -8,6 +8,7 @@
 import type { LayerPlugin } from "../engine/types.ts";
 import { configurePool, type PoolConfig, poolShape } from "./_pool.ts";
 
+/** The `avgpool` layer: the mean of each window, no parameters. Config: `size`, `stride`. */
 export const avgpool: LayerPlugin<PoolConfig> = {
   type: "avgpool",
   description: "mean of each window, no parameters",

@@ -22,17 +22,23 @@ import { squares } from "./_scratch.ts";
 
 /** The checked config of a conv2d layer. */
 export interface Conv2dConfig {
+  /** Number of output maps. */
   readonly maps: number;
+  /** Side of the square kernel, in pixels. */
   readonly kernel: number;
+  /** Step between two kernel positions, in pixels (default 1). */
   readonly stride: number;
+  /** Zeros added on each side of the input, in pixels (default 0). */
   readonly padding: number;
   /** Table as given (rows = input maps), or null for full connection. */
   readonly table: readonly (readonly number[])[] | null;
   /** For output map o: its connected input maps are `inputs[start[o] .. start[o+1])`. */
   readonly start: Int32Array;
+  /** Input map of each connected pair; pairs are ordered by output map, then by input map. */
   readonly inputs: Int32Array;
-  /** The same pairs by input map: input map i feeds pairs `byInput[inputStart[i] .. inputStart[i+1])` (pair indices). */
+  /** The pairs by input map: input map i feeds the pairs `byInput[inputStart[i] .. inputStart[i+1])`. */
   readonly inputStart: Int32Array;
+  /** Pair indices grouped by input map (see `inputStart`), increasing within each group. */
   readonly byInput: Int32Array;
   /** Output map of each pair. */
   readonly outputOf: Int32Array;
@@ -55,6 +61,7 @@ export function denseConvWeights(config: Conv2dConfig, inMaps: number, packed: F
   return dense;
 }
 
+/** The `conv2d` layer: 2-D convolution. Config: `maps`, `kernel`, `stride`, `padding`, `table` (see Conv2dConfig). */
 export const conv2d: LayerPlugin<Conv2dConfig> = {
   type: "conv2d",
   description: "2-D convolution, optional connection table between input and output maps",

@@ -6,6 +6,7 @@
 import { ConfigReader, sizeOf } from "../engine/config.ts";
 import type { LayerPlugin } from "../engine/types.ts";
 
+/** The `flatten` layer: [C, H, W] to [C * H * W], values unchanged. No config. */
 export const flatten: LayerPlugin<Record<never, never>> = {
   type: "flatten",
   description: "reshape to a vector, values unchanged",

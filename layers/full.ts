@@ -13,9 +13,11 @@ import { squares } from "./_scratch.ts";
 
 /** Config of a full layer. */
 export interface FullConfig {
+  /** Number of outputs: the rows of the (units, inputs) weight. */
   readonly units: number;
 }
 
+/** The `full` layer: fully connected y = W x + b on a vector input. Config: `units`. */
 export const full: LayerPlugin<FullConfig> = {
   type: "full",
   description: "fully connected y = W x + b",

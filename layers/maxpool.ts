@@ -64,6 +64,7 @@ function windowMax2(x: Floats, out: Int32Array, planes: number, h: number, w: nu
   }
 }
 
+/** The `maxpool` layer: the maximum of each window, no parameters. Config: `size`, `stride`. */
 export const maxpool: LayerPlugin<PoolConfig> = {
   type: "maxpool",
   description: "maximum of each window, no parameters",

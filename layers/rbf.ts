@@ -22,7 +22,9 @@ import type { LayerPlugin } from "../engine/types.ts";
 export interface RbfConfig {
   /** Codes as numbers, classes x inputs. */
   readonly codes: Float64Array;
+  /** Number of codes, one per class: the layer's outputs. */
   readonly classes: number;
+  /** Whether the codes are trained (default false: fixed, as in the paper). */
   readonly trainable: boolean;
 }
 
@@ -36,6 +38,7 @@ export function parseCode(code: unknown): number[] | null {
   return null;
 }
 
+/** The `rbf` layer: the squared distance from the input to each class's code. Config: `codes`, `trainable`. */
 export const rbf: LayerPlugin<RbfConfig> = {
   type: "rbf",
   description: "Euclidean RBF output: squared distance to a fixed code per class",

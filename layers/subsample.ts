@@ -10,6 +10,7 @@
 import type { LayerPlugin } from "../engine/types.ts";
 import { configurePool, type PoolConfig, poolShape } from "./_pool.ts";
 
+/** The `subsample` layer: block sum x trainable coefficient + trainable bias, per map. Config: `size`, `stride`. */
 export const subsample: LayerPlugin<PoolConfig> = {
   type: "subsample",
   description: "sum of each block x trainable coefficient + trainable bias, per map (LeCun)",

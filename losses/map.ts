@@ -19,12 +19,14 @@ import { softmax } from "./_softmax.ts";
 
 /** Config of the MAP criterion. */
 export interface MapConfig {
+  /** The rubbish-class constant j of eq. 9, >= 0 (default {@linkcode DEFAULT_MAP_J}). */
   readonly j: number;
 }
 
 /** Default rubbish-class constant j of the MAP loss. */
 export const DEFAULT_MAP_J = 0.1;
 
+/** The `map` loss: the paper's MAP criterion on RBF distances, E = y_D + log(exp(-j) + sum_i exp(-y_i)). */
 export const mapLoss: LossPlugin<MapConfig> = {
   type: "map",
   description: "maximum a posteriori criterion on RBF distances (eq. 9), option j",

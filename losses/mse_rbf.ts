@@ -12,6 +12,7 @@ import { ConfigReader } from "../engine/config.ts";
 import type { LossPlugin } from "../engine/types.ts";
 import { softmax } from "./_softmax.ts";
 
+/** The `mse-rbf` loss: the distance of the correct RBF unit alone, E = y_D. No config. */
 export const mseRbfLoss: LossPlugin<Record<never, never>> = {
   type: "mse-rbf",
   description: "distance of the correct RBF unit, E = y_D (the paper's MSE criterion)",

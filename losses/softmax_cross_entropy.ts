@@ -8,6 +8,7 @@ import { ConfigReader } from "../engine/config.ts";
 import type { LossPlugin } from "../engine/types.ts";
 import { softmax } from "./_softmax.ts";
 
+/** The `softmax-cross-entropy` loss: E = -log softmax(z)_D on logits z. No config. */
 export const softmaxCrossEntropyLoss: LossPlugin<Record<never, never>> = {
   type: "softmax-cross-entropy",
   description: "softmax over logits, then negative log-likelihood of the label",

@@ -8,12 +8,17 @@ import type { OptimizerPlugin } from "../engine/types.ts";
 
 /** Config of adam. */
 export interface AdamConfig {
+  /** Learning rate, > 0 (default 0.001). */
   readonly lr: number;
+  /** Decay of the running mean of the gradient, in 0..0.999999 (default 0.9). */
   readonly beta1: number;
+  /** Decay of the running mean of the squared gradient, in 0..0.999999999 (default 0.999). */
   readonly beta2: number;
+  /** Added to the root of the second moment so that steps stay finite, > 0 (default 1e-8). */
   readonly eps: number;
 }
 
+/** The `adam` optimizer: Adam with bias correction. Config: `lr`, `beta1`, `beta2`, `eps`. */
 export const adam: OptimizerPlugin<AdamConfig> = {
   type: "adam",
   description: "Adam: per-parameter steps from running moments of the gradient",

@@ -19,7 +19,9 @@ export const DEFAULT_SDLM_MU = 0.02;
 
 /** Config of sdlm. */
 export interface SdlmConfig {
+  /** Global learning rate eta, > 0 (default 0.0005, the paper's first pass). */
   readonly lr: number;
+  /** Added to each h_kk, bounding the step where the curvature is small; > 0 (default {@linkcode DEFAULT_SDLM_MU}). */
   readonly mu: number;
 }
 
@@ -30,6 +32,7 @@ export function sdlmStepSizes(c: SdlmConfig, lr: number, hess: ArrayLike<number>
   return out;
 }
 
+/** The `sdlm` optimizer: per-parameter steps eta / (mu + h_kk). Config: `lr`, `mu`. */
 export const sdlm: OptimizerPlugin<SdlmConfig> = {
   type: "sdlm",
   description: "stochastic diagonal Levenberg-Marquardt: step eta/(mu + h_kk) per parameter",

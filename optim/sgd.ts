@@ -9,11 +9,15 @@ import type { OptimizerPlugin, OptimizerState } from "../engine/types.ts";
 
 /** Config of sgd. */
 export interface SgdConfig {
+  /** Learning rate, > 0 (default 0.01). */
   readonly lr: number;
+  /** Fraction of the last velocity kept, in 0..0.999999 (default 0: no momentum). */
   readonly momentum: number;
+  /** L2 decay: `weightDecay` times w is added to each gradient, >= 0 (default 0). */
   readonly weightDecay: number;
 }
 
+/** The `sgd` optimizer: stochastic gradient descent. Config: `lr`, `momentum`, `weightDecay`. */
 export const sgd: OptimizerPlugin<SgdConfig> = {
   type: "sgd",
   description: "stochastic gradient descent, optional momentum and weight decay",

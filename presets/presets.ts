@@ -12,9 +12,13 @@ import { C3_TABLE, RBF_CODES } from "./lenet5_data.ts";
 
 /** A graph and how the paper (or common practice) trains it. */
 export interface Preset {
+  /** Its key in {@linkcode PRESETS}, e.g. `"lenet5"`. */
   readonly name: string;
+  /** What the preset is, in one line for help texts. */
   readonly description: string;
+  /** The model to build. */
   readonly graph: GraphSpec;
+  /** The optimizer to train with and its config, e.g. SDLM with its `lr` and `mu`. */
   readonly optimizer: OptimizerSpec;
   /** Patterns per update. */
   readonly batch: number;

@@ -15,25 +15,86 @@ export interface Series {
   readonly points: readonly (readonly [number, number])[];
 }
 
-function niceTicks(lo: number, hi: number, count = 5): number[] {
+function niceTicks(lo: number, hi: number, count = 5, minStep = 0): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
+  const step = Math.max(minStep, [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw);
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-12; v += step) ticks.push(+v.toPrecision(12));
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) ticks.push(+v.toPrecision(12));
   return ticks;
+}
+
+/**
+ * Ticks of a log axis from 10^lo to 10^hi (lo, hi in decades): 1-2-5 in
+ * each decade; over many decades only the powers of ten (every other one past
+ * 12); over less than a decade every digit 1..9, or plain linear ticks when
+ * even those leave fewer than three.
+ */
+export function logTicks(lo: number, hi: number): number[] {
+  const within = (t: number) => Math.log10(t) >= lo - 1e-9 && Math.log10(t) <= hi + 1e-9;
+  const decades = (mantissas: number[], every = 1) => {
+    const out: number[] = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e += every) {
+      for (const m of mantissas) out.push(+(m * 10 ** e).toPrecision(12));
+    }
+    return out.filter(within);
+  };
+  const span = hi - lo;
+  if (span > 12) return decades([1], 2);
+  if (span > 4) return decades([1]);
+  const ticks = decades([1, 2, 5]);
+  if (ticks.length >= 3) return ticks;
+  const digits = decades([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  if (digits.length >= 3) return digits;
+  return niceTicks(10 ** lo, 10 ** hi, 5).filter((t) => t > 0 && within(t));
 }
 
 const fmt = (v: number) => (Math.abs(v) >= 1000 ? v.toLocaleString("en-US") : +v.toPrecision(4) + "");
 
-/** A line chart with axes, ticks, a legend and an optional log scale on y. */
-export function lineChart(
-  series: readonly Series[],
-  options: { title: string; xLabel: string; yLabel: string; logY?: boolean; width?: number; height?: number },
-): string {
-  const W = options.width ?? 640, H = options.height ?? 360;
+/** Width of `text` in pixels at `size`, an upper estimate for a sans-serif font. */
+export const textWidth = (text: string, size = 12): number => text.length * size * 0.62;
+
+/** Options of `lineChart`. */
+export interface LineChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** A log scale on y (zeros sit at half the smallest positive value). */
+  logY?: boolean;
+  /** Width and height of the chart's frame and axes; the legend goes below, adding rows of 18 px. */
+  width?: number;
+  height?: number;
+  /** The x range shown; default from min(0, smallest x) to max(1, largest x). */
+  xRange?: readonly [number, number];
+  /** Ticks on x at whole numbers only (passes). */
+  integerX?: boolean;
+  /** Appended to the value labels of single points (e.g. "%"). */
+  yUnit?: string;
+}
+
+/**
+ * A line chart with axes, ticks, a legend under the plot and an optional log
+ * scale on y. A series of a single point is drawn as a large marker labelled
+ * with its value.
+ */
+export function lineChart(series: readonly Series[], options: LineChartOptions): string {
+  const W = options.width ?? 640, plotH = options.height ?? 360;
   const m = { l: 64, r: 16, t: 36, b: 48 };
+  // The legend of the series drawn: items side by side below the x label, wrapped to fit the width.
+  // A name too long for a line of its own is cut short with an ellipsis.
+  const legend: { x: number; row: number; s: Series; name: string }[] = [];
+  const room = Math.floor((W - m.l - m.r - 18) / textWidth("x"));
+  let lx = m.l, row = 0;
+  for (const s of series.filter((s) => s.points.length)) {
+    const name = s.name.length > room ? s.name.slice(0, room - 1) + "…" : s.name;
+    const w = 18 + textWidth(name) + 18;
+    if (lx + w - 18 > W - m.r && lx > m.l) (lx = m.l, row++);
+    legend.push({ x: lx, row, s, name });
+    lx += w;
+  }
+  const legendRows = legend.length ? row + 1 : 0;
+  const H = plotH + legendRows * 18 + (legendRows ? 6 : 0);
   const all = series.flatMap((s) => s.points);
   const xs = all.map((p) => p[0]);
   // On a log scale, zeros (an error of 0%) sit at half the smallest positive value, not at 1e-12.
@@ -41,58 +102,97 @@ export function lineChart(
   const lg = (v: number) => (options.logY ? Math.log10(v) : v);
   const tf = (v: number) => (options.logY ? lg(Math.max(v, Number.isFinite(floor) ? floor : 1e-12)) : v);
   const ys = all.map((p) => tf(p[1]));
-  const x0 = Math.min(...xs, 0), x1 = Math.max(...xs, 1);
+  const [x0, x1] = options.xRange ?? [Math.min(...xs, 0), Math.max(...xs, 1)];
   let y0 = Math.min(...ys), y1 = Math.max(...ys);
+  if (!Number.isFinite(y0)) (y0 = 0, y1 = 1);
   if (!options.logY) y0 = Math.min(0, y0);
-  if (y1 - y0 < 1e-9) y1 = y0 + 1;
+  if (y1 - y0 < 1e-9) (y0 = options.logY ? y0 - 0.5 : y0, y1 = y0 + 1);
+  if (options.logY) {
+    // A margin above and below, so no point sits on the frame.
+    const pad = 0.04 * (y1 - y0);
+    (y0 -= pad, y1 += pad);
+  }
+  const bottom = plotH - m.b;
   const sx = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const sy = (v: number) => H - m.b - ((tf(v) - y0) / (y1 - y0)) * (H - m.t - m.b);
+  const sy = (v: number) => bottom - ((tf(v) - y0) / (y1 - y0)) * (bottom - m.t);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
   ];
-  for (const t of niceTicks(x0, x1)) {
+  for (const t of niceTicks(x0, x1, 5, options.integerX ? 1 : 0)) {
+    if (options.integerX && !Number.isInteger(t)) continue;
     parts.push(
-      `<line x1="${sx(t)}" x2="${sx(t)}" y1="${m.t}" y2="${H - m.b}" stroke="#eee"/>`,
-      `<text x="${sx(t)}" y="${H - m.b + 16}" text-anchor="middle">${fmt(t)}</text>`,
+      `<line x1="${sx(t)}" x2="${sx(t)}" y1="${m.t}" y2="${bottom}" stroke="#eee"/>`,
+      `<text class="x-tick" x="${sx(t)}" y="${bottom + 16}" text-anchor="middle">${fmt(t)}</text>`,
     );
   }
-  let yTicks = options.logY
-    ? niceTicks(Math.floor(y0), Math.ceil(y1), Math.max(1, Math.ceil(y1) - Math.floor(y0))).map((e) => 10 ** e)
-      .filter((t) => lg(t) >= y0 - 1e-9 && lg(t) <= y1 + 1e-9)
-    : niceTicks(y0, y1);
-  // Less than two decades on a log scale: label plain values in the range instead.
-  if (options.logY && yTicks.length < 2) yTicks = niceTicks(10 ** y0, 10 ** y1, 4).filter((t) => t > 0);
+  const yTicks = options.logY ? logTicks(y0, y1) : niceTicks(y0, y1);
   for (const t of yTicks) {
     if (lg(t) < y0 - 1e-9 || lg(t) > y1 + 1e-9) continue;
     parts.push(
       `<line x1="${m.l}" x2="${W - m.r}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/>`,
-      `<text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+      `<text class="y-tick" x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
     );
   }
   parts.push(
-    `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#888"/>`,
-    `<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
-    `<text x="14" y="${(m.t + H - m.b) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(m.t + H - m.b) / 2})">${
+    `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${bottom - m.t}" fill="none" stroke="#888"/>`,
+    `<text x="${(m.l + W - m.r) / 2}" y="${bottom + 34}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+    `<text x="14" y="${(m.t + bottom) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(m.t + bottom) / 2})">${
       escapeXml(options.yLabel)
     }</text>`,
   );
-  series.forEach((s, i) => {
-    if (s.points.length === 0) return;
+  const labels: { x: number; y: number; text: string; color: string }[] = [];
+  for (const s of series) {
+    if (s.points.length === 0) continue;
+    if (s.points.length === 1) {
+      const [[px, py]] = s.points;
+      const cx = sx(px), cy = sy(py);
+      parts.push(
+        `<circle class="point" cx="${cx.toFixed(1)}" cy="${
+          cy.toFixed(1)
+        }" r="6" fill="${s.color}" stroke="white" stroke-width="2"/>`,
+      );
+      const value = Math.abs(py) >= 1000 ? fmt(py) : py.toPrecision(4);
+      labels.push({ x: cx + 10, y: cy + 4, text: value + (options.yUnit ?? ""), color: s.color });
+      continue;
+    }
     const d = s.points.map((p, j) => `${j ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
-    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    parts.push(`<path class="line" d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
     if (s.points.length <= 40) {
       for (const p of s.points) {
         parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${s.color}"/>`);
       }
     }
+  }
+  // Value labels of single points, pushed apart so that none overlaps the next.
+  labels.sort((a, b) => a.y - b.y);
+  for (let i = 1; i < labels.length; i++) labels[i].y = Math.max(labels[i].y, labels[i - 1].y + 14);
+  for (const l of labels) {
+    const anchor = l.x + textWidth(l.text) > W - m.r ? ` text-anchor="end"` : "";
+    const x = anchor ? l.x - 20 : l.x;
     parts.push(
-      `<rect x="${W - m.r - 150}" y="${m.t + 8 + i * 18}" width="12" height="3" fill="${s.color}"/>`,
-      `<text x="${W - m.r - 132}" y="${m.t + 13 + i * 18}">${escapeXml(s.name)}</text>`,
+      `<text class="point-label" x="${x.toFixed(1)}" y="${
+        l.y.toFixed(1)
+      }"${anchor} fill="${l.color}" font-weight="bold">${escapeXml(l.text)}</text>`,
     );
-  });
-  parts.push("</svg>");
+  }
+  const legendW = Math.max(m.l, ...legend.map((l) => l.x + 18 + textWidth(l.name))) - m.l;
+  parts.push(
+    `<g class="legend"><rect class="legend-box" x="${m.l}" y="${plotH}" width="${legendW.toFixed(1)}" height="${
+      legendRows * 18
+    }" fill="none"/>`,
+  );
+  for (const { x, row, s, name } of legend) {
+    const y = plotH + row * 18;
+    parts.push(
+      `<rect x="${x}" y="${y + 7}" width="12" height="3" fill="${s.color}"/>`,
+      `<text x="${x + 18}" y="${y + 12}">${escapeXml(name)}${
+        name === s.name ? "" : `<title>${escapeXml(s.name)}</title>`
+      }</text>`,
+    );
+  }
+  parts.push("</g>", "</svg>");
   return parts.join("\n");
 }
 
@@ -139,19 +239,21 @@ export const GRID_BAND = 7;
 
 /**
  * Lays grey-level images (0 = background) out as a grid for a PNG: ink dark
- * on white, each cell `side` wide and `side + GRID_BAND` tall.
+ * on white, each cell `side + gap` wide (the image centred) and `side + band` tall.
  */
 export function gridPixels(
   images: Uint8Array,
   side: number,
   indices: readonly number[],
   columns: number,
+  band = GRID_BAND,
+  gap = 0,
 ): { pixels: Uint8Array; width: number; height: number } {
   const rows = Math.ceil(indices.length / columns);
-  const width = columns * side, cellH = side + GRID_BAND, height = rows * cellH;
+  const cellW = side + gap, width = columns * cellW, cellH = side + band, height = rows * cellH;
   const pixels = new Uint8Array(width * height).fill(255);
   indices.forEach((s, i) => {
-    const x0 = (i % columns) * side, y0 = Math.floor(i / columns) * cellH;
+    const x0 = (i % columns) * cellW + Math.floor(gap / 2), y0 = Math.floor(i / columns) * cellH;
     for (let r = 0; r < side; r++) {
       for (let c = 0; c < side; c++) pixels[(y0 + r) * width + x0 + c] = 255 - images[s * side * side + r * side + c];
     }
@@ -197,6 +299,85 @@ export function digitGrid(
       `<text x="${x + cw / 2}" y="${y + cw + 14}" text-anchor="middle" fill="${ok ? "#2e7d32" : "#d32f2f"}">${
         ok ? c.predicted : `${c.predicted} (true ${c.label})`
       }</text>`,
+    );
+  });
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+/** A misclassified digit of the gallery: its index in the test set, true class and the two top-scoring classes. */
+export interface MisclassifiedCell {
+  readonly index: number;
+  readonly label: number;
+  /** The class the run's evaluation predicted (normally `top[0].cls`). */
+  readonly predicted: number;
+  /** The two classes of highest probability, highest first, with their probabilities (0..1). */
+  readonly top: readonly [
+    { readonly cls: number; readonly p: number },
+    { readonly cls: number; readonly p: number },
+  ];
+}
+
+/** Blank pixel rows under each digit of the gallery (two lines of text), and blank columns beside it. */
+export const GALLERY_BAND = 11, GALLERY_GAP = 9;
+
+/** A probability, short: a whole percentage in 1%..99%, "99.7%" or ">99.9%" above, "3e-6" below. */
+export function percent(p: number): string {
+  if (p > 0.999) return ">99.9%";
+  if (p >= 0.995) return `${(100 * p).toFixed(1)}%`;
+  if (p >= 0.01) return `${Math.round(100 * p)}%`;
+  return p > 0 ? p.toExponential(0) : "0";
+}
+
+/**
+ * A gallery of misclassified digits: the PNG from `gridPixels` (with band
+ * GALLERY_BAND and gap GALLERY_GAP) scaled up; under each digit its true
+ * class, then the two top classes with their probabilities (the true class
+ * in green if it is one).
+ */
+export function misclassifiedGrid(
+  pngBase64: string,
+  cells: readonly MisclassifiedCell[],
+  options: { columns: number; side: number; scale: number; title: string; subtitle?: string },
+): string {
+  const { columns, side, scale } = options;
+  const rows = Math.ceil(cells.length / columns);
+  const cw = (side + GALLERY_GAP) * scale, ch = (side + GALLERY_BAND) * scale, top = options.subtitle ? 46 : 30;
+  const iw = side * scale, ix = Math.floor(GALLERY_GAP / 2) * scale;
+  const W = columns * cw, H = top + Math.max(rows * ch, 24);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`,
+    ...(options.subtitle
+      ? [`<text x="${W / 2}" y="36" text-anchor="middle" fill="#555">${escapeXml(options.subtitle)}</text>`]
+      : []),
+  ];
+  if (cells.length) {
+    parts.push(
+      `<image x="0" y="${top}" width="${W}" height="${
+        rows * ch
+      }" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${pngBase64}"/>`,
+    );
+  } else {
+    parts.push(`<text x="${W / 2}" y="${top + 14}" text-anchor="middle">none</text>`);
+  }
+  cells.forEach((c, i) => {
+    const x = (i % columns) * cw, y = top + Math.floor(i / columns) * ch;
+    const [a, b] = c.top;
+    const span = (t: { cls: number; p: number }) =>
+      `<tspan fill="${t.cls === c.label ? "#2e7d32" : "#d32f2f"}">${t.cls} ${escapeXml(percent(t.p))}</tspan>`;
+    parts.push(
+      `<g class="digit" data-index="${c.index}" data-label="${c.label}" data-predicted="${c.predicted}">` +
+        `<title>test digit ${c.index}: true ${c.label}; ${a.cls} ${escapeXml(percent(a.p))}, ${b.cls} ${
+          escapeXml(percent(b.p))
+        }</title>` +
+        `<rect x="${x + ix}" y="${y}" width="${iw}" height="${iw}" fill="none" stroke="#d32f2f"/>` +
+        `<text x="${x + cw / 2}" y="${y + iw + 13}" text-anchor="middle" font-weight="bold">true ${c.label}</text>` +
+        `<text x="${x + cw / 2}" y="${y + iw + 27}" text-anchor="middle" font-size="11">${span(a)} · ${
+          span(b)
+        }</text>` +
+        `</g>`,
     );
   });
   parts.push("</svg>");

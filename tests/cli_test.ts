@@ -162,3 +162,18 @@ Deno.test("cli: the stalled-run warning fires at chance level or a non-finite lo
   assert.equal(stalledWarning({ pass: 1, trainError: 0.4, loss: 1 }, 2, modern), null);
   assert.match(stalledWarning({ pass: 1, trainError: 0.49, loss: 1 }, 2, modern) ?? "", /guessing \(50\.00% for 2/);
 });
+
+Deno.test("cli: --version prints the version from deno.json on every command", async () => {
+  const { version, name } = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  for (const command of ["train", "eval", "export", "predict"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", fileURLToPath(new URL(`../cli/${command}.ts`, import.meta.url)), "--version"],
+      stdout: "piped",
+    }).output();
+    assert.equal(out.code, 0);
+    assert.match(
+      new TextDecoder().decode(out.stdout),
+      new RegExp(`^${name} ${version.replaceAll(".", "\\.")} \\(deno task ${command}`),
+    );
+  }
+});

@@ -132,7 +132,7 @@ Deno.test("limits: valid gzip idx files and PNG images still decode; short data 
     const read = await readIdxFile(idx, 2051);
     assert.deepEqual(read.dims, [3, 100, 100]);
     assert.deepEqual(read.data, pixels);
-    assert.deepEqual(await readImages(idx), { images: pixels, count: 3, rows: 100, cols: 100 });
+    assert.deepEqual(await readImages(idx), { images: pixels, count: 3, rows: 100, cols: 100, format: "idx" });
 
     // Wider types decode from the buffer the stream filled (big-endian, at an offset).
     const values = [-2.5, 1e300, 7];
@@ -154,7 +154,7 @@ Deno.test("limits: valid gzip idx files and PNG images still decode; short data 
     const grey = Uint8Array.from({ length: 28 * 28 }, (_, i) => (i * 37) % 256);
     const path = join(dir, "digit.png");
     await Deno.writeFile(path, await encodePng(grey, 28, 28, 1));
-    assert.deepEqual(await readImages(path), { images: grey, count: 1, rows: 28, cols: 28 });
+    assert.deepEqual(await readImages(path), { images: grey, count: 1, rows: 28, cols: 28, format: "png" });
     await Deno.writeFile(path, await encodePng(grey.map((g) => 255 - g), 28, 28, 1));
     assert.deepEqual((await readImages(path, { invert: true })).images, grey);
     const rgb = Uint8Array.from({ length: 28 * 28 * 3 }, (_, i) => grey[Math.floor(i / 3)]);

@@ -259,7 +259,7 @@ Deno.test("export: images read from PNG (any filter, alpha, colour), PGM and idx
     const grey = Uint8Array.from({ length: 6 * 5 }, (_, i) => (i * 37) % 256);
     const png = join(dir, "a.png");
     await Deno.writeFile(png, await encodePng(grey, 5, 6, 1));
-    assert.deepEqual(await readImages(png), { images: grey, count: 1, rows: 6, cols: 5 });
+    assert.deepEqual(await readImages(png), { images: grey, count: 1, rows: 6, cols: 5, format: "png" });
     assert.deepEqual((await readImages(png, { invert: true })).images, grey.map((g) => 255 - g));
     const rgb = new Uint8Array(30 * 3).map((_, i) => grey[Math.floor(i / 3)]);
     await Deno.writeFile(png, await encodePng(rgb, 5, 6, 3));
@@ -286,7 +286,7 @@ Deno.test("export: images read from PNG (any filter, alpha, colour), PGM and idx
 
     const pgm = join(dir, "a.pgm");
     await Deno.writeFile(pgm, new Uint8Array([...new TextEncoder().encode("P5\n# made here\n5 6\n255\n"), ...grey]));
-    assert.deepEqual(await readImages(pgm), { images: grey, count: 1, rows: 6, cols: 5 });
+    assert.deepEqual(await readImages(pgm), { images: grey, count: 1, rows: 6, cols: 5, format: "pgm" });
     const text = new TextEncoder().encode(
       `P2 5 6 1000\n${Array.from(grey, (g) => Math.round(g * 1000 / 255)).join(" ")}\n`,
     );
@@ -294,7 +294,7 @@ Deno.test("export: images read from PNG (any filter, alpha, colour), PGM and idx
 
     const idx = join(dir, "a.idx");
     await Deno.writeFile(idx, new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 5, ...grey]));
-    assert.deepEqual(await readImages(idx), { images: grey, count: 2, rows: 3, cols: 5 });
+    assert.deepEqual(await readImages(idx), { images: grey, count: 2, rows: 3, cols: 5, format: "idx" });
     await Deno.writeFile(idx, new Uint8Array([0, 0, 0x0d, 1, 0, 0, 0, 1, 0, 0, 0, 0]));
     await assert.rejects(() => readImages(idx), /idx file holds float32 \[1\], expected uint8 images/);
     await assert.rejects(() => readImages(join(dir, "none.png")), /Cannot read images ".*none.png": no such file/);
@@ -435,8 +435,12 @@ Deno.test("export: deno task export writes the model's file and deno task predic
     assert.deepEqual(await Deno.readFile(onnx), before);
     await assert.rejects(Deno.stat(stale), Deno.errors.NotFound);
     await Deno.writeFile(pgm, new Uint8Array([...new TextEncoder().encode("P5 20 20 255\n"), ...one.subarray(0, 400)]));
-    const small = await run("predict", "--model", raw, "--input", pgm);
+    // A picture of another size is made MNIST-like first; as it is (--as-is) it must be 28x28.
+    const small = await run("predict", "--model", raw, "--input", pgm, "--as-is");
     assert.match(small.stderr, /"[^"]*digit\.pgm" holds 20x20 images, the model takes 28x28/);
+    const made = await run("predict", "--model", raw, "--input", pgm, "--verbose", "--json");
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stderr, /predict: 20x20 pgm image, ink \d+x\d+ at \d+,\d+ scaled into 20x20/);
     const help = await run("predict", "--help");
     assert.match(help.stdout, /^Usage: deno task predict --model FILE\.onnx --input FILE/);
   } finally {

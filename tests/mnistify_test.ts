@@ -62,3 +62,42 @@ Deno.test("mnistify: the ink fits a 20x20 box, its centre of mass lands at the c
   assert.ok(blank.image.every((v) => v === 0));
   assert.throws(() => mnistify(new Uint8Array(10), 5, 5), /10 grey levels for a 5x5 image/);
 });
+
+Deno.test("mnistify: deno task predict reads test digits saved as large dark-on-light PNGs as the engine reads the digits", async () => {
+  const { test } = await loadMnist();
+  const { encodePng } = await import("../report/png.ts");
+  const dir = await Deno.makeTempDir({ prefix: "lenet5-predict-" });
+  try {
+    const n = 10;
+    const model = await loadModel(new URL("../models/lenet5/model.json", import.meta.url).pathname, defaultRegistry);
+    const engine = evaluate(model, { ...test, count: n }).predictions;
+    for (let i = 0; i < n; i++) {
+      const big = new Uint8Array(280 * 280);
+      for (let y = 0; y < 280; y++) {
+        for (let x = 0; x < 280; x++) {
+          big[y * 280 + x] = 255 - test.images[i * 784 + Math.floor(y / 10) * 28 + Math.floor(x / 10)];
+        }
+      }
+      const png = `${dir}/digit${i}.png`, seen = `${dir}/seen${i}.png`;
+      await Deno.writeFile(png, await encodePng(big, 280, 280, 1));
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-write",
+          new URL("../cli/predict.ts", import.meta.url).pathname,
+          ...["--model", new URL("../models/lenet5/lenet5.onnx", import.meta.url).pathname],
+          ...["--input", png, "--backend", "wasm", "--json", "--save-input", seen],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(r.predictions[0].class, engine[i], `digit ${i}: the class is the one of the original 28x28 digit`);
+      assert.ok((await Deno.stat(seen)).size > 0, "--save-input wrote the 28x28 image");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

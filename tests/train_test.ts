@@ -40,6 +40,35 @@ Deno.test("train: the default recipe on the first 6,000 patterns reaches under 1
     ]);
     const html = await Deno.readTextFile(join(dir, "index.html"));
     assert.match(html, /<td>init<\/td><td>weights uniform in \+-2\.4\/F_i \(appendix A\)<\/td>/);
+    // The per-digit table: ten rows whose F1 scores are those of metrics.txt.
+    const f1 = html.slice(html.indexOf('<table class="f1">'));
+    const rows = [
+      ...f1.slice(0, f1.indexOf("</tbody>")).matchAll(
+        /<tr><td>(\d)<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>([^<]*)<\/td>/g,
+      ),
+    ];
+    assert.deepEqual(rows.map((r) => Number(r[1])), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const metricsText = await Deno.readTextFile(join(dir, "metrics.txt"));
+    for (const [, c, score] of rows) {
+      assert.match(metricsText, new RegExp(`^ +${c} .* ${score} +\\d+$`, "m"), `F1 of ${c}`);
+    }
+    assert.match(f1, new RegExp(`<th>macro</th><td></td><td></td><td>${summary.macroF1.toFixed(4)}</td>`));
+    // The gallery: the worst 100 of the misclassified test digits (all of them when fewer).
+    const wrong = Math.round(p.testError * 10000);
+    const gallery = await Deno.readTextFile(join(dir, "misclassified.svg"));
+    assert.equal(gallery.split('<g class="digit"').length - 1, Math.min(100, wrong));
+    assert.ok(gallery.includes(wrong > 100 ? `the 100 worst of ${wrong.toLocaleString("en-US")}` : `all ${wrong}`));
+    assert.ok(html.includes('<img src="misclassified.svg"'));
+    // The recipe, every setting (the schedule among them), SDLM's steps per pass, the wall time; no warnings.
+    assert.match(html, /<pre>recipe: sdlm \(mu 0\.03\), eta 0\.0005x2 0\.0002x3/);
+    assert.match(
+      html,
+      /<tr><td>eta schedule[^<]*<\/td><td>0\.0005x2 0\.0002x3 0\.0001x3 0\.00005x4 0\.00001<\/td><\/tr>/,
+    );
+    assert.match(html, /<tr><td>training patterns<\/td><td>the first 6000<\/td><\/tr>/);
+    assert.match(html, /<tr><td>1<\/td><td>0\.0005<\/td><td>\d\.\d\de-\d \.\. \d\.\d\de-\d<\/td>/);
+    assert.match(html, /Wall time: [\d.]+ s in all/);
+    assert.ok(!html.includes('class="warnings"'));
     for (
       const f of [
         "model.json",
@@ -50,6 +79,7 @@ Deno.test("train: the default recipe on the first 6,000 patterns reaches under 1
         "digits-before.svg",
         "digits-after.svg",
         "confusion.svg",
+        "misclassified.svg",
         "metrics.txt",
       ]
     ) {
@@ -73,6 +103,14 @@ Deno.test("train: a run that stops learning (lenet5-literal: the paper's init wi
     assert.ok(summary.passes[0].trainError > 0.855, `training error ${error}%: this run was expected to fail`);
     assert.match(log, new RegExp(`warning: after pass 1 the training error is ${error}%, no better than guessing`));
     assert.match(log, /The default recipe \(deno task train\) trains:/);
+    // The warning is on the run's page too.
+    const html = await Deno.readTextFile(join(dir, "index.html"));
+    assert.match(
+      html,
+      new RegExp(
+        `<div class="warnings">[^]*<p>warning: after pass 1 the training error is ${error}%, no better than guessing`,
+      ),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
