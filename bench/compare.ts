@@ -5,7 +5,10 @@
  * Prints a table (samples/s, and each row's ratio to each peer on the same
  * preset, batch and mode); `--json FILE` writes the rows. See bench/README.md.
  *
- *   deno run --allow-read --allow-write --allow-sys=loadavg bench/compare.ts [--json FILE] [--seconds S] [--reps R] [--threads T]
+ *   deno run --allow-read --allow-write --allow-sys=loadavg bench/compare.ts [--json FILE] [--seconds S] [--reps R] [--threads T] [--docs FILE]
+ *
+ * `--docs FILE` also rewrites the table in FILE between `<!-- bench:compare -->` and `<!-- /bench:compare -->`
+ * (`deno task bench` passes docs/performance.md).
  */
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-web";
@@ -17,6 +20,7 @@ import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.t
 import { exportOnnx } from "../export/onnx.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { initTfjsWasm, tfNetFrom } from "./_tfjs.ts";
+import { rewriteDocs } from "./_docs.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -24,6 +28,7 @@ const { values: opts } = parseArgs({
     seconds: { type: "string", default: "0.5" },
     reps: { type: "string", default: "5" },
     threads: { type: "string", default: "2" },
+    docs: { type: "string" },
   },
 });
 const SECONDS = Number(opts.seconds), REPS = Number(opts.reps), THREADS = Number(opts.threads);
@@ -296,7 +301,30 @@ console.log(
 console.log(line(head));
 console.log(`|${widths.map((w, i) => (i >= 5 && i < 9 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`);
 for (const r of table.slice(1)) console.log(line(r));
+if (opts.docs) {
+  await rewriteDocs(opts.docs, "compare", [
+    `Measured ${
+      machine.date.slice(0, 10)
+    } on ${cpuName()}${machine.cores} cores, Deno ${machine.deno}; load average (1 min) ` +
+    `${loadAtStart} at the start, ${machine.loadAverage.end} at the end; ${SECONDS} s x ${REPS} runs per row, median:`,
+    "",
+    line(head),
+    `|${widths.map((w, i) => (i >= 5 && i < 9 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`,
+    ...table.slice(1).map(line),
+  ]);
+}
 if (opts.json) {
   await Deno.writeTextFile(opts.json, JSON.stringify({ machine, seconds: SECONDS, reps: REPS, rows }, null, 2) + "\n");
   console.error(`Wrote ${opts.json}`);
+}
+
+/** The CPU model from lscpu, as "NAME, " (empty when it cannot be read: Deno reads /proc only with every permission). */
+function cpuName(): string {
+  try {
+    const out = new Deno.Command("lscpu", { stdout: "piped", stderr: "null" }).outputSync();
+    const name = new TextDecoder().decode(out.stdout).match(/^Model name:\s*(.+)$/m)?.[1]?.trim();
+    return name ? `${name}, ` : "";
+  } catch {
+    return "";
+  }
 }

@@ -4,16 +4,21 @@
  * (default 10) on 127.0.0.1. Prints requests/s and the p50/p99 latency, and
  * counts failed requests and 5xx answers (there should be none).
  *
- *   deno run --allow-read --allow-write --allow-net=127.0.0.1 --allow-env --allow-run bench/web_api.ts [--clients N] [--seconds S]
+ *   deno run --allow-read --allow-write --allow-net=127.0.0.1 --allow-env --allow-run bench/web_api.ts [--clients N] [--seconds S] [--docs FILE]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { loadMnist } from "../data/mnist.ts";
 import { startServer } from "../web/server.ts";
+import { rewriteDocs } from "./_docs.ts";
 
 const { values } = parseArgs({
-  options: { clients: { type: "string", default: "50" }, seconds: { type: "string", default: "10" } },
+  options: {
+    clients: { type: "string", default: "50" },
+    seconds: { type: "string", default: "10" },
+    docs: { type: "string" },
+  },
 });
 const clients = Number(values.clients), seconds = Number(values.seconds);
 
@@ -48,13 +53,11 @@ try {
   const elapsed = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  console.log(
-    `web API, ${clients} clients for ${seconds} s on 127.0.0.1 (${navigator.hardwareConcurrency} cores): ` +
-      `${(latencies.length / elapsed).toFixed(0)} requests/s, p50 ${q(0.5).toFixed(1)} ms, p99 ${
-        q(0.99).toFixed(1)
-      } ms; ` +
-      `${failed} failed, ${serverErrors} 5xx`,
-  );
+  const result = `web API, ${clients} clients for ${seconds} s on 127.0.0.1 (${navigator.hardwareConcurrency} cores, ` +
+    `${new Date().toISOString().slice(0, 10)}): ${(latencies.length / elapsed).toFixed(0)} requests/s, ` +
+    `p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms; ${failed} failed, ${serverErrors} 5xx`;
+  console.log(result);
+  if (values.docs) await rewriteDocs(values.docs, "web", [result + "."]);
 } finally {
   await server.close();
   await Deno.remove(site, { recursive: true });
