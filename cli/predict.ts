@@ -1,6 +1,6 @@
 /**
  * `deno task predict`: runs an exported .onnx model in onnxruntime-web on
- * images (an idx file, or one PGM or PNG image) and prints the predicted
+ * images (an idx file, or one PGM, PNG or JPEG image) and prints the predicted
  * digits. Nothing of the engine runs: the model file alone decides.
  *
  * @module
@@ -26,13 +26,13 @@ preprocessing is applied first (pad to 32x32, 0..255 to -0.1..1.175).
 
   --model FILE    the .onnx file
   --input FILE    images: an idx file of images (MNIST format, plain or gzip),
-                  or one PGM (P2, P5) or PNG image, 0 = background
+                  or one PGM (P2, P5), PNG or JPEG image of any size
   --labels FILE   an idx file of labels: also print the error rate
   --invert        the images are dark ink on a light background
   --limit N       only the first N images
   --backend NAME  webgpu or wasm (default: webgpu when navigator.gpu offers an
                   adapter, else wasm); the output names the backend and adapter
-  --as-is         give a PNG or PGM image to the model as it is (it must be 28x28);
+  --as-is         give a picture to the model as it is (it must be 28x28);
                   by default it is made MNIST-like first: background told by the
                   border, dark ink inverted, cropped to the ink, scaled into 20x20
                   keeping the aspect ratio, centred by centre of mass in 28x28
@@ -101,7 +101,7 @@ export function main(args: string[]): Promise<number> {
   } as const;
   return runCommand(args, options, HELP, async (values) => {
     if (!values.model) throw new OptionError("Option --model is required (a .onnx file)");
-    if (!values.input) throw new OptionError("Option --input is required (an idx, PGM or PNG file)");
+    if (!values.input) throw new OptionError("Option --input is required (an idx, PGM, PNG or JPEG file)");
     let limit = Infinity;
     if (values.limit !== undefined) {
       limit = Number(values.limit);

@@ -27,8 +27,8 @@ export interface GreyImages {
   readonly rows: number;
   /** Width of each image in pixels. */
   readonly cols: number;
-  /** The file's format: "idx" (MNIST's, images already MNIST-like), "pgm" or "png" (one picture of any size). */
-  readonly format?: "idx" | "pgm" | "png";
+  /** The file's format: "idx" (MNIST's, images already MNIST-like), "pgm", "png" or "jpeg" (one picture of any size). */
+  readonly format?: "idx" | "pgm" | "png" | "jpeg";
 }
 
 /** Options of {@linkcode readImages}. */
@@ -63,7 +63,9 @@ export async function readImages(path: string, options: ReadImagesOptions = {}):
   if (PNG_SIGNATURE.every((b, i) => bytes[i] === b)) result = await decodePng(bytes, path, options.invert ?? false);
   else if (bytes[0] === 0x50 && (bytes[1] === 0x32 || bytes[1] === 0x35)) result = decodePgm(bytes, path);
   else if (isGzip(bytes) || (bytes[0] === 0 && bytes[1] === 0)) result = await decodeIdxImages(bytes, path);
-  else throw new ImageError(`Cannot read images "${path}": it is not an idx, PGM (P2, P5) or PNG file`);
+  else if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
+    result = await decodeJpeg(bytes, path, options.invert ?? false);
+  } else throw new ImageError(`Cannot read images "${path}": it is not an idx, PGM (P2, P5), PNG or JPEG file`);
   if (options.invert) {
     // PNG alpha was already composed over the inverted (light) background.
     const images = result.images.map((g) => 255 - g);
@@ -260,6 +262,40 @@ export async function decodePng(bytes: Uint8Array, path: string, lightBackground
     }
   }
   return { images, count: 1, rows: height, cols: width, format: "png" };
+}
+
+/**
+ * JPEG (baseline or progressive, grey or colour), decoded by the npm package
+ * jpeg-js 0.4.4 (pure JavaScript, no dependencies) within the same size
+ * limits as PNG; colour becomes grey by luma. `lightBackground` is accepted
+ * for symmetry with PNG (JPEG has no transparency).
+ */
+export async function decodeJpeg(bytes: Uint8Array, path: string, _lightBackground = false): Promise<GreyImages> {
+  // The full specifier (not the import map's bare name) keeps this working when imported by URL.
+  // deno-lint-ignore no-import-prefix
+  const jpeg = await import("npm:jpeg-js@0.4.4");
+  let decoded: { width: number; height: number; data: Uint8Array };
+  try {
+    decoded = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: true,
+      maxResolutionInMP: (MAX_PNG_SIDE * MAX_PNG_SIDE) / 1e6,
+      maxMemoryUsageInMB: MAX_PNG_BYTES / 2 ** 20,
+    });
+  } catch (e) {
+    throw new ImageError(`Cannot read JPEG image "${path}": ${(e as Error).message}`);
+  }
+  const { width, height, data } = decoded;
+  if (width > MAX_PNG_SIDE || height > MAX_PNG_SIDE) {
+    throw new ImageError(
+      `Cannot read JPEG image "${path}": it is ${width}x${height} pixels, more than the limit of ${MAX_PNG_SIDE} a side`,
+    );
+  }
+  const images = new Uint8Array(width * height);
+  for (let p = 0; p < images.length; p++) {
+    images[p] = Math.round(0.299 * data[4 * p] + 0.587 * data[4 * p + 1] + 0.114 * data[4 * p + 2]);
+  }
+  return { images, count: 1, rows: height, cols: width, format: "jpeg" };
 }
 
 /** Refuses an IHDR of an unsupported kind or over the size limits, before anything is allocated for it. */

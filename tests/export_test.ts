@@ -299,7 +299,7 @@ Deno.test("export: images read from PNG (any filter, alpha, colour), PGM and idx
     await assert.rejects(() => readImages(idx), /idx file holds float32 \[1\], expected uint8 images/);
     await assert.rejects(() => readImages(join(dir, "none.png")), /Cannot read images ".*none.png": no such file/);
     await Deno.writeTextFile(idx, "# a text file");
-    await assert.rejects(() => readImages(idx), /".*a\.idx": it is not an idx, PGM \(P2, P5\) or PNG file/);
+    await assert.rejects(() => readImages(idx), /".*a\.idx": it is not an idx, PGM \(P2, P5\), PNG or JPEG file/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
