@@ -614,6 +614,8 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   } catch (e) {
     throw fsError(e, "create the folder", dir, "out");
   }
+  // Starting over with --force: the old run's checkpoint goes, so a stop before the first pass cannot resume it.
+  if (!fitState && values.force) await Deno.remove(checkpointPath(dir)).catch(() => {});
   samplePeakMB();
   const train = settings.limit ? Math.min(settings.limit, data.train.count) : data.train.count;
   console.log(

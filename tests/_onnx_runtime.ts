@@ -52,27 +52,34 @@ export function runWeb(model: Uint8Array, feeds: Record<string, Feed>): Promise<
   return runIn(ort, model, feeds);
 }
 
+/** Writes each feed's values to `dir` (files named `prefix` + input name); returns the child runners' feed spec. */
+async function writeFeeds(dir: string, prefix: string, feeds: Record<string, Feed>) {
+  const spec: Record<string, { type: string; dims: readonly number[]; file: string }> = {};
+  for (const [name, f] of Object.entries(feeds)) {
+    const file = join(dir, `${prefix}${name}.bin`);
+    await Deno.writeFile(file, new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
+    spec[name] = { type: f.type, dims: f.dims, file };
+  }
+  return spec;
+}
+
+/** `deno run` arguments for one of the tests' runner scripts, with the project's config and the given permissions. */
+const denoRun = (permissions: string[], script: string, args: string[]) => [
+  "run",
+  "--config",
+  join(ROOT, "deno.json"),
+  ...permissions,
+  join(ROOT, "tests", script),
+  ...args,
+];
+
 /** Runs a model file in onnxruntime-node, in a Deno subprocess allowed only to read and to load the native library. */
 export async function runNode(modelPath: string, feeds: Record<string, Feed>): Promise<Results> {
   const dir = await Deno.makeTempDir({ prefix: "lenet5-ort-node-" });
   try {
-    const spec: Record<string, unknown> = {};
-    for (const [name, f] of Object.entries(feeds)) {
-      const file = join(dir, `${name}.bin`);
-      await Deno.writeFile(file, new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
-      spec[name] = { type: f.type, dims: f.dims, file };
-    }
+    const spec = await writeFeeds(dir, "", feeds);
     const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--config",
-        join(ROOT, "deno.json"),
-        "--allow-read",
-        "--allow-ffi",
-        join(ROOT, "tests", "_ort_node.ts"),
-        modelPath,
-        JSON.stringify(spec),
-      ],
+      args: denoRun(["--allow-read", "--allow-ffi"], "_ort_node.ts", [modelPath, JSON.stringify(spec)]),
       env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
@@ -85,18 +92,51 @@ export async function runNode(modelPath: string, feeds: Record<string, Feed>): P
   }
 }
 
-/** The WebGPU adapter this process is offered (Deno's navigator.gpu), or null with the reason. */
-export async function webGpuAdapter(): Promise<{ adapter: GPUAdapter | null; why: string }> {
-  if (!("gpu" in navigator) || !navigator.gpu) return { adapter: null, why: "navigator.gpu is absent" };
-  const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+/** The WebGPU adapter Deno's navigator.gpu offers here (asked in a child process), or null with the reason. */
+export async function webGpuAdapter(): Promise<{ adapter: string | null; why: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "const a = await navigator.gpu?.requestAdapter(); console.log(a ? a.info.description || a.info.vendor : '')",
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const adapter = new TextDecoder().decode(out.stdout).trim();
   return adapter
-    ? { adapter, why: adapter.info.description || adapter.info.vendor }
+    ? { adapter, why: adapter }
     : { adapter: null, why: "navigator.gpu offers no adapter (no GPU and no software driver such as Mesa's llvmpipe)" };
 }
 
-/** Runs a model on onnxruntime-web's WebGPU backend (its webgpu bundle, loaded on first use). */
-export async function runWebGpu(model: Uint8Array, feeds: Record<string, Feed>): Promise<Results> {
-  const gpu = await import("onnxruntime-web/webgpu");
-  gpu.env.wasm.numThreads = 1;
-  return runIn(gpu as unknown as OrtWeb, model, feeds, ["webgpu"]);
+/**
+ * Runs models on onnxruntime-web's WebGPU backend, all in one child process
+ * (tests/_ort_webgpu.ts): the outputs of each, in order.
+ */
+export async function runWebGpu(jobs: { model: Uint8Array; feeds: Record<string, Feed> }[]): Promise<Results[]> {
+  const dir = await Deno.makeTempDir({ prefix: "lenet5-ort-webgpu-" });
+  try {
+    const spec = [];
+    for (const [j, job] of jobs.entries()) {
+      const model = join(dir, `model${j}.onnx`);
+      await Deno.writeFile(model, job.model);
+      spec.push({ model, feeds: await writeFeeds(dir, `${j}-`, job.feeds) });
+    }
+    const jobsPath = join(dir, "jobs.json"), resultsPath = join(dir, "results.json");
+    await Deno.writeTextFile(jobsPath, JSON.stringify(spec));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: denoRun(["--allow-read", "--allow-write"], "_ort_webgpu.ts", [jobsPath, resultsPath]),
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    const written = await Deno.readTextFile(resultsPath).then((t) => JSON.parse(t), () => null);
+    if (out.code !== 0 || !written?.results) {
+      throw new Error(`onnxruntime-web on WebGPU failed (exit code ${out.code}, signal ${out.signal}):\n${stderr}`);
+    }
+    return written.results;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }

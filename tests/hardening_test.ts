@@ -219,6 +219,13 @@ Deno.test("hardening: --out never overwrites a user's files unless --force, and 
     const forced = await run("train", ...quick, "--out", mine, "--force");
     assert.equal(forced.code, 0, forced.stderr);
     assert.ok((await names(mine)).includes("checkpoint.json"));
+    // A run folder of ours is refused too, and --force starts over in it.
+    const again = await run("train", ...quick, "--out", mine);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already holds a run; pass --resume .* or --force to start over in it/);
+    const over = await run("train", ...quick, "--seed", "1", "--out", mine, "--force");
+    assert.equal(over.code, 0, over.stderr);
+    assert.equal(JSON.parse(await Deno.readTextFile(join(mine, "checkpoint.json"))).settings.seed, 1);
   });
 });
 

@@ -53,16 +53,19 @@ Deno.test({
   async fn() {
     const rng = new Rng(11);
     const n = 2;
-    for (const { spec, input } of LAYER_CASES) {
-      const what = `${spec.type} ${JSON.stringify({ ...spec, table: undefined, codes: undefined })} on [${input}]`;
+    const jobs = LAYER_CASES.map(({ spec, input }) => {
       const model = buildModel({ input, layers: [spec], loss: { type: "mse-rbf" } }, { registry: defaultRegistry });
       randomFill(model.params, rng);
       const x = randomFill(new Float32Array(n * model.inputSize), rng, -2, 2);
-      const bytes = exportOnnx(model, { classify: false });
-      const feed: Record<string, Feed> = { input: { type: "float32", dims: [n, ...input], data: x } };
-      const [wasm, gpu] = [await runWeb(bytes, feed), await runWebGpu(bytes, feed)];
-      assert.deepEqual(gpu.scores.dims, wasm.scores.dims, what);
-      assertClose(gpu.scores.data, wasm.scores.data, LAYER_TOL, `${what}: WebGPU against WASM`);
+      const what = `${spec.type} ${JSON.stringify({ ...spec, table: undefined, codes: undefined })} on [${input}]`;
+      const feeds: Record<string, Feed> = { input: { type: "float32", dims: [n, ...input], data: x } };
+      return { model: exportOnnx(model, { classify: false }), feeds, what };
+    });
+    const gpu = await runWebGpu(jobs);
+    for (const [j, job] of jobs.entries()) {
+      const wasm = await runWeb(job.model, job.feeds);
+      assert.deepEqual(gpu[j].scores.dims, wasm.scores.dims, job.what);
+      assertClose(gpu[j].scores.data, wasm.scores.data, LAYER_TOL, `${job.what}: WebGPU against WASM`);
     }
   },
 });
@@ -86,8 +89,9 @@ for (const name of ["lenet5", "lenet5-modern"] as const) {
     async fn() {
       const { engine: e, variants } = await onTestImages(name, 1000);
       const engine = { scores: e.scores, probs: e.probs, classes: e.preds };
-      for (const v of variants) {
-        const gpu = await runWebGpu(v.file, v.feed), wasm = await runWeb(v.file, v.feed);
+      const gpuAll = await runWebGpu(variants.map((v) => ({ model: v.file, feeds: v.feed })));
+      for (const [j, v] of variants.entries()) {
+        const gpu = gpuAll[j], wasm = await runWeb(v.file, v.feed);
         const ofWasm = { scores: wasm.scores.data, probs: wasm.probabilities.data, classes: wasm.class.data };
         assertSame(gpu, ofWasm, `${name} ${v.what}, WebGPU against WASM`);
         assertSame(gpu, engine, `${name} ${v.what}, WebGPU against the engine`);
