@@ -1,5 +1,6 @@
 /**
- * Writes a benchmark's latest numbers into a document, between the markers
+ * What the benchmark scripts share: the machine's CPU, and writing a
+ * benchmark's latest numbers into a document, between the markers
  * `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`, leaving the prose around
  * them as it is (docs/performance.md). The file is written atomically.
  *
@@ -17,4 +18,18 @@ export async function rewriteDocs(path: string, name: string, lines: string[]): 
   // The table's layout as `deno fmt` (and so `deno task ok`) wants it.
   await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] }).output();
   console.error(`${path}: the ${name} block rewritten`);
+}
+
+/** The CPU model and flags that tell the machines apart (from lscpu), or null. */
+export async function cpuModel(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("lscpu", { stdout: "piped", stderr: "null" }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const name = text.match(/^Model name:\s*(.+)$/m)?.[1]?.trim();
+    if (!name) return null;
+    const flags = text.match(/^Flags:\s*(.+)$/m)?.[1] ?? "";
+    return `${name}${/\bavx512f\b/.test(flags) ? ", AVX-512" : /\bavx2\b/.test(flags) ? ", AVX2" : ""}`;
+  } catch {
+    return null;
+  }
 }

@@ -20,7 +20,7 @@ import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.t
 import { exportOnnx } from "../export/onnx.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { initTfjsWasm, tfNetFrom } from "./_tfjs.ts";
-import { rewriteDocs } from "./_docs.ts";
+import { cpuModel, rewriteDocs } from "./_docs.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -298,33 +298,24 @@ const line = (r: string[]) =>
 console.log(
   `${machine.cores} cores, Deno ${machine.deno} (V8 ${machine.v8}), load average (1 min) ${loadAtStart} at the start, ${machine.loadAverage.end} at the end`,
 );
+const rule = `|${widths.map((w, i) => (i >= 5 && i < 9 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`;
 console.log(line(head));
-console.log(`|${widths.map((w, i) => (i >= 5 && i < 9 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`);
+console.log(rule);
 for (const r of table.slice(1)) console.log(line(r));
 if (opts.docs) {
+  const cpu = await cpuModel();
   await rewriteDocs(opts.docs, "compare", [
-    `Measured ${
-      machine.date.slice(0, 10)
-    } on ${cpuName()}${machine.cores} cores, Deno ${machine.deno}; load average (1 min) ` +
+    `Measured ${machine.date.slice(0, 10)} on ${
+      cpu ? `${cpu}, ` : ""
+    }${machine.cores} cores, Deno ${machine.deno}; load average (1 min) ` +
     `${loadAtStart} at the start, ${machine.loadAverage.end} at the end; ${SECONDS} s x ${REPS} runs per row, median:`,
     "",
     line(head),
-    `|${widths.map((w, i) => (i >= 5 && i < 9 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`,
+    rule,
     ...table.slice(1).map(line),
   ]);
 }
 if (opts.json) {
   await Deno.writeTextFile(opts.json, JSON.stringify({ machine, seconds: SECONDS, reps: REPS, rows }, null, 2) + "\n");
   console.error(`Wrote ${opts.json}`);
-}
-
-/** The CPU model from lscpu, as "NAME, " (empty when it cannot be read: Deno reads /proc only with every permission). */
-function cpuName(): string {
-  try {
-    const out = new Deno.Command("lscpu", { stdout: "piped", stderr: "null" }).outputSync();
-    const name = new TextDecoder().decode(out.stdout).match(/^Model name:\s*(.+)$/m)?.[1]?.trim();
-    return name ? `${name}, ` : "";
-  } catch {
-    return "";
-  }
 }

@@ -18,6 +18,7 @@
  * @module
  */
 import { join } from "node:path";
+import { cpuModel } from "./_docs.ts";
 import { parseArgs } from "node:util";
 import { PRESETS } from "../presets/presets.ts";
 
@@ -201,20 +202,6 @@ async function run(recipe: Recipe): Promise<void> {
   }).spawn();
   const status = await child.status;
   if (!status.success) throw new Error(`Recipe ${recipe.name} failed (exit ${status.code})`);
-}
-
-/** The CPU model and flags that tell the machines apart (from lscpu), or null. */
-async function cpuModel(): Promise<string | null> {
-  try {
-    const out = await new Deno.Command("lscpu", { stdout: "piped", stderr: "null" }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    const name = text.match(/^Model name:\s*(.+)$/m)?.[1]?.trim();
-    if (!name) return null;
-    const flags = text.match(/^Flags:\s*(.+)$/m)?.[1] ?? "";
-    return `${name}${/\bavx512f\b/.test(flags) ? ", AVX-512" : /\bavx2\b/.test(flags) ? ", AVX2" : ""}`;
-  } catch {
-    return null;
-  }
 }
 
 /** Turns the finished runs under runs/ into records under docs/runs/ (a record is replaced by a newer finished run). */

@@ -195,29 +195,6 @@ export async function decompress(
 }
 
 /**
- * Gunzips with the web-standard DecompressionStream, stopping with an error
- * once the output passes `limit` bytes. For idx files prefer
- * {@linkcode gunzipIdx}, which is bounded by the header.
- */
-export async function gunzip(bytes: Uint8Array, source: string, limit = MAX_IDX_BYTES): Promise<Uint8Array> {
-  const fail = failer(source);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  await decompress([bytes], "gzip", (chunk) => {
-    total += chunk.length;
-    if (total > limit) fail(`gzip data inflates to more than ${limit} bytes, the limit`);
-    chunks.push(chunk);
-  }, (e) => fail(`gzip data is corrupt (${e.message})`));
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
-
-/**
  * Decodes a gzip-compressed idx file. The header is read as soon as its bytes
  * are out, the output buffer is allocated once at the size it declares, and
  * decompression stops as soon as the data would pass that size.

@@ -113,3 +113,12 @@ export async function withTempDir(body: (dir: string) => Promise<void>, prefix =
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** A 28x28 digit drawn 10 times larger (280x280) and inverted: dark ink on white, as a user would save it. */
+export function bigInverted(image: Uint8Array): Uint8Array {
+  const big = new Uint8Array(280 * 280);
+  for (let y = 0; y < 280; y++) {
+    for (let x = 0; x < 280; x++) big[y * 280 + x] = 255 - image[Math.floor(y / 10) * 28 + Math.floor(x / 10)];
+  }
+  return big;
+}

@@ -9,6 +9,7 @@ import { loadMnist } from "../data/mnist.ts";
 import { mnistify } from "../data/mnistify.ts";
 import { evaluate } from "../engine/fit.ts";
 import { loadModel } from "../engine/model_file.ts";
+import { bigInverted } from "./_files.ts";
 
 Deno.test("mnistify: test digits redrawn 280x280 and inverted are read as the originals (trained lenet5)", async () => {
   const { test } = await loadMnist();
@@ -16,13 +17,7 @@ Deno.test("mnistify: test digits redrawn 280x280 and inverted are read as the or
   const n = 300;
   const redone = new Uint8Array(n * 784);
   for (let i = 0; i < n; i++) {
-    const big = new Uint8Array(280 * 280);
-    for (let y = 0; y < 280; y++) {
-      for (let x = 0; x < 280; x++) {
-        big[y * 280 + x] = 255 - test.images[i * 784 + Math.floor(y / 10) * 28 + Math.floor(x / 10)];
-      }
-    }
-    const r = mnistify(big, 280, 280);
+    const r = mnistify(bigInverted(test.images.subarray(i * 784, (i + 1) * 784)), 280, 280);
     assert.ok(r.inverted, `digit ${i}: dark ink on light was seen`);
     assert.ok(Math.max(r.box!.width, r.box!.height) <= 200, `digit ${i}: the ink box is the digit's`);
     redone.set(r.image, i * 784);
@@ -72,12 +67,7 @@ Deno.test("mnistify: deno task predict reads test digits saved as large dark-on-
     const model = await loadModel(new URL("../models/lenet5/model.json", import.meta.url).pathname, defaultRegistry);
     const engine = evaluate(model, { ...test, count: n }).predictions;
     for (let i = 0; i < n; i++) {
-      const big = new Uint8Array(280 * 280);
-      for (let y = 0; y < 280; y++) {
-        for (let x = 0; x < 280; x++) {
-          big[y * 280 + x] = 255 - test.images[i * 784 + Math.floor(y / 10) * 28 + Math.floor(x / 10)];
-        }
-      }
+      const big = bigInverted(test.images.subarray(i * 784, (i + 1) * 784));
       const png = `${dir}/digit${i}.png`, seen = `${dir}/seen${i}.png`;
       await Deno.writeFile(png, await encodePng(big, 280, 280, 1));
       const out = await new Deno.Command(Deno.execPath(), {

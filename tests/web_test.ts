@@ -15,6 +15,7 @@ import { loadMnist } from "../data/mnist.ts";
 import { evaluate } from "../engine/fit.ts";
 import { loadModel } from "../engine/model_file.ts";
 import { encodePng } from "../report/png.ts";
+import { bigInverted } from "./_files.ts";
 import { MAX_BODY_BYTES, shippedModels, startServer } from "../web/server.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -51,11 +52,7 @@ Deno.test("web: each shipped model has the test error recorded beside it, in the
 
 /** A real test digit drawn 10 times larger, dark ink on white, as a PNG. */
 async function bigInvertedPng(image: Uint8Array): Promise<Uint8Array> {
-  const big = new Uint8Array(280 * 280);
-  for (let y = 0; y < 280; y++) {
-    for (let x = 0; x < 280; x++) big[y * 280 + x] = 255 - image[Math.floor(y / 10) * 28 + Math.floor(x / 10)];
-  }
-  return await encodePng(big, 280, 280, 1);
+  return await encodePng(bigInverted(image), 280, 280, 1);
 }
 
 Deno.test("web: the API answers PNG and JSON requests as the engine does, and refuses bad input with a 4xx naming it", async () => {

@@ -15,6 +15,7 @@
 import * as ort from "onnxruntime-web/webgpu";
 import { defaultRegistry } from "../builtins.ts";
 import { mnistify } from "../data/mnistify.ts";
+import { preprocess } from "../data/preprocess.ts";
 import { modelFromJSON } from "../engine/model_file.ts";
 import { exportOnnx, intermediateName } from "../export/onnx.ts";
 import { RBF_CODES } from "../presets/lenet5_data.ts";
@@ -96,7 +97,7 @@ async function predictNow(image: Uint8Array): Promise<Last> {
   const t0 = performance.now();
   const feed = input === "image"
     ? new ort.Tensor("uint8", image, [1, 28, 28])
-    : new ort.Tensor("float32", preprocess(image), [1, 1, 32, 32]);
+    : new ort.Tensor("float32", preprocess(image, 1, 28, 28), [1, 1, 32, 32]); // the paper's: pad, -0.1..1.175
   const out = await s.run({ [input]: feed });
   const ms = performance.now() - t0;
   const probabilities = Array.from(outputOf(out, "probabilities")!.data as Float32Array);
@@ -117,15 +118,6 @@ async function predictNow(image: Uint8Array): Promise<Last> {
     page.backend === "webgpu" && page.adapter ? ` (${page.adapter})` : ""
   }`;
   return last;
-}
-
-/** The paper's preprocessing (pad to 32x32, 0..255 to -0.1..1.175) for a model without it in the graph. */
-function preprocess(image: Uint8Array): Float32Array {
-  const x = new Float32Array(32 * 32).fill(-0.1);
-  for (let y = 0; y < 28; y++) {
-    for (let c = 0; c < 28; c++) x[(y + 2) * 32 + c + 2] = -0.1 + (1.275 * image[y * 28 + c]) / 255;
-  }
-  return x;
 }
 
 /** The drawing (white ink on black) as an MNIST-style 28x28 image. */
