@@ -50,6 +50,15 @@ export {
 export { Rng } from "./engine/rng.ts";
 export { createOptimizer, estimateCurvature, Optimizer, type OptimizerSpec, trainStep } from "./engine/train.ts";
 export { type ParallelOptions, ParallelTrainer } from "./engine/parallel.ts";
+export {
+  jsKernels,
+  KERNEL_NAMES,
+  type KernelBackend,
+  type KernelChoice,
+  type LayerCompute,
+  layerCompute,
+} from "./engine/kernels.ts";
+export { createWasmKernels, loadWasmKernels, wasmKernelsProblem } from "./engine/wasm/backend.ts";
 export { formatSummary } from "./engine/summary.ts";
 export {
   isModelFile,

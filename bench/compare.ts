@@ -45,7 +45,7 @@ const loadAtStart = loadAverage();
 
 /** One measured configuration. */
 interface Row {
-  system: "engine" | "tfjs-wasm" | "onnxruntime-web" | "onnxruntime-webgpu";
+  system: "engine" | "engine-js" | "tfjs-wasm" | "onnxruntime-web" | "onnxruntime-webgpu";
   preset: string;
   batch: number;
   threads: number;
@@ -99,9 +99,9 @@ const CASES: { preset: string; batch: number; mode: "train" | "infer" }[] = [
 ];
 
 /** A fresh model of a preset with its optimizer (SDLM gets a curvature estimate first). */
-function engineSetup(preset: string) {
+function engineSetup(preset: string, kernels: "auto" | "js" = "auto") {
   const p = PRESETS[preset];
-  const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1 });
+  const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1, kernels });
   const data = pool(model, POOL, 2);
   const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
   if (optimizer.plugin.needsCurvature) estimateCurvature(model, data.x, data.labels, 100);
@@ -147,13 +147,16 @@ async function record(
 
 console.error(`Measuring (${SECONDS} s x ${REPS} runs per row, median) ...`);
 
-// This engine, one thread and (for batches) THREADS threads.
+// This engine (its default kernels: WebAssembly SIMD), one thread and (for batches) THREADS threads.
+/** Names the kernels of the row just recorded. */
+const noteKernels = (m: Model) => (rows[rows.length - 1].note = `${m.kernels} kernels`);
 for (const c of CASES) {
   const { model, data, optimizer, lr } = engineSetup(c.preset);
   await record("engine", c, 1, model.inputSize, data, {
     train: (x, labels, n) => trainStep(model, optimizer, x, labels, n, lr),
     infer: (x, n) => model.forward(x, n),
   });
+  noteKernels(model);
   if (THREADS > 1 && c.batch > 1) {
     const par = await ParallelTrainer.create(model, { threads: THREADS });
     try {
@@ -161,10 +164,21 @@ for (const c of CASES) {
         train: (x, labels, n) => par.trainStep(optimizer, x, labels, n, lr),
         infer: (x, n) => par.forward(x, n),
       });
+      noteKernels(model);
     } finally {
       par.close();
     }
   }
+}
+
+// This engine on its JS kernels, one thread.
+for (const c of CASES) {
+  const { model, data, optimizer, lr } = engineSetup(c.preset, "js");
+  await record("engine-js", c, 1, model.inputSize, data, {
+    train: (x, labels, n) => trainStep(model, optimizer, x, labels, n, lr),
+    infer: (x, n) => model.forward(x, n),
+  });
+  noteKernels(model);
 }
 
 // TensorFlow.js, WebAssembly backend.
@@ -261,7 +275,7 @@ else {
 }
 
 // Ratios to each peer at one thread.
-const PEERS = ["engine", "tfjs-wasm", "onnxruntime-web"] as const;
+const PEERS = ["engine", "engine-js", "tfjs-wasm", "onnxruntime-web"] as const;
 for (const r of rows) {
   for (const peer of PEERS) {
     const p = rows.find((q) =>
@@ -293,12 +307,13 @@ const table = [
   ]),
 ];
 const widths = head.map((_, i) => Math.max(...table.map((r) => r[i].length)));
+const numeric = (i: number) => i >= 5 && i < 6 + PEERS.length;
 const line = (r: string[]) =>
-  `| ${r.map((c, i) => (i >= 5 && i < 9 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
+  `| ${r.map((c, i) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
 console.log(
   `${machine.cores} cores, Deno ${machine.deno} (V8 ${machine.v8}), load average (1 min) ${loadAtStart} at the start, ${machine.loadAverage.end} at the end`,
 );
-const rule = `|${widths.map((w, i) => (i >= 5 && i < 9 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`;
+const rule = `|${widths.map((w, i) => (numeric(i) ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`;
 console.log(line(head));
 console.log(rule);
 for (const r of table.slice(1)) console.log(line(r));

@@ -1,13 +1,16 @@
 /**
  * Per-layer kernels of the faithful LeNet-5 (batch 1 and 32) and of the
- * modern variant (batch 32), the reference convolution kernels the fast ones
- * replace, and whole training steps: the paper's (one pattern, SDLM) and the
- * modern one (32 patterns, Adam). Run with `deno task bench`.
+ * modern variant (batch 32): the layer plugins' JS kernels, the WebAssembly
+ * SIMD kernels of the wasm backend where a layer has them, and the reference
+ * convolution kernels the fast ones replace; then whole training steps on
+ * both backends: the paper's (one pattern, SDLM) and the modern one (32
+ * patterns, Adam). Run with `deno task bench`.
  */
 import { defaultRegistry } from "../builtins.ts";
 import { buildModel } from "../engine/model.ts";
 import { Rng } from "../engine/rng.ts";
 import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
+import { createWasmKernels } from "../engine/wasm/backend.ts";
 import type { Layer } from "../engine/types.ts";
 import { type Conv2dConfig, referenceBackward, referenceForward } from "../layers/conv2d.ts";
 import { PRESETS } from "../presets/presets.ts";
@@ -15,7 +18,8 @@ import { PRESETS } from "../presets/presets.ts";
 const rng = new Rng(1);
 
 for (const [preset, batch] of [["lenet5", 1], ["lenet5", 32], ["lenet5-modern", 32]] as const) {
-  const model = buildModel(PRESETS[preset].graph, { registry: defaultRegistry, seed: 1 });
+  const wasm = createWasmKernels();
+  const model = buildModel(PRESETS[preset].graph, { registry: defaultRegistry, seed: 1, kernels: wasm });
   const x = new Float32Array(batch * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
   const labels = Uint8Array.from({ length: batch }, (_, i) => i % 10);
   model.forward(x, batch);
@@ -23,14 +27,26 @@ for (const [preset, batch] of [["lenet5", 1], ["lenet5", 32], ["lenet5-modern", 
   const tag = `${preset}, batch ${batch}`;
   for (let i = 0; i < model.layers.length; i++) {
     const l = model.layers[i];
-    const xin = model.activation(i - 1), y = model.activation(i).slice();
-    const dy = new Float32Array(y.length).fill(0.01), dx = new Float32Array(xin.length);
+    // Buffers in the wasm backend's memory, which the JS kernels use as well.
+    const xin = model.activation(i - 1), y = wasm.floats(batch * l.outSize);
+    y.set(model.activation(i));
+    const dy = wasm.floats(y.length).fill(0.01), dx = wasm.floats(xin.length);
     Deno.bench(`${l.name} (${l.type}) forward, ${tag}`, { group: `forward ${tag}` }, () => {
       l.plugin.forward(l, xin, y, batch);
     });
     Deno.bench(`${l.name} (${l.type}) backward, ${tag}`, { group: `backward ${tag}` }, () => {
       l.plugin.backward(l, xin, y, dy, i > 0 ? dx : null, l.grads, batch);
     });
+    const own = wasm.compute(l);
+    if (own?.forward && own.backward) {
+      const { forward, backward } = own;
+      Deno.bench(`${l.name} (${l.type}) wasm forward, ${tag}`, { group: `forward ${tag}` }, () => {
+        forward(l, xin, y, batch);
+      });
+      Deno.bench(`${l.name} (${l.type}) wasm backward, ${tag}`, { group: `backward ${tag}` }, () => {
+        backward(l, xin, y, dy, i > 0 ? dx : null, l.grads, batch);
+      });
+    }
     if (l.type === "conv2d" && preset === "lenet5" && batch === 1) {
       const c = l as Layer<Conv2dConfig>;
       Deno.bench(`${l.name} reference forward, ${tag}`, { group: `forward ${tag}` }, () => {
@@ -43,16 +59,24 @@ for (const [preset, batch] of [["lenet5", 1], ["lenet5", 32], ["lenet5-modern", 
   }
 }
 
-for (const [preset, batch] of [["lenet5", 1], ["lenet5-modern", 32]] as const) {
+for (
+  const [preset, batch, kernels] of [
+    ["lenet5", 1, "js"],
+    ["lenet5", 1, "wasm"],
+    ["lenet5-modern", 32, "js"],
+    ["lenet5-modern", 32, "wasm"],
+  ] as const
+) {
   const p = PRESETS[preset];
-  const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1 });
+  const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1, kernels });
   const x = new Float32Array(128 * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
   const labels = Uint8Array.from({ length: 128 }, (_, i) => i % 10);
   const opt = createOptimizer(p.optimizer, model, defaultRegistry);
   if (opt.plugin.needsCurvature) estimateCurvature(model, x, labels, 100);
   let s = 0;
   const size = model.inputSize;
-  Deno.bench(`${preset} training step (${batch} pattern(s), ${p.optimizer.type})`, { group: "step" }, () => {
+  const name = `${preset} training step (${batch} pattern(s), ${p.optimizer.type}), ${kernels} kernels`;
+  Deno.bench(name, { group: `step ${preset}` }, () => {
     trainStep(
       model,
       opt,

@@ -26,10 +26,12 @@ import { PRESETS } from "../presets/presets.ts";
 type Group =
   | "recipes"
   | "seeds"
+  | "js-seeds"
   | "distort-seeds"
   | "mu002-seeds"
   | "mu002-distort-seeds"
-  | "samples100-seeds";
+  | "samples100-seeds"
+  | "mse-curvature-seeds";
 
 interface Recipe {
   readonly name: string;
@@ -50,41 +52,59 @@ const seeds = (n: number, group: Group, prefix: string, what: string, args: stri
     args: [...args, "--seed", String(s)],
   }));
 
+/**
+ * The JS kernels: the runs recorded before the WebAssembly kernels became the default keep their kernels, so that
+ * their commands give their numbers again (the two kernels agree to about 1e-6, not bit for bit).
+ */
+const JS = ["--kernels", "js"];
+
 /** The recipes, in the order of docs/results.md's tables. */
 export const RECIPES: readonly Recipe[] = [
   ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
-  ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", ["--distort"]),
+  ...seeds(5, "js-seeds", "default-js", "the default recipe on the JS kernels", [...JS]),
+  ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", [...JS, "--distort"]),
   // The default before SDLM's mu went from the paper's 0.02 to 0.03.
-  ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", ["--mu", "0.02"]),
-  ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", ["--mu", "0.02", "--distort"]),
+  ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", [...JS, "--mu", "0.02"]),
+  ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", [
+    ...JS,
+    "--mu",
+    "0.02",
+    "--distort",
+  ]),
   // The push: h_kk estimated on 100 patterns before each pass, as the authors' later library did.
   ...seeds(5, "samples100-seeds", "push-samples100", "the default recipe with h_kk from 100 patterns", [
+    ...JS,
     "--curvature-samples",
     "100",
+  ]),
+  // The push: h_kk from the MSE criterion's curvature (E = y_D), the MAP loss giving the gradients.
+  ...seeds(5, "mse-curvature-seeds", "push-mse-curvature", "the default recipe with h_kk from the MSE criterion", [
+    "--curvature-loss",
+    "mse-rbf",
   ]),
   {
     name: "literal",
     group: "recipes",
     what: "lenet5 as the paper's text reads (init +-2.4/F_i, fresh h_kk each pass, j = 0.1)",
-    args: ["--preset", "lenet5-literal"],
+    args: [...JS, "--preset", "lenet5-literal"],
   },
   {
     name: "sqrt",
     group: "recipes",
     what: "the same with init +-2.4/sqrt(F_i)",
-    args: ["--preset", "lenet5-literal", "--init", "paper-sqrt"],
+    args: [...JS, "--preset", "lenet5-literal", "--init", "paper-sqrt"],
   },
   {
     name: "sqrt-eta02",
     group: "recipes",
     what: "the same with the eta schedule x0.2",
-    args: ["--preset", "lenet5-literal", "--init", "paper-sqrt", "--eta-scale", "0.2"],
+    args: [...JS, "--preset", "lenet5-literal", "--init", "paper-sqrt", "--eta-scale", "0.2"],
   },
   {
     name: "sqrt-mem09",
     group: "recipes",
     what: "init +-2.4/sqrt(F_i), 0.9 of h_kk kept each pass, mu 0.02, j = 0.1",
-    args: ["--j", "0.1", "--mu", "0.02"],
+    args: [...JS, "--j", "0.1", "--mu", "0.02"],
   },
   {
     name: "default",
@@ -97,13 +117,13 @@ export const RECIPES: readonly Recipe[] = [
     name: "distort",
     group: "recipes",
     what: "init +-2.4/sqrt(F_i), fresh h_kk, eta x0.2, distortions",
-    args: ["--preset", "lenet5-literal", "--init", "paper-sqrt", "--eta-scale", "0.2", "--distort"],
+    args: [...JS, "--preset", "lenet5-literal", "--init", "paper-sqrt", "--eta-scale", "0.2", "--distort"],
   },
   {
     name: "default-distort",
     group: "recipes",
     what: "the default with distortions",
-    args: ["--distort"],
+    args: [...JS, "--distort"],
     alias: "default-distort-seed0",
   },
   {
@@ -112,22 +132,41 @@ export const RECIPES: readonly Recipe[] = [
     name: "distort-long",
     group: "recipes",
     what: "the same with mu 0.02 over 60 passes, each eta three times as long, 0.965 of h_kk kept",
-    args: ["--distort", "--epochs", "60", "--curvature-memory", "0.965", "--mu", "0.02", "--schedule", LONG_SCHEDULE],
+    args: [
+      ...JS,
+      "--distort",
+      "--epochs",
+      "60",
+      "--curvature-memory",
+      "0.965",
+      "--mu",
+      "0.02",
+      "--schedule",
+      LONG_SCHEDULE,
+    ],
   },
   {
     name: "modern",
     group: "recipes",
     what: "lenet5-modern (Adam 0.001 stepped down, batch 32, 10 passes)",
-    args: ["--preset", "lenet5-modern"],
+    args: [...JS, "--preset", "lenet5-modern"],
   },
   {
     name: "modern-sgd",
     group: "recipes",
     what: "lenet5-modern, SGD lr 0.1, batch 128, 2,500 steps, new order each pass",
-    args: [
-      ...["--preset", "lenet5-modern", "--optimizer", "sgd", "--lr", "0.1", "--batch", "128", "--steps", "2500"],
-      "--shuffle",
-    ],
+    args: [...JS, ...[
+      "--preset",
+      "lenet5-modern",
+      "--optimizer",
+      "sgd",
+      "--lr",
+      "0.1",
+      "--batch",
+      "128",
+      "--steps",
+      "2500",
+    ], "--shuffle"],
   },
 ];
 

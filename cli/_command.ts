@@ -7,6 +7,8 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { fileProblem } from "../data/files.ts";
+import { KERNEL_NAMES } from "../engine/kernels.ts";
+import { wasmKernelsProblem } from "../engine/wasm/backend.ts";
 import config from "../deno.json" with { type: "json" };
 
 /** The package's version, from deno.json. */
@@ -14,6 +16,17 @@ export const VERSION: string = config.version;
 
 /** A bad command-line option: exit code 2. */
 export class OptionError extends Error {}
+
+/** \`--kernels auto|wasm|js\` resolved to the backend that will run: "wasm" or "js". */
+export function kernelsOption(value: string | undefined): "js" | "wasm" {
+  const v = value ?? "auto";
+  if (!(KERNEL_NAMES as readonly string[]).includes(v)) {
+    throw new OptionError(`Option --kernels must be one of ${KERNEL_NAMES.join(", ")}, got "${v}"`);
+  }
+  const problem = wasmKernelsProblem();
+  if (v === "wasm" && problem !== null) throw new OptionError(`Option --kernels wasm: ${problem}`);
+  return v === "js" || problem !== null ? "js" : "wasm";
+}
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 

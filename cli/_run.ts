@@ -39,12 +39,16 @@ export interface RunSettings {
   /** Running h_kk update during a pass (`--curvature-rate`, `--curvature-every`); absent: none. */
   readonly curvatureRate?: number;
   readonly curvatureEvery?: number;
+  /** The loss h_kk is estimated from (`--curvature-loss`); absent: the model's own. */
+  readonly curvatureLoss?: string;
   /** Random distortion of training patterns (`--distort`); absent: none. */
   readonly distort?: DistortionRanges;
   /** A new pattern order every pass (`--shuffle`); absent: one fixed order. */
   readonly shuffle?: boolean;
   /** Threads sharing each batch (`--threads`); absent: 1. */
   readonly threads?: number;
+  /** The kernel backend that ran (`--kernels`, resolved); absent: js (runs before the wasm kernels). */
+  readonly kernels?: "js" | "wasm";
   /** Where this run departs from the paper's text (the preset's deviations that the flags left in place). */
   readonly deviations?: readonly Deviation[];
 }
@@ -174,7 +178,10 @@ export async function loadCheckpoint(dir: string, registry: Registries) {
       throw e;
     }
   };
-  const model: Model = naming("settings.graph", () => buildModel(settings.graph, { registry, seed: settings.seed }));
+  const model: Model = naming(
+    "settings.graph",
+    () => buildModel(settings.graph, { registry, seed: settings.seed, kernels: settings.kernels ?? "js" }),
+  );
   model.params.set(base64ToFloats(data.params, model.params.length, `"${path}": field "params"`));
   const bad = firstNonFinite(model);
   if (bad) {

@@ -11,9 +11,9 @@ import { checkSplitFits, evaluate } from "../engine/fit.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
 import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
 import { loadModel } from "../engine/model_file.ts";
-import { OptionError, runCommand } from "./_command.ts";
+import { kernelsOption, OptionError, runCommand } from "./_command.ts";
 
-const HELP = `Usage: deno task eval --model RUN_DIR_OR_FILE [--data DIR] [--threads N] [--json]
+const HELP = `Usage: deno task eval --model RUN_DIR_OR_FILE [--data DIR] [--threads N] [--kernels K] [--json]
 
 Evaluates a saved model on the test set: error, per-digit precision, recall
 and F1, macro F1, and the confusion matrix.
@@ -21,6 +21,8 @@ and F1, macro F1, and the confusion matrix.
   --model PATH   a run folder (its model.json) or a model file
   --data DIR     an MNIST-format folder instead of the original MNIST
   --threads N    threads sharing the batches (default 1)
+  --kernels K    wasm (WebAssembly SIMD kernels), js, or auto (default): wasm where
+                 the runtime has WebAssembly SIMD and shared memory, else js
   --json         print the metrics as JSON
   -h, --help     show this help
   --version      print the version (from deno.json)
@@ -32,6 +34,7 @@ export function main(args: string[]): Promise<number> {
     model: { type: "string" },
     data: { type: "string" },
     threads: { type: "string" },
+    kernels: { type: "string" },
     json: { type: "boolean", default: false },
   } as const;
   return runCommand(args, options, HELP, async (values) => {
@@ -40,9 +43,10 @@ export function main(args: string[]): Promise<number> {
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
       throw new OptionError(`Option --threads must be an integer in 1..64, got "${values.threads}"`);
     }
+    const kernels = kernelsOption(values.kernels as string | undefined);
     let path = values.model as string;
     if ((await Deno.stat(path).catch(() => null))?.isDirectory) path = join(path, "model.json");
-    const model = await loadModel(path, defaultRegistry);
+    const model = await loadModel(path, defaultRegistry, { kernels });
     const data = await loadMnist({ dir: values.data as string | undefined });
     checkSplitFits(model, data.test, "test images");
     const parallel = threads > 1 ? await ParallelTrainer.create(model, { threads }) : undefined;

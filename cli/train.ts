@@ -19,7 +19,8 @@ import {
   saveModel,
   writeFileAtomic,
 } from "../engine/model_file.ts";
-import { buildModel, type GraphSpec } from "../engine/model.ts";
+import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";
+import type { Registries } from "../engine/registry.ts";
 import { formatSummary } from "../engine/summary.ts";
 import { createOptimizer, type OptimizerSpec } from "../engine/train.ts";
 import { DEFAULT_MAP_J } from "../losses/map.ts";
@@ -44,7 +45,7 @@ import {
   writeIndex,
   writeMetrics,
 } from "../report/report.ts";
-import { fsError, OptionError, runCommand } from "./_command.ts";
+import { fsError, kernelsOption, OptionError, runCommand } from "./_command.ts";
 import { checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from "./_run.ts";
 
 const HELP = `Usage: deno task train [options]
@@ -79,6 +80,9 @@ Training:
                      patterns trained on: h = (1 - G) h + G h_pattern (default 0: held fixed)
   --curvature-every M
                      updates between two running h_kk updates (default 10)
+  --curvature-loss TYPE
+                     estimate h_kk from this loss's curvature while the model's loss gives
+                     the gradients (e.g. mse-rbf: the MSE criterion E = y_D under MAP)
   --curvature-memory M
                      keep the fraction M (0..1) of the last pass's h_kk when SDLM
                      re-estimates it (lenet5: ${LENET5_CURVATURE_MEMORY}; 0: a fresh estimate, the paper's;
@@ -93,6 +97,9 @@ Training:
                      the seed, as the paper)
   --threads N        threads sharing each batch and the evaluations (default 1); results
                      depend on the seed and N
+  --kernels K        wasm (WebAssembly SIMD kernels), js, or auto (default): wasm where the
+                     runtime has WebAssembly SIMD and shared memory, else js; results
+                     depend on the seed and the kernels (they agree to about 1e-6)
   --sequential       evaluate each pass before the next starts, on this thread (default:
                      on a second thread while the next pass trains; same weights either way)
 Run folder:
@@ -124,6 +131,7 @@ const OPTIONS = {
   "curvature-samples": { type: "string" },
   "curvature-rate": { type: "string" },
   "curvature-every": { type: "string" },
+  "curvature-loss": { type: "string" },
   steps: { type: "string" },
   seed: { type: "string" },
   limit: { type: "string" },
@@ -131,6 +139,7 @@ const OPTIONS = {
   distort: { type: "boolean", default: false },
   shuffle: { type: "boolean", default: false },
   threads: { type: "string" },
+  kernels: { type: "string" },
   sequential: { type: "boolean", default: false },
   out: { type: "string" },
   force: { type: "boolean", default: false },
@@ -297,6 +306,17 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
       `Options --curvature-rate and --curvature-every are SDLM's; the optimizer here is ${optimizer.type}`,
     );
   }
+  const curvatureLoss = v["curvature-loss"] as string | undefined;
+  if (curvatureLoss !== undefined) {
+    if (optimizer.type !== "sdlm") {
+      throw new OptionError(`Option --curvature-loss is SDLM's; the optimizer here is ${optimizer.type}`);
+    }
+    if (!defaultRegistry.losses.has(curvatureLoss)) {
+      throw new OptionError(
+        `Option --curvature-loss must be one of ${defaultRegistry.losses.types().join(", ")}, got "${curvatureLoss}"`,
+      );
+    }
+  }
   const schedule = given ?? (v.optimizer === undefined && lr === undefined ? base.schedule : undefined);
   const etaScale = numberOption("eta-scale", v["eta-scale"] as string);
   if (etaScale !== undefined && !schedule) {
@@ -322,13 +342,24 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
     ...(v.shuffle ? { shuffle: true } : {}),
     ...(v.threads !== undefined ? { threads: threadsOption(v.threads as string) } : {}),
+    kernels: kernelsOption(v.kernels as string | undefined),
     curvatureSamples: curvatureSamples ?? base.curvatureSamples ?? 500,
     ...(curvatureMemory !== undefined ? { curvatureMemory } : {}),
     ...(curvatureRate !== undefined ? { curvatureRate } : {}),
     ...(curvatureEvery !== undefined ? { curvatureEvery } : {}),
+    ...(curvatureLoss !== undefined ? { curvatureLoss } : {}),
   };
   const deviations = activeDeviations(base, settings);
   return { settings: deviations.length ? { ...settings, deviations } : settings, startParams };
+}
+
+/** A registered loss, configured for the model's scores (`--curvature-loss`). */
+function lossFor(type: string, model: Model, registry: Registries) {
+  const plugin = registry.losses.get(type, "option --curvature-loss");
+  return {
+    plugin,
+    config: plugin.configure({ type }, model.outputShape, { label: `option --curvature-loss (${type})` }),
+  };
 }
 
 /**
@@ -349,7 +380,7 @@ export function formatRecipe(settings: RunSettings): string {
           settings.curvatureRate
             ? `, running h_kk update every ${settings.curvatureEvery ?? 10} updates at rate ${settings.curvatureRate}`
             : ""
-        }`
+        }${settings.curvatureLoss ? `, h_kk from the ${settings.curvatureLoss} loss's curvature` : ""}`
         : ""
     }`,
   ];
@@ -425,6 +456,7 @@ export function settingsRows(
     ["distortions", settings.distort ? JSON.stringify(settings.distort) : "none"],
     ["pattern order", settings.shuffle ? "a new random order each pass" : "one random order from the seed, every pass"],
     ["threads", String(settings.threads ?? 1)],
+    ["kernels", settings.kernels ?? "js"],
     [
       "evaluation",
       flags.sequential ? "after each pass, before the next" : "on a second thread while the next pass trains",
@@ -441,6 +473,7 @@ export function settingsRows(
           ? `rate ${settings.curvatureRate} every ${settings.curvatureEvery ?? 10} updates`
           : "none (h_kk held for the pass)",
       ],
+      ["SDLM curvature from the loss", settings.curvatureLoss ?? "the model's own"],
     );
   }
   const given = Object.entries(flags).filter(([, v]) => v !== undefined && v !== false);
@@ -590,7 +623,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     const r = await settingsFromFlags(values);
     settings = r.settings;
     try {
-      model = buildModel(settings.graph, { registry, seed: settings.seed });
+      model = buildModel(settings.graph, { registry, seed: settings.seed, kernels: settings.kernels });
     } catch (e) {
       if (values.model) (e as Error).message = `In "${values.model}": ${(e as Error).message}`;
       throw e;
@@ -685,7 +718,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     await writeFileAtomic(join(dir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
   };
 
-  const saved = buildModel(settings.graph, { registry, seed: settings.seed });
+  const saved = buildModel(settings.graph, { registry, seed: settings.seed, kernels: "js" });
   const result = await fit(model, optimizer, data, {
     passes: settings.passes,
     batch: settings.batch,
@@ -695,6 +728,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     curvatureMemory: settings.curvatureMemory,
     curvatureRate: settings.curvatureRate,
     curvatureEvery: settings.curvatureEvery,
+    curvatureLoss: settings.curvatureLoss ? lossFor(settings.curvatureLoss, model, registry) : undefined,
     limit: settings.limit,
     maxSteps: settings.maxSteps,
     distort: settings.distort,

@@ -17,10 +17,13 @@ self.onmessage = (e: MessageEvent<EvalWorkerInit>) => {
   const init = e.data;
   const ctrl = new Int32Array(init.control);
   try {
+    // The wasm kernels need the weights in the replica's own memory: copied in before each job.
+    const params = floatView(init.dtype, init.params), wasm = init.kernels === "wasm";
     const model = buildModel(init.graph as GraphSpec, {
       registry: defaultRegistry,
       dtype: init.dtype,
-      storage: { params: floatView(init.dtype, init.params) },
+      kernels: wasm ? "wasm" : "js",
+      ...(wasm ? {} : { storage: { params } }),
     });
     const predictions = new Int32Array(init.predictions);
     self.postMessage("ready");
@@ -30,6 +33,7 @@ self.onmessage = (e: MessageEvent<EvalWorkerInit>) => {
       seen = Atomics.load(ctrl, EVAL.SEQ);
       if (seen < 0) break;
       const t0 = performance.now();
+      if (wasm) model.params.set(params);
       const range = (from: number, to: number, split: Split) =>
         to > from ? evaluate(model, split, { from, limit: to }) : undefined;
       const train = range(ctrl[EVAL.TRAIN_FROM], ctrl[EVAL.TRAIN_TO], init.train);

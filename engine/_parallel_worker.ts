@@ -14,10 +14,15 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
   const ctrl = new Int32Array(init.control);
   try {
     const view = (b: SharedArrayBuffer) => floatView(init.dtype, b);
+    const params = view(init.params), grads = view(init.grads);
+    // The wasm kernels need the parameters in the replica's own memory: copied in before each job, the
+    // gradients copied out after it. The js kernels work on the shared buffers directly.
+    const wasm = init.kernels === "wasm";
     const model = buildModel(init.graph as GraphSpec, {
       registry: defaultRegistry,
       dtype: init.dtype,
-      storage: { params: view(init.params), grads: view(init.grads) },
+      kernels: wasm ? "wasm" : "js",
+      ...(wasm ? {} : { storage: { params, grads } }),
     });
     const input = view(init.input), labels = new Int32Array(init.labels), scores = view(init.scores);
     const losses = new Float64Array(init.losses);
@@ -30,6 +35,7 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
       const op = ctrl[CONTROL.OP];
       if (op === OP.STOP) break;
       const start = ctrl[CONTROL.START + w], count = ctrl[CONTROL.COUNT + w];
+      if (wasm) model.params.set(params);
       if (op === OP.TRAIN) model.zeroGrads();
       if (count > 0) {
         // The scores go back in both modes: training reports each pattern's prediction before the update.
@@ -39,6 +45,7 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
           losses[w] = model.backward(l, { scale: 1 / ctrl[CONTROL.TOTAL] }) * count;
         }
       } else losses[w] = 0;
+      if (wasm && op === OP.TRAIN) grads.set(model.grads);
       Atomics.store(ctrl, CONTROL.DONE + w, seen);
       Atomics.notify(ctrl, CONTROL.DONE + w);
     }

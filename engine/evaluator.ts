@@ -38,6 +38,8 @@ export const EVAL = {
 export interface EvalWorkerInit {
   readonly graph: unknown;
   readonly dtype: "float32" | "float64";
+  /** The kernel backend of the model the replica copies (`Model.kernels`). */
+  readonly kernels: string;
   readonly params: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
   /** Test predictions of the worker's range, at their pattern index. */
@@ -103,6 +105,7 @@ export class BackgroundEvaluator {
     const init: EvalWorkerInit = {
       graph: model.graph,
       dtype: model.dtype,
+      kernels: model.kernels,
       params: new SharedArrayBuffer(model.params.length * (model.dtype === "float64" ? 8 : 4)),
       control: new SharedArrayBuffer(EVAL.SIZE * 4),
       predictions: new SharedArrayBuffer(data.test.count * 4),

@@ -13,7 +13,7 @@ import { distortInto, type DistortionRanges, randomDistortion } from "../data/di
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
 import { describeNonFinite, firstNonFinite } from "./finite.ts";
 import { argmaxRows, type Model } from "./model.ts";
-import type { Floats, OptimizerState, Shape } from "./types.ts";
+import type { Floats, LossPlugin, OptimizerState, Shape } from "./types.ts";
 import { BackgroundEvaluator, splitRanges } from "./evaluator.ts";
 import { ParallelTrainer } from "./parallel.ts";
 import { Rng } from "./rng.ts";
@@ -117,6 +117,12 @@ export interface FitOptions {
   readonly curvatureRate?: number;
   /** Updates between two running h_kk updates (default 10). */
   readonly curvatureEvery?: number;
+  /**
+   * SDLM: the loss whose curvature h_kk is estimated from (a plugin and its
+   * checked config), e.g. the paper's MSE criterion E = y_D while the MAP
+   * loss gives the gradients. Absent: the model's own loss.
+   */
+  readonly curvatureLoss?: { readonly plugin: LossPlugin; readonly config: unknown };
   /** Train on the first `limit` patterns only. */
   readonly limit?: number;
   /** Stop after this many updates in all (e.g. 2,500 steps). */
@@ -247,7 +253,7 @@ function curvatureFor(
     const pick = Int32Array.from({ length: k }, () => order[rng.int(count)]);
     const cx = new Float32Array(k * model.inputSize), cl = new Uint8Array(k);
     gather(train, pick, cx, cl);
-    estimateCurvature(model, cx, cl, k);
+    estimateCurvature(model, cx, cl, k, { loss: options.curvatureLoss });
     if (last) {
       for (let i = 0; i < h.length; i++) h[i] = memory * last[i] + (1 - memory) * h[i];
       model.curvatureChanged();
@@ -509,7 +515,7 @@ export async function fit(
         if (!Number.isFinite(loss)) await diverged(`the loss is ${loss}`, pass, [s + 1, s + n], state.steps);
         if (running && state.steps % every === 0) {
           // h_kk of the batch just trained on (after its update), blended into the running estimate.
-          const h = estimateCurvature(model, xs, ls, n);
+          const h = estimateCurvature(model, xs, ls, n, { loss: options.curvatureLoss });
           for (let k = 0; k < h.length; k++) h[k] = running[k] = (1 - rate) * running[k] + rate * h[k];
           model.curvatureChanged();
         }

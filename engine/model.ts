@@ -8,6 +8,15 @@ import { ConfigReader, show, showShape, sizeOf } from "./config.ts";
 import { INIT_NAMES, INITIALIZERS } from "./init.ts";
 import { grouped, MAX_ACTIVATIONS, MAX_BUFFER_BYTES, MAX_DIM, MAX_PARAMETERS, MAX_RANK } from "./limits.ts";
 import type { Registries } from "./registry.ts";
+import {
+  jsKernels,
+  KERNEL_NAMES,
+  type KernelBackend,
+  type KernelChoice,
+  type LayerCompute,
+  layerCompute,
+} from "./kernels.ts";
+import { createWasmKernels, wasmKernelsProblem } from "./wasm/backend.ts";
 import { Rng } from "./rng.ts";
 import {
   type Floats,
@@ -18,6 +27,7 @@ import {
   type LossPlugin,
   type ParamSpec,
   type Shape,
+  type VectorKernels,
 } from "./types.ts";
 
 /** One layer of a graph: its registered type, an optional name, and its config fields. */
@@ -88,12 +98,24 @@ export interface BuildOptions {
    * init) and `grads` (the trainable ones), of the model's element type.
    */
   readonly storage?: { readonly params?: Floats; readonly grads?: Floats };
+  /**
+   * Which kernels compute the layers and where the buffers live: `"js"` (the
+   * layer plugins' own kernels), `"wasm"` (WebAssembly SIMD kernels for the
+   * layers that have them, every buffer in one WebAssembly memory; float32
+   * only), `"auto"` (wasm where {@linkcode wasmKernelsProblem} finds no
+   * problem and the model is float32 without given storage, else js), or a
+   * {@linkcode KernelBackend}. Default: `"auto"`. The backends agree to about
+   * 1e-6 relative (float32 sums in a different order); each is deterministic.
+   */
+  readonly kernels?: KernelChoice;
 }
 
 /** Options of a backward pass. */
 export interface BackwardOptions {
   /** Multiplies the per-sample loss derivatives; default 1/n (the batch mean). */
   readonly scale?: number;
+  /** Another loss to take the derivatives of (a plugin and its checked config); default the model's own. */
+  readonly loss?: { readonly plugin: LossPlugin; readonly config: unknown };
 }
 
 type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
@@ -122,8 +144,15 @@ export class Model {
   readonly hess: Floats;
   /** Element type of every buffer: float32 (the default) or float64 (for checkers). */
   readonly dtype: "float32" | "float64";
+  /** Name of the kernel backend computing the layers (`"js"` or `"wasm"`; see `BuildOptions.kernels`). */
+  readonly kernels: string;
+  /** The kernel backend's vector kernels for optimizers, if it has them. */
+  readonly vectors: VectorKernels | undefined;
 
   readonly #F: FloatCtor;
+  readonly #backend: KernelBackend;
+  /** Each layer's forward, backward and backward2: its plugin's, or the backend's. */
+  readonly #compute: LayerCompute[];
   #capacity = 0;
   /** acts[0] is the input; acts[i + 1] the output of layer i. */
   #acts: Floats[] = [];
@@ -139,6 +168,7 @@ export class Model {
     loss: { plugin: LossPlugin; config: unknown },
     buffers: { params: Floats; grads: Floats; hess: Floats; trainableCount: number },
     dtype: "float32" | "float64",
+    backend: KernelBackend = jsKernels,
   ) {
     this.graph = graph;
     this.layers = layers;
@@ -152,6 +182,15 @@ export class Model {
     this.trainableCount = buffers.trainableCount;
     this.dtype = dtype;
     this.#F = dtype === "float64" ? Float64Array : Float32Array;
+    this.#backend = dtype === "float32" ? backend : jsKernels;
+    this.kernels = this.#backend.name;
+    this.vectors = this.#backend.vectors;
+    this.#compute = layers.map((l) => layerCompute(l, l.plugin, this.#backend));
+  }
+
+  /** A zeroed buffer of `length` values of the model's type, where its kernels can reach it. */
+  #alloc(length: number): Floats {
+    return this.#F === Float32Array ? this.#backend.floats(length) : new this.#F(length);
   }
 
   /** Values in one input sample. */
@@ -175,8 +214,8 @@ export class Model {
         } (MAX_BUFFER_BYTES); expected a batch of at most ${grouped(Math.floor(MAX_BUFFER_BYTES / perSample))}`,
       );
     }
-    this.#acts = sizes.map((s) => new this.#F(s * n));
-    this.#d = sizes.map((s) => new this.#F(s * n));
+    this.#acts = sizes.map((s) => this.#alloc(s * n));
+    this.#d = sizes.map((s) => this.#alloc(s * n));
     this.#d2 = [];
     this.#capacity = n;
   }
@@ -198,7 +237,7 @@ export class Model {
     else for (let i = 0; i < need; i++) x0[i] = input[i];
     for (let i = 0; i < this.layers.length; i++) {
       const l = this.layers[i];
-      l.plugin.forward(l, this.#acts[i], this.#acts[i + 1], n);
+      this.#compute[i].forward(l, this.#acts[i], this.#acts[i + 1], n);
     }
     this.#n = n;
     return this.#acts[this.layers.length].subarray(0, n * this.classes);
@@ -241,15 +280,16 @@ export class Model {
     const scale = options.scale ?? 1 / n;
     const L = this.layers.length;
     const scores = this.#acts[L];
-    const loss = this.loss.plugin.forward(this.loss.config, scores, labels, n, this.classes) / n;
+    const { plugin, config } = options.loss ?? this.loss;
+    const loss = plugin.forward(config, scores, labels, n, this.classes) / n;
     const dTop = this.#d[L];
     dTop.fill(0, 0, n * this.classes);
-    this.loss.plugin.backward(this.loss.config, scores, labels, n, this.classes, scale, dTop);
+    plugin.backward(config, scores, labels, n, this.classes, scale, dTop);
     for (let i = L - 1; i >= 0; i--) {
       const l = this.layers[i];
       const dx = i > 0 ? this.#d[i] : null;
       dx?.fill(0, 0, n * l.inSize);
-      l.plugin.backward(l, this.#acts[i], this.#acts[i + 1], this.#d[i + 1], dx, l.grads, n);
+      this.#compute[i].backward(l, this.#acts[i], this.#acts[i + 1], this.#d[i + 1], dx, l.grads, n);
     }
     return loss;
   }
@@ -266,16 +306,17 @@ export class Model {
     const L = this.layers.length;
     this.#curvatureVersion++;
     if (this.#d2.length === 0) {
-      this.#d2 = [this.inputSize, ...this.layers.map((l) => l.outSize)].map((s) => new this.#F(s * this.#capacity));
+      this.#d2 = [this.inputSize, ...this.layers.map((l) => l.outSize)].map((s) => this.#alloc(s * this.#capacity));
     }
     const top = this.#d2[L];
     top.fill(0, 0, n * this.classes);
-    this.loss.plugin.backward2(this.loss.config, this.#acts[L], labels, n, this.classes, scale, top);
+    const { plugin, config } = options.loss ?? this.loss;
+    plugin.backward2(config, this.#acts[L], labels, n, this.classes, scale, top);
     for (let i = L - 1; i >= 0; i--) {
       const l = this.layers[i];
       const d2x = i > 0 ? this.#d2[i] : null;
       d2x?.fill(0, 0, n * l.inSize);
-      l.plugin.backward2(l, this.#acts[i], this.#acts[i + 1], this.#d[i + 1], this.#d2[i + 1], d2x, l.hess, n);
+      this.#compute[i].backward2(l, this.#acts[i], this.#acts[i + 1], this.#d[i + 1], this.#d2[i + 1], d2x, l.hess, n);
     }
   }
 
@@ -570,8 +611,10 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     );
   }
   const given = options.storage ?? {};
+  const backend = chooseKernels(options);
+  const fresh = (size: number): Floats => F === Float32Array ? backend.floats(size) : new F(size);
   const storage = (a: Floats | undefined, size: number, what: string): Floats => {
-    if (a === undefined) return new F(size);
+    if (a === undefined) return fresh(size);
     if (!(a instanceof F) || a.length !== size) {
       throw new RangeError(`Cannot build graph: storage.${what} must be a ${F.name} of ${size} values`);
     }
@@ -579,7 +622,7 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
   };
   const params = storage(given.params, total, "params");
   const grads = storage(given.grads, trainableCount, "grads");
-  const hess = new F(trainableCount);
+  const hess = fresh(trainableCount);
   let tOff = 0, fOff = trainableCount;
   const layers: BuiltLayer[] = pending.map((p) => {
     const pv: Floats[] = [], gv: Floats[] = [], hv: Floats[] = [];
@@ -625,9 +668,28 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     { plugin: lossPlugin, config: lossConfig },
     { params, grads, hess, trainableCount },
     options.dtype ?? "float32",
+    backend,
   );
   if (given.params === undefined) model.init(options.seed ?? 0);
   return model;
+}
+
+/** The kernel backend `options.kernels` asks for (see `BuildOptions.kernels`). */
+function chooseKernels(options: BuildOptions): KernelBackend {
+  const choice = options.kernels ?? "auto";
+  if (typeof choice === "object") return choice;
+  const float64 = options.dtype === "float64";
+  if (choice === "js") return jsKernels;
+  if (choice === "auto") {
+    return float64 || options.storage !== undefined || wasmKernelsProblem() !== null ? jsKernels : createWasmKernels();
+  }
+  if (choice === "wasm") {
+    if (float64) throw new GraphError('Cannot build graph with kernels "wasm": the wasm kernels are float32 only');
+    return createWasmKernels();
+  }
+  throw new GraphError(
+    `Cannot build graph: option kernels must be one of ${KERNEL_NAMES.join(", ")}, got ${show(choice)}`,
+  );
 }
 
 /** The index of the largest of each row of `k` values (the first one on ties), for `n` rows. */

@@ -9,6 +9,7 @@ import { fileProblem } from "../data/files.ts";
 import { show } from "./config.ts";
 import { describeNonFinite, firstNonFinite } from "./finite.ts";
 import { buildModel, type GraphSpec, type Model } from "./model.ts";
+import type { KernelChoice } from "./kernels.ts";
 import type { Registries } from "./registry.ts";
 
 /** The `format` field of a model file. */
@@ -86,7 +87,12 @@ export function isModelFile(data: unknown): data is ModelFile {
 }
 
 /** Rebuilds a model from model-file data; `source` names the file in errors. */
-export function modelFromJSON(data: unknown, registry: Registries, source = "model"): Model {
+export function modelFromJSON(
+  data: unknown,
+  registry: Registries,
+  source = "model",
+  options: { kernels?: KernelChoice } = {},
+): Model {
   if (!isModelFile(data)) {
     throw new TypeError(
       `Cannot load ${source}: field "format" must be "${MODEL_FORMAT}", got ${
@@ -99,7 +105,7 @@ export function modelFromJSON(data: unknown, registry: Registries, source = "mod
   }
   let model: Model;
   try {
-    model = buildModel(data.graph, { registry });
+    model = buildModel(data.graph, { registry, kernels: options.kernels });
   } catch (e) {
     // The error keeps its type (a GraphError, say) and gains the file and the field.
     (e as Error).message = `Cannot load ${source}: field "graph": ${(e as Error).message}`;
@@ -214,7 +220,11 @@ export async function readJSONFile(path: string): Promise<unknown> {
   }
 }
 
-/** Loads a model file. */
-export async function loadModel(path: string, registry: Registries): Promise<Model> {
-  return modelFromJSON(await readJSONFile(path), registry, `"${path}"`);
+/** Loads a model file (`kernels`: see `BuildOptions.kernels`). */
+export async function loadModel(
+  path: string,
+  registry: Registries,
+  options: { kernels?: KernelChoice } = {},
+): Promise<Model> {
+  return modelFromJSON(await readJSONFile(path), registry, `"${path}"`, options);
 }

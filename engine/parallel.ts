@@ -47,6 +47,8 @@ export interface WorkerInit {
   readonly index: number;
   readonly graph: unknown;
   readonly dtype: "float32" | "float64";
+  /** The kernel backend of the model the replica copies (`Model.kernels`). */
+  readonly kernels: string;
   readonly capacity: number;
   readonly params: SharedArrayBuffer;
   readonly grads: SharedArrayBuffer;
@@ -124,6 +126,7 @@ export class ParallelTrainer {
     const common = {
       graph: model.graph,
       dtype: model.dtype,
+      kernels: model.kernels,
       capacity,
       params: bytes(model.params.length),
       input: bytes(capacity * model.inputSize),

@@ -7,7 +7,14 @@
 import { show } from "./config.ts";
 import type { Model } from "./model.ts";
 import type { Registries } from "./registry.ts";
-import { type Floats, GraphError, type Labels, type OptimizerPlugin, type OptimizerState } from "./types.ts";
+import {
+  type Floats,
+  GraphError,
+  type Labels,
+  type LossPlugin,
+  type OptimizerPlugin,
+  type OptimizerState,
+} from "./types.ts";
 
 /** An optimizer as data: its registered type and its config. */
 export interface OptimizerSpec {
@@ -42,6 +49,7 @@ export class Optimizer {
       hess: this.plugin.needsCurvature ? model.hess : null,
       lr,
       curvatureVersion: model.curvatureVersion,
+      vectors: model.vectors,
     });
   }
 }
@@ -118,7 +126,11 @@ export function estimateCurvature(
   inputs: Floats,
   labels: Labels,
   count: number,
-  options: { batch?: number } = {},
+  options: {
+    batch?: number;
+    /** The loss whose curvature to take (default the model's own), e.g. the MSE criterion under a MAP loss. */
+    loss?: { readonly plugin: LossPlugin; readonly config: unknown };
+  } = {},
 ): Floats {
   const batch = Math.max(1, Math.min(options.batch ?? 50, count));
   const size = model.inputSize;
@@ -129,8 +141,8 @@ export function estimateCurvature(
     const lab = ArrayBuffer.isView(labels)
       ? (labels as Uint8Array).subarray(s, s + n)
       : Array.prototype.slice.call(labels, s, s + n) as number[];
-    model.backward(lab, { scale: 1 / count });
-    model.backward2(lab, { scale: 1 / count });
+    model.backward(lab, { scale: 1 / count, loss: options.loss });
+    model.backward2(lab, { scale: 1 / count, loss: options.loss });
   }
   model.zeroGrads();
   return model.hess;

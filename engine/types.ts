@@ -218,6 +218,20 @@ export interface StepInput {
    * Absent: assume `hess` may have changed.
    */
   readonly curvatureVersion?: number;
+  /** Vector kernels of the model's kernel backend, when it has them (the wasm backend). */
+  readonly vectors?: VectorKernels;
+}
+
+/** Kernels over parameter-sized vectors that a backend may offer optimizers (see `StepInput.vectors`). */
+export interface VectorKernels {
+  /** A zeroed buffer of `length` float64 values, where these kernels reach it. */
+  doubles(length: number): Float64Array;
+  /**
+   * params[k] -= steps[k] * grads[k] for every k, computed in float64 and
+   * rounded once (bit-identical to that JS loop). Returns false, having done
+   * nothing, when an array is not one these kernels reach.
+   */
+  scaledStep(params: Floats, steps: Float64Array, grads: Floats): boolean;
 }
 
 /** An update rule. */

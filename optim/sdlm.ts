@@ -12,7 +12,7 @@
  * @module
  */
 import { ConfigReader } from "../engine/config.ts";
-import type { Floats, OptimizerPlugin } from "../engine/types.ts";
+import type { Floats, OptimizerPlugin, VectorKernels } from "../engine/types.ts";
 
 /** SDLM's mu when a config gives none: the paper's 0.02. */
 export const DEFAULT_SDLM_MU = 0.02;
@@ -49,9 +49,10 @@ export const sdlm: OptimizerPlugin<SdlmConfig> = {
   learningRate: (c) => c.lr,
   createState: () => ({}),
   stepSizes: (c, lr, hess) => sdlmStepSizes(c, lr, hess),
-  step(c, _state, { params, grads, hess, lr, curvatureVersion }) {
+  step(c, _state, { params, grads, hess, lr, curvatureVersion, vectors }) {
     if (hess === null) throw new Error("Cannot take an sdlm step: no curvature estimate (run estimateCurvature first)");
-    const eps = stepsFor(c, hess, lr, curvatureVersion);
+    const eps = stepsFor(c, hess, lr, curvatureVersion, vectors);
+    if (vectors?.scaledStep(params, eps, grads)) return;
     for (let k = 0; k < params.length; k++) params[k] -= eps[k] * grads[k];
   },
 };
@@ -72,11 +73,17 @@ const cache = new WeakMap<Floats, CachedSteps>();
  * pass, so a step needs no division per parameter. Doubles, so a step is
  * bit-identical to dividing there.
  */
-function stepsFor(c: SdlmConfig, hess: Floats, lr: number, version: number | undefined): Float64Array {
+function stepsFor(
+  c: SdlmConfig,
+  hess: Floats,
+  lr: number,
+  version: number | undefined,
+  vectors: VectorKernels | undefined,
+): Float64Array {
   let hit = cache.get(hess);
   if (hit && version !== undefined && hit.version === version && hit.lr === lr && hit.mu === c.mu) return hit.eps;
   if (!hit || hit.eps.length !== hess.length) {
-    hit = { eps: new Float64Array(hess.length), lr, mu: c.mu, version };
+    hit = { eps: vectors ? vectors.doubles(hess.length) : new Float64Array(hess.length), lr, mu: c.mu, version };
     cache.set(hess, hit);
   }
   const { eps } = hit;

@@ -135,3 +135,24 @@ Deno.test("sdlm fit: curvatureRate g updates h_kk during the pass, h = (1 - g) h
   assertAllClose(trained.hess, expected, "h_kk after the pass", 1e-5, 1e-12);
   assert.ok(expected.some((h, k) => Math.abs(h - before[k]) > 1e-3 * Math.abs(h)), "the running update moved h_kk");
 });
+
+Deno.test("estimateCurvature with another loss: the curvature of a model built with that loss, the model's own loss untouched", () => {
+  // Two-unit codes: the distances are a few units, so every class (and the rubbish class) has a fair share of the
+  // probability and the MAP loss's curvature is not the MSE criterion's. (In LeNet-5 the 84-unit distances start near
+  // 84, the rubbish class takes all the probability and the two agree until the network fits.)
+  const graph = (loss: GraphSpec["loss"]): GraphSpec => ({
+    input: [3],
+    layers: [{ type: "full", units: 2 }, { type: "squash" }, { type: "rbf", codes: ["10", "01"] }],
+    loss,
+  });
+  const map = buildModel(graph({ type: "map", j: 0.1 }), { registry: defaultRegistry, seed: 4 });
+  const ref = buildModel(graph({ type: "mse-rbf" }), { registry: defaultRegistry, seed: 4 });
+  const x = new Float32Array(3 * 20).map((_, i) => Math.sin(i * 0.7));
+  const labels = Uint8Array.from({ length: 20 }, (_, i) => i % 2);
+  const own = Float32Array.from(estimateCurvature(map, x, labels, 20));
+  const other = Float32Array.from(estimateCurvature(map, x, labels, 20, { loss: ref.loss }));
+  assert.deepEqual(other, Float32Array.from(estimateCurvature(ref, x, labels, 20)));
+  assert.notDeepEqual(other, own, "the MAP loss's curvature differs from the MSE criterion's");
+  assert.equal(map.loss.plugin.type, "map");
+  assert.deepEqual(Float32Array.from(estimateCurvature(map, x, labels, 20)), own);
+});

@@ -1,8 +1,9 @@
 /**
  * mod.ts is importable by URL: the repository is served on 127.0.0.1 and a
  * separate Deno process, with no config and an empty cache, imports
- * http://127.0.0.1:PORT/mod.ts, builds lenet5 and runs a forward pass. Its
- * scores must equal the ones computed here from the same seed.
+ * http://127.0.0.1:PORT/mod.ts, builds lenet5 and runs a forward pass on the
+ * WebAssembly kernels. Its scores must equal the ones computed here from the
+ * same seed.
  */
 import assert from "node:assert/strict";
 import { join, normalize } from "node:path";
@@ -34,7 +35,7 @@ Deno.test("mod.ts imports by http:// URL in a separate Deno process and runs len
 const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 5 });
 const x = new Float32Array(2 * 32 * 32).map((_, i) => Math.sin(i) * 0.6);
 const scores = model.forward(x, 2);
-console.log(JSON.stringify({ trainable: model.counts().trainable, scores: Array.from(scores) }));
+console.log(JSON.stringify({ trainable: model.counts().trainable, kernels: model.kernels, scores: Array.from(scores) }));
 `,
     );
     const out = await new Deno.Command(Deno.execPath(), {
@@ -48,7 +49,10 @@ console.log(JSON.stringify({ trainable: model.counts().trainable, scores: Array.
     assert.equal(out.code, 0, stderr);
     const got = JSON.parse(new TextDecoder().decode(out.stdout));
     assert.equal(got.trainable, 60_000);
+    // The WebAssembly kernels load from the URL import too (the module is a .ts file of base64).
+    assert.equal(got.kernels, "wasm");
     const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 5 });
+    assert.equal(model.kernels, "wasm");
     const expected = model.forward(new Float32Array(2 * 32 * 32).map((_, i) => Math.sin(i) * 0.6), 2);
     assert.deepEqual(got.scores, Array.from(expected));
     assert.ok(requested.includes("/mod.ts") && requested.includes("/layers/conv2d.ts"));
