@@ -7,7 +7,8 @@
  */
 import * as ort from "onnxruntime-web/webgpu";
 import { readFileBounded } from "../data/files.ts";
-import { MAX_IDX_BYTES, readIdxFile } from "../data/idx.ts";
+import { MAX_IDX_BYTES } from "../data/idx.ts";
+import { readIdxFile } from "../data/idx_file.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { readImages } from "../export/images.ts";
 import { mnistify } from "../data/mnistify.ts";

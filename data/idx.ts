@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { readFileBounded } from "./files.ts";
 
 /** The largest idx file read, header and data: 1 GiB (MNIST's largest, the training images, is 47 MB). */
 export const MAX_IDX_BYTES = 2 ** 30;
@@ -227,12 +226,4 @@ export async function gunzipIdx(bytes: Uint8Array, source: string, expectMagic?:
   }, (e) => fail(`gzip data is corrupt (${e.message})`));
   if (header === undefined) return parseIdx(head, source, expectMagic); // names what the short header lacks
   return decode(out.subarray(0, filled), header, fail, false);
-}
-
-/** Reads an idx file from disk, plain or gzip (detected by content); files over MAX_IDX_BYTES are refused unread. */
-export async function readIdxFile(path: string, expectMagic?: number): Promise<Idx> {
-  const bytes = await readFileBounded(path, MAX_IDX_BYTES, (problem) => {
-    throw new IdxError(`Cannot read idx file "${path}": ${problem}`);
-  });
-  return isGzip(bytes) ? await gunzipIdx(bytes, path, expectMagic) : parseIdx(bytes, path, expectMagic);
 }

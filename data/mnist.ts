@@ -9,7 +9,8 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { IdxError, readIdxFile } from "./idx.ts";
+import { IdxError } from "./idx.ts";
+import { readIdxFile } from "./idx_file.ts";
 
 /** One split: images (count x rows x cols grey levels 0..255, 0 = background) and labels. */
 export interface Split {

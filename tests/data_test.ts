@@ -1,7 +1,8 @@
 /** The idx reader on files written here (good and bad), preprocessing, and the real MNIST. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseIdx, readIdxFile } from "../data/idx.ts";
+import { parseIdx } from "../data/idx.ts";
+import { readIdxFile } from "../data/idx_file.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { preprocess } from "../data/preprocess.ts";
 

@@ -16,7 +16,7 @@ import * as ort from "onnxruntime-web/webgpu";
 import { defaultRegistry } from "../builtins.ts";
 import { mnistify } from "../data/mnistify.ts";
 import { preprocess } from "../data/preprocess.ts";
-import { modelFromJSON } from "../engine/model_file.ts";
+import { modelFromJSON } from "../engine/model_json.ts";
 import { exportOnnx, intermediateName } from "../export/onnx.ts";
 import { RBF_CODES } from "../presets/lenet5_data.ts";
 

@@ -1,0 +1,150 @@
+/**
+ * The library's core: registry, graphs, engine and kernels, layers, losses,
+ * optimizers, presets, preprocessing and distortions, model JSON, the ONNX
+ * export and its protobuf writer. It touches no file and no process: no
+ * Deno API and no `node:` module, so esbuild bundles it for a browser page
+ * or a Web Worker unchanged (tests/core_bundle_test.ts checks the bundle).
+ * `mod.ts` adds the file-reading edge: model files, idx files, the MNIST
+ * package, image files.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, defaultRegistry, PRESETS } from "./core.ts";
+ * const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 });
+ * console.log(model.forward(new Float32Array(32 * 32).fill(-0.1), 1).length); // 10
+ * ```
+ *
+ * @module
+ */
+export * from "./engine/types.ts";
+export { emptyRegistries, type Registries, Registry, RegistryError } from "./engine/registry.ts";
+export {
+  BUILTIN_LAYERS,
+  BUILTIN_LOSSES,
+  BUILTIN_OPTIMIZERS,
+  createRegistries,
+  defaultRegistry,
+  registerBuiltins,
+} from "./builtins.ts";
+export {
+  type BackwardOptions,
+  buildModel,
+  type BuildOptions,
+  type BuiltLayer,
+  type GraphSpec,
+  type LayerSpec,
+  type LossSpec,
+  Model,
+} from "./engine/model.ts";
+export { buildError, ConfigReader, fieldError, requireMaps, requireVector, sizeOf } from "./engine/config.ts";
+export { INIT_NAMES, INITIALIZERS } from "./engine/init.ts";
+export {
+  MAX_ACTIVATIONS,
+  MAX_BUFFER_BYTES,
+  MAX_DIM,
+  MAX_MAP_PAIRS,
+  MAX_MAPS,
+  MAX_PARAMETERS,
+  MAX_RANK,
+  MAX_UNITS,
+  MAX_WINDOW,
+} from "./engine/limits.ts";
+export { Rng } from "./engine/rng.ts";
+export { createOptimizer, estimateCurvature, Optimizer, type OptimizerSpec, trainStep } from "./engine/train.ts";
+export { type ParallelOptions, ParallelTrainer } from "./engine/parallel.ts";
+export {
+  jsKernels,
+  KERNEL_NAMES,
+  type KernelBackend,
+  type KernelChoice,
+  type LayerCompute,
+  layerCompute,
+} from "./engine/kernels.ts";
+export { createWasmKernels, loadWasmKernels, wasmKernelsProblem } from "./engine/wasm/backend.ts";
+export { formatSummary } from "./engine/summary.ts";
+export { isModelFile, MODEL_FORMAT, type ModelFile, modelFromJSON, modelToJSON } from "./engine/model_json.ts";
+export { describeNonFinite, firstNonFinite, type NonFiniteParam } from "./engine/finite.ts";
+export { type Activation, elementwise, type ElementwiseKernels, referenceKernels } from "./layers/_elementwise.ts";
+export { conv2d, type Conv2dConfig, denseConvWeights } from "./layers/conv2d.ts";
+export { type PoolConfig } from "./layers/_pool.ts";
+export { subsample } from "./layers/subsample.ts";
+export { avgpool } from "./layers/avgpool.ts";
+export { maxpool } from "./layers/maxpool.ts";
+export { relu, squash, type SquashConfig, tanh } from "./layers/activations.ts";
+export { full, type FullConfig } from "./layers/full.ts";
+export { flatten } from "./layers/flatten.ts";
+export { parseCode, rbf, type RbfConfig } from "./layers/rbf.ts";
+export { DEFAULT_MAP_J, type MapConfig, mapLoss } from "./losses/map.ts";
+export { mseRbfLoss } from "./losses/mse_rbf.ts";
+export { softmaxCrossEntropyLoss } from "./losses/softmax_cross_entropy.ts";
+export { sgd, type SgdConfig } from "./optim/sgd.ts";
+export { DEFAULT_SDLM_MU, sdlm, type SdlmConfig, sdlmStepSizes } from "./optim/sdlm.ts";
+export { adam, type AdamConfig } from "./optim/adam.ts";
+export {
+  activeDeviations,
+  type Deviation,
+  getPreset,
+  LENET5_CURVATURE_MEMORY,
+  LENET5_DEVIATIONS,
+  LENET5_J,
+  lenet5Graph,
+  lenet5ModernGraph,
+  PAPER_SCHEDULE,
+  type Preset,
+  PRESETS,
+  type RunRecipe,
+  settingValue,
+} from "./presets/presets.ts";
+export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
+export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";
+export {
+  checkSplitFits,
+  DivergenceError,
+  evaluate,
+  type Evaluation,
+  fit,
+  type FitOptions,
+  type FitState,
+  learningRateOf,
+  type LossPoint,
+  type PassResult,
+  type PassSnapshot,
+  patternOrder,
+  type Progress,
+} from "./engine/fit.ts";
+export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
+export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
+export { type DistortionRanges } from "./data/distort.ts";
+export { mnistify, type MnistifyOptions, type MnistifyResult } from "./data/mnistify.ts";
+export { gunzipIdx, type Idx, IdxError, MAX_IDX_BYTES, parseIdx } from "./data/idx.ts";
+export type { Dataset, Split } from "./data/mnist.ts";
+export {
+  BATCH_DIM,
+  exportOnnx,
+  type ExportOptions,
+  intermediateName,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  onnxModel,
+  PROBABILITY_LOWERINGS,
+  type ProbabilityLowering,
+} from "./export/onnx.ts";
+export {
+  type AttributeProto,
+  AttributeType,
+  DataType,
+  encodeModel,
+  type GraphProto,
+  makeAttribute,
+  makeGraph,
+  makeModel,
+  makeNode,
+  makeTensor,
+  makeValueInfo,
+  type ModelProto,
+  type NodeProto,
+  type OperatorSetId,
+  type TensorProto,
+  type ValueInfoProto,
+} from "./export/proto.ts";
+export { firstNonFiniteWeight, type NonFiniteWeight, OnnxFormatError } from "./export/weights.ts";
