@@ -720,6 +720,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
 
   const saved = buildModel(settings.graph, { registry, seed: settings.seed, kernels: "js" });
   const result = await fit(model, optimizer, data, {
+    registry,
     passes: settings.passes,
     batch: settings.batch,
     seed: settings.seed,

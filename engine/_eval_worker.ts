@@ -6,21 +6,21 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { defaultRegistry } from "../builtins.ts";
 import type { Split } from "../data/mnist.ts";
 import { EVAL, type EvalWorkerInit } from "./evaluator.ts";
 import { evaluate } from "./fit.ts";
 import { buildModel, type GraphSpec } from "./model.ts";
 import { floatView } from "./parallel.ts";
+import { registriesWith } from "./plugin_modules.ts";
 
-self.onmessage = (e: MessageEvent<EvalWorkerInit>) => {
+self.onmessage = async (e: MessageEvent<EvalWorkerInit>) => {
   const init = e.data;
   const ctrl = new Int32Array(init.control);
   try {
     // The wasm kernels need the weights in the replica's own memory: copied in before each job.
     const params = floatView(init.dtype, init.params), wasm = init.kernels === "wasm";
     const model = buildModel(init.graph as GraphSpec, {
-      registry: defaultRegistry,
+      registry: await registriesWith(init.plugins),
       dtype: init.dtype,
       kernels: wasm ? "wasm" : "js",
       ...(wasm ? {} : { storage: { params } }),

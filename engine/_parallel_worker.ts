@@ -5,11 +5,11 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { defaultRegistry } from "../builtins.ts";
 import { buildModel, type GraphSpec } from "./model.ts";
+import { registriesWith } from "./plugin_modules.ts";
 import { CONTROL, floatView, OP, type WorkerInit } from "./parallel.ts";
 
-self.onmessage = (e: MessageEvent<WorkerInit>) => {
+self.onmessage = async (e: MessageEvent<WorkerInit>) => {
   const init = e.data;
   const ctrl = new Int32Array(init.control);
   try {
@@ -19,7 +19,7 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
     // gradients copied out after it. The js kernels work on the shared buffers directly.
     const wasm = init.kernels === "wasm";
     const model = buildModel(init.graph as GraphSpec, {
-      registry: defaultRegistry,
+      registry: await registriesWith(init.plugins),
       dtype: init.dtype,
       kernels: wasm ? "wasm" : "js",
       ...(wasm ? {} : { storage: { params, grads } }),

@@ -13,6 +13,9 @@
 import type { Split } from "../data/mnist.ts";
 import type { Model } from "./model.ts";
 import { floatView } from "./parallel.ts";
+import { defaultRegistry } from "../builtins.ts";
+import { type PluginModule, pluginModules } from "./plugin_modules.ts";
+import type { Registries } from "./registry.ts";
 
 /** Slots of the control array. */
 export const EVAL = {
@@ -40,6 +43,8 @@ export interface EvalWorkerInit {
   readonly dtype: "float32" | "float64";
   /** The kernel backend of the model the replica copies (`Model.kernels`). */
   readonly kernels: string;
+  /** Plugins of the graph that are not built in, by module URL. */
+  readonly plugins: readonly PluginModule[];
   readonly params: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
   /** Test predictions of the worker's range, at their pattern index. */
@@ -93,8 +98,16 @@ export class BackgroundEvaluator {
     this.#predictions = new Int32Array(init.predictions);
   }
 
-  /** Starts the worker with a replica of `model` (built from its graph) and a copy of both splits. */
-  static async create(model: Model, data: { train: Split; test: Split }): Promise<BackgroundEvaluator> {
+  /**
+   * Starts the worker with a replica of `model` (built from its graph) and a
+   * copy of both splits. `options.registry` (default `defaultRegistry`) gives
+   * the module URLs of the model's plugins that are not built in.
+   */
+  static async create(
+    model: Model,
+    data: { train: Split; test: Split },
+    options: { registry?: Registries } = {},
+  ): Promise<BackgroundEvaluator> {
     const copy = (s: Split): Split => ({
       images: s.images.slice(),
       labels: s.labels.slice(),
@@ -106,6 +119,7 @@ export class BackgroundEvaluator {
       graph: model.graph,
       dtype: model.dtype,
       kernels: model.kernels,
+      plugins: pluginModules(model, options.registry ?? defaultRegistry, "evaluate on a second thread"),
       params: new SharedArrayBuffer(model.params.length * (model.dtype === "float64" ? 8 : 4)),
       control: new SharedArrayBuffer(EVAL.SIZE * 4),
       predictions: new SharedArrayBuffer(data.test.count * 4),

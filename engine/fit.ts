@@ -16,6 +16,7 @@ import { argmaxRows, type Model } from "./model.ts";
 import type { Floats, LossPlugin, OptimizerState, Shape } from "./types.ts";
 import { BackgroundEvaluator, splitRanges } from "./evaluator.ts";
 import { ParallelTrainer } from "./parallel.ts";
+import type { Registries } from "./registry.ts";
 import { Rng } from "./rng.ts";
 import { estimateCurvature, type Optimizer, trainStep } from "./train.ts";
 
@@ -123,6 +124,12 @@ export interface FitOptions {
    * loss gives the gradients. Absent: the model's own loss.
    */
   readonly curvatureLoss?: { readonly plugin: LossPlugin; readonly config: unknown };
+  /**
+   * Where the model's plugins were registered (default `defaultRegistry`):
+   * worker threads import each plugin that is not built in from the module
+   * URL registered with it.
+   */
+  readonly registry?: Registries;
   /** Train on the first `limit` patterns only. */
   readonly limit?: number;
   /** Stop after this many updates in all (e.g. 2,500 steps). */
@@ -420,7 +427,7 @@ export async function fit(
   let patternsThisRun = 0;
   const threads = options.threads ?? 1;
   const parallel = threads > 1
-    ? await ParallelTrainer.create(model, { threads, capacity: Math.max(batch, 100) })
+    ? await ParallelTrainer.create(model, { threads, capacity: Math.max(batch, 100), registry: options.registry })
     : undefined;
   const rate = optimizer.plugin.needsCurvature ? options.curvatureRate ?? 0 : 0;
   const every = options.curvatureEvery ?? 10;
@@ -431,7 +438,7 @@ export async function fit(
   }
   const moreToDo = () => state.passesDone < options.passes && state.steps < totalSteps;
   const worker = options.background && !parallel && moreToDo()
-    ? await BackgroundEvaluator.create(model, data)
+    ? await BackgroundEvaluator.create(model, data, { registry: options.registry })
     : undefined;
   /** The pass whose evaluation runs on the worker. */
   let pending: Finished | undefined;

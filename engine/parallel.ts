@@ -20,6 +20,9 @@
 import { argmaxRows, type Model } from "./model.ts";
 import { type Optimizer, trainStep } from "./train.ts";
 import type { Floats, Labels } from "./types.ts";
+import { defaultRegistry } from "../builtins.ts";
+import { type PluginModule, pluginModules } from "./plugin_modules.ts";
+import type { Registries } from "./registry.ts";
 
 /** Slots of the control array. */
 export const CONTROL = {
@@ -49,6 +52,8 @@ export interface WorkerInit {
   readonly dtype: "float32" | "float64";
   /** The kernel backend of the model the replica copies (`Model.kernels`). */
   readonly kernels: string;
+  /** Plugins of the graph that are not built in, by module URL. */
+  readonly plugins: readonly PluginModule[];
   readonly capacity: number;
   readonly params: SharedArrayBuffer;
   readonly grads: SharedArrayBuffer;
@@ -65,6 +70,12 @@ export interface ParallelOptions {
   readonly threads?: number;
   /** Largest batch a call may pass (default 1,024). */
   readonly capacity?: number;
+  /**
+   * Where the model's plugins were registered (default `defaultRegistry`):
+   * the workers import each plugin that is not built in from the module URL
+   * registered with it.
+   */
+  readonly registry?: Registries;
 }
 
 /** A view of a shared buffer as the model's element type. */
@@ -127,6 +138,7 @@ export class ParallelTrainer {
       graph: model.graph,
       dtype: model.dtype,
       kernels: model.kernels,
+      plugins: threads > 1 ? pluginModules(model, options.registry ?? defaultRegistry, "train on several threads") : [],
       capacity,
       params: bytes(model.params.length),
       input: bytes(capacity * model.inputSize),

@@ -8,12 +8,16 @@ import type { LayerPlugin, LossPlugin, OptimizerPlugin } from "./types.ts";
 /** A set of plugins of one kind, keyed by `type`. */
 export class Registry<P extends { readonly type: string; readonly description: string }> {
   readonly #items = new Map<string, P>();
+  readonly #modules = new Map<string, string>();
 
   /** `kind` names what is registered, for error messages: "layer", "loss", "optimizer". */
   constructor(readonly kind: string) {}
 
   /**
    * Adds a plugin. Registering a type twice is an error unless `replace` is set.
+   * `module` is the URL of a module that exports the plugin (under any name),
+   * e.g. `import.meta.url` in the plugin's own file: worker threads (parallel
+   * training, background evaluation) import it to rebuild the model there.
    *
    * @example
    * ```ts
@@ -23,7 +27,7 @@ export class Registry<P extends { readonly type: string; readonly description: s
    * if (!r.has("a")) throw new Error("not registered");
    * ```
    */
-  register(plugin: P, options: { replace?: boolean } = {}): void {
+  register(plugin: P, options: { replace?: boolean; module?: string | URL } = {}): void {
     if (typeof plugin?.type !== "string" || !/^[A-Za-z][\w.-]*$/.test(plugin.type)) {
       throw new TypeError(
         `Cannot register ${this.kind}: "type" must be a name of letters, digits, "_", "-" or ".", got ${
@@ -37,6 +41,13 @@ export class Registry<P extends { readonly type: string; readonly description: s
       );
     }
     this.#items.set(plugin.type, plugin);
+    if (options.module !== undefined) this.#modules.set(plugin.type, new URL(options.module).href);
+    else this.#modules.delete(plugin.type);
+  }
+
+  /** The module URL `type` was registered with, if any (see `register`). */
+  moduleOf(type: string): string | undefined {
+    return this.#modules.get(type);
   }
 
   /** Whether a plugin of type `type` is registered. */
