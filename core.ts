@@ -117,7 +117,8 @@ export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } 
 export { type DistortionRanges } from "./data/distort.ts";
 export { mnistify, type MnistifyOptions, type MnistifyResult } from "./data/mnistify.ts";
 export { gunzipIdx, type Idx, IdxError, MAX_IDX_BYTES, parseIdx } from "./data/idx.ts";
-export type { Dataset, Split } from "./data/mnist.ts";
+export type { Dataset, Split } from "./data/split.ts";
+export { MNIST_FILE_NAMES, MNIST_FILES, splitFromIdx } from "./data/split.ts";
 export {
   BATCH_DIM,
   exportOnnx,

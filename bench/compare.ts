@@ -45,7 +45,7 @@ const loadAtStart = loadAverage();
 
 /** One measured configuration. */
 interface Row {
-  system: "engine" | "engine-js" | "tfjs-wasm" | "onnxruntime-web" | "onnxruntime-webgpu";
+  system: "engine" | "engine-js" | "engine-chromium" | "tfjs-wasm" | "onnxruntime-web" | "onnxruntime-webgpu";
   preset: string;
   batch: number;
   threads: number;
@@ -170,6 +170,28 @@ for (const c of CASES) {
     }
   }
 }
+
+// The same one-pattern SDLM training in Chromium, in the page's training worker (web/, bundled by esbuild).
+if (await Deno.stat("/usr/bin/chromium").then(() => true, () => false)) {
+  const root = new URL("..", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}bench/_chromium.ts`, String(SECONDS), String(REPS)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) throw new Error(`The Chromium row failed: ${new TextDecoder().decode(out.stderr)}`);
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  const c = CASES[0];
+  rows.push({
+    system: "engine-chromium",
+    ...c,
+    threads: 1,
+    samplesPerSecond: r.patternsPerSecond,
+    ratio: {},
+    note: `Chromium ${r.version}, the page's worker, ${r.kernels} kernels`,
+  });
+  console.error(`  engine-chromium lenet5 batch 1 train: ${r.patternsPerSecond.toFixed(0)}/s`);
+} else console.error("  no /usr/bin/chromium: no engine-chromium row");
 
 // This engine on its JS kernels, one thread.
 for (const c of CASES) {

