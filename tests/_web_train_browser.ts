@@ -61,6 +61,8 @@ try {
     clicks.push(Date.now() - t0);
   }
   const trainingDuringClicks = await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.train.running);
+  // The last click showed the Train tab: the Draw tab is out of sight.
+  const drawHiddenOnTrain = !(await page.isVisible("#draw-tab"));
   const result = await page.evaluate(() =>
     (globalThis as unknown as { run: Promise<{ history: unknown[]; model: unknown; kernels: string }> }).run
   );
@@ -79,8 +81,20 @@ try {
     predictions.push({ class: c, model });
   }
   const drawVisible = await page.isVisible("#draw-tab");
+  const trainHidden = !(await page.isVisible("#train-tab"));
   console.log(
-    JSON.stringify({ isolated, errors, clicks, trainingDuringClicks, result, progress, predictions, drawVisible }),
+    JSON.stringify({
+      isolated,
+      errors,
+      clicks,
+      trainingDuringClicks,
+      result,
+      progress,
+      predictions,
+      drawVisible,
+      trainHidden,
+      drawHiddenOnTrain,
+    }),
   );
 } finally {
   await browser.close();

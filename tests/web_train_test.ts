@@ -65,6 +65,8 @@ Deno.test({
         result: { stopped: boolean; history: { loss: number; testError: number }[]; model: ModelFile; kernels: string };
         predictions: { class: number; model: string }[];
         drawVisible: boolean;
+        trainHidden: boolean;
+        drawHiddenOnTrain: boolean;
       };
       assert.deepEqual(r.errors, [], "no console errors");
       assert.ok(r.isolated, "the page is cross-origin isolated");
@@ -110,7 +112,8 @@ Deno.test({
       const trained = modelFromJSON(r.result.model, defaultRegistry);
       const after = datasetLoss(trained, x, labels);
       assert.ok(after < 0.5 * before, `the loss on the ${LIMIT} patterns fell from ${before} to ${after}`);
-      assert.ok(r.drawVisible, "Use this model shows the Draw tab");
+      assert.ok(r.drawHiddenOnTrain, "the Train tab hides the Draw tab");
+      assert.ok(r.drawVisible && r.trainHidden, "Use this model shows the Draw tab, and only it");
       assert.ok(r.predictions.every((p) => p.model.startsWith("trained-")), "the Draw tab runs the trained model");
       const engine = trained.forward(preprocess(test.images.subarray(0, 20 * 784), 20, 28, 28), 20);
       const classes = Array.from({ length: 20 }, (_, i) => {

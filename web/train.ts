@@ -368,7 +368,9 @@ export function setupTraining(
       const h = m.result as PassResult;
       api.history.push(h);
       api.model = m.model as ModelFile;
-      lossPoints = (m.lossCurve as { patterns: number; loss: number }[]).map((p) => [p.patterns, p.loss]);
+      // The run's loss curve (a point every few thousand patterns) replaces the progress points once it has any.
+      const curve = m.lossCurve as { patterns: number; loss: number }[];
+      if (curve.length > 1) lossPoints = curve.map((p) => [p.patterns, p.loss]);
       if (testImages && testLabels) digitGrid($("t-digits"), testImages, testLabels, m.predictions as Int32Array);
       kernelPictures($("t-kernels"), m.kernels as Float32Array);
       $("t-pass").textContent = `After pass ${h.pass}: test error ${pct(h.testError)}, training error ${
