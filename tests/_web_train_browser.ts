@@ -69,6 +69,14 @@ try {
   const progress = await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.train.progress);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
 
+  // The two downloads, by their buttons.
+  const downloaded = async (button: string) => {
+    const [d] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
+    return { name: d.suggestedFilename(), bytes: Array.from(await Deno.readFile((await d.path())!)) };
+  };
+  const modelJson = await downloaded("#t-json");
+  const onnx = await downloaded("#t-onnx");
+
   // "Use this model", then the Draw tab reads test digits with it.
   await page.click("#t-use");
   const { test } = await loadMnist();
@@ -82,6 +90,35 @@ try {
   }
   const drawVisible = await page.isVisible("#draw-tab");
   const trainHidden = !(await page.isVisible("#train-tab"));
+
+  // A second run: pause it mid-pass (the patterns stop), resume it (they go on), then stop it.
+  await page.click("#tab-train");
+  const long = { preset, passes: 1, seed: Number(seed), distort: false, limit: 30000 };
+  await page.evaluate((o) => {
+    (globalThis as unknown as { run2: Promise<unknown> }).run2 = (globalThis as unknown as PageApi).lenet5.train.run(o);
+  }, long);
+  const done = () => page.evaluate(() => (globalThis as unknown as PageApi).lenet5.train.progress?.done ?? 0);
+  await page.waitForFunction(() => (((globalThis as unknown as PageApi).lenet5.train.progress?.done) ?? 0) > 0);
+  await page.click("#t-pause");
+  // The worker says it paused (at its next progress report) and the button turns into Resume.
+  await page.locator("#t-pause", { hasText: "Resume" }).waitFor({ timeout: 10_000 });
+  const pausedAt = await done();
+  await page.waitForTimeout(2500);
+  const stillAt = await done();
+  await page.click("#t-pause");
+  await page.waitForFunction(
+    (at) => (((globalThis as unknown as PageApi).lenet5.train.progress?.done) ?? 0) > at,
+    pausedAt,
+    {
+      timeout: 20_000,
+    },
+  );
+  const resumedTo = await done();
+  await page.click("#t-stop");
+  const stopped = await page.evaluate(() =>
+    (globalThis as unknown as { run2: Promise<{ stopped: boolean; history: unknown[] }> }).run2
+  );
+  const pauseResume = { pausedAt, stillAt, resumedTo, stopped: stopped.stopped, passes: stopped.history.length };
   console.log(
     JSON.stringify({
       isolated,
@@ -94,6 +131,9 @@ try {
       drawVisible,
       trainHidden,
       drawHiddenOnTrain,
+      modelJson,
+      onnx,
+      pauseResume,
     }),
   );
 } finally {

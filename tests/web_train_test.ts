@@ -5,8 +5,10 @@
  * the first 300 patterns in a Web Worker on the WebAssembly kernels while a
  * click on a tab answers within 200 ms, and hands the model to the Draw tab.
  * Then, in Deno: the page's weights are `deno task train`'s with the same
- * seed, bit for bit; its model.json evaluates in `deno task eval` to the test
- * error the page reported; and training lowered the loss on its patterns.
+ * seed, bit for bit; the downloaded model.json evaluates in `deno task eval`
+ * to the test error the page reported, the downloaded .onnx runs in
+ * onnxruntime-web; training lowered the loss on its patterns; and Pause,
+ * Resume and Stop do what they say on a second run.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -17,6 +19,7 @@ import { preprocess } from "../data/preprocess.ts";
 import { buildModel } from "../engine/model.ts";
 import { type ModelFile, modelFromJSON } from "../engine/model_json.ts";
 import { PRESETS } from "../presets/presets.ts";
+import * as ort from "onnxruntime-web";
 import { startServer } from "../web/server.ts";
 import { datasetLoss } from "./_helpers.ts";
 
@@ -67,6 +70,9 @@ Deno.test({
         drawVisible: boolean;
         trainHidden: boolean;
         drawHiddenOnTrain: boolean;
+        modelJson: { name: string; bytes: number[] };
+        onnx: { name: string; bytes: number[] };
+        pauseResume: { pausedAt: number; stillAt: number; resumedTo: number; stopped: boolean; passes: number };
       };
       assert.deepEqual(r.errors, [], "no console errors");
       assert.ok(r.isolated, "the page is cross-origin isolated");
@@ -94,9 +100,11 @@ Deno.test({
       const cli = JSON.parse(await Deno.readTextFile(join(run, "model.json"))) as ModelFile;
       assert.equal(r.result.model.params, cli.params, "the page's weights are deno task train's, bit for bit");
 
-      // Its model.json evaluates in deno task eval to the test error the page reported.
+      // The downloaded model.json is the run's model, and evaluates in deno task eval to the test error the page reported.
+      assert.equal(r.modelJson.name, "model.json");
       const file = join(tmp, "model.json");
-      await Deno.writeTextFile(file, JSON.stringify(r.result.model));
+      await Deno.writeFile(file, Uint8Array.from(r.modelJson.bytes));
+      assert.equal(JSON.parse(await Deno.readTextFile(file)).params, r.result.model.params);
       const metrics = JSON.parse(await deno(["run", "--allow-read", "cli/eval.ts", "--model", file, "--json"]));
       assert.equal(metrics.error, r.result.history[0].testError, "deno task eval: the page's test error");
 
@@ -122,6 +130,25 @@ Deno.test({
       });
       const same = r.predictions.filter((p, i) => p.class === classes[i]).length;
       assert.ok(same >= 19, `the Draw tab's classes are the engine's on ${same} of 20 test digits`);
+
+      // The downloaded .onnx (the page's own export) runs in onnxruntime-web and gives the engine's classes.
+      assert.match(r.onnx.name, /\.onnx$/);
+      const session = await ort.InferenceSession.create(Uint8Array.from(r.onnx.bytes));
+      try {
+        const images = test.images.slice(0, 20 * 784);
+        const outputs = await session.run({ image: new ort.Tensor("uint8", images, [20, 28, 28]) });
+        const onnxClasses = Array.from(outputs.class.data as BigInt64Array, Number);
+        const agree = onnxClasses.filter((c, i) => c === classes[i]).length;
+        assert.ok(agree >= 19, `the downloaded .onnx gives the engine's classes on ${agree} of 20 test digits`);
+      } finally {
+        await session.release();
+      }
+
+      // Pause holds the worker (no pattern trained in 2.5 s), Resume lets it go on, Stop ends the run mid-pass.
+      const pr = r.pauseResume;
+      assert.equal(pr.stillAt, pr.pausedAt, `paused at ${pr.pausedAt} patterns, ${pr.stillAt} 2.5 s later`);
+      assert.ok(pr.resumedTo > pr.pausedAt, "after Resume the patterns go on");
+      assert.ok(pr.stopped && pr.passes === 0, "Stop ended the run before its pass finished");
     } finally {
       await server.close();
       await Deno.remove(site, { recursive: true });
