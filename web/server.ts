@@ -4,6 +4,7 @@
  * serves it on 127.0.0.1 with `Deno.serve`, with an HTTP API beside it:
  *
  *   GET  /api/models    the models: name, file, test error, command
+ *   GET  /mnist/NAME    the four MNIST idx files of the npm package (the Train tab's data)
  *   POST /api/predict   a PNG (any size: made MNIST-like first) or JSON
  *                       {"pixels": [784 grey levels], "model": NAME}; returns
  *                       class, probabilities, distances (the scores), backend, model
