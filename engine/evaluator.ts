@@ -106,7 +106,11 @@ export class BackgroundEvaluator {
   static async create(
     model: Model,
     data: { train: Split; test: Split },
-    options: { registry?: Registries } = {},
+    options: {
+      registry?: Registries;
+      /** The worker's script (default engine/_eval_worker.ts beside this file; a bundle gives its own build of it). */
+      workerUrl?: string | URL;
+    } = {},
   ): Promise<BackgroundEvaluator> {
     const copy = (s: Split): Split => ({
       images: s.images.slice(),
@@ -126,7 +130,8 @@ export class BackgroundEvaluator {
       train: copy(data.train),
       test: copy(data.test),
     };
-    const worker = new Worker(new URL("./_eval_worker.ts", import.meta.url).href, { type: "module" });
+    const url = options.workerUrl ?? new URL("./_eval_worker.ts", import.meta.url);
+    const worker = new Worker(new URL(url).href, { type: "module" });
     try {
       await new Promise<void>((resolve, reject) => {
         worker.onmessage = (e) => (e.data === "ready" ? resolve() : reject(new Error(String(e.data))));

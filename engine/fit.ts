@@ -130,6 +130,12 @@ export interface FitOptions {
    * URL registered with it.
    */
   readonly registry?: Registries;
+  /**
+   * Scripts of the worker threads (default: engine/_parallel_worker.ts and
+   * engine/_eval_worker.ts beside fit.ts); a bundle for the browser gives its
+   * own builds of them.
+   */
+  readonly workerUrls?: { readonly parallel?: string | URL; readonly evaluator?: string | URL };
   /** Train on the first `limit` patterns only. */
   readonly limit?: number;
   /** Stop after this many updates in all (e.g. 2,500 steps). */
@@ -427,7 +433,12 @@ export async function fit(
   let patternsThisRun = 0;
   const threads = options.threads ?? 1;
   const parallel = threads > 1
-    ? await ParallelTrainer.create(model, { threads, capacity: Math.max(batch, 100), registry: options.registry })
+    ? await ParallelTrainer.create(model, {
+      threads,
+      capacity: Math.max(batch, 100),
+      registry: options.registry,
+      workerUrl: options.workerUrls?.parallel,
+    })
     : undefined;
   const rate = optimizer.plugin.needsCurvature ? options.curvatureRate ?? 0 : 0;
   const every = options.curvatureEvery ?? 10;
@@ -438,7 +449,10 @@ export async function fit(
   }
   const moreToDo = () => state.passesDone < options.passes && state.steps < totalSteps;
   const worker = options.background && !parallel && moreToDo()
-    ? await BackgroundEvaluator.create(model, data, { registry: options.registry })
+    ? await BackgroundEvaluator.create(model, data, {
+      registry: options.registry,
+      workerUrl: options.workerUrls?.evaluator,
+    })
     : undefined;
   /** The pass whose evaluation runs on the worker. */
   let pending: Finished | undefined;

@@ -76,6 +76,8 @@ export interface ParallelOptions {
    * registered with it.
    */
   readonly registry?: Registries;
+  /** The workers' script (default engine/_parallel_worker.ts beside this file; a bundle gives its own build of it). */
+  readonly workerUrl?: string | URL;
 }
 
 /** A view of a shared buffer as the model's element type. */
@@ -153,7 +155,8 @@ export class ParallelTrainer {
     try {
       for (let w = 0; w < threads - 1; w++) {
         const i: WorkerInit = { ...common, index: w, grads: bytes(model.trainableCount) };
-        const worker = new Worker(new URL("./_parallel_worker.ts", import.meta.url).href, { type: "module" });
+        const url = options.workerUrl ?? new URL("./_parallel_worker.ts", import.meta.url);
+        const worker = new Worker(new URL(url).href, { type: "module" });
         workers.push(worker);
         init.push(i);
         await new Promise<void>((resolve, reject) => {

@@ -68,7 +68,13 @@ export async function buildSite(out: string): Promise<void> {
   await Deno.mkdir(join(out, "models"), { recursive: true });
   const dist = await ortDist();
   await esbuild.build({
-    entryPoints: { app: join(ROOT, "web", "app.ts"), train_worker: join(ROOT, "web", "train_worker.ts") },
+    entryPoints: {
+      app: join(ROOT, "web", "app.ts"),
+      train_worker: join(ROOT, "web", "train_worker.ts"),
+      // The engine's own worker threads, for the training worker's evaluation on a second thread.
+      eval_worker: join(ROOT, "engine", "_eval_worker.ts"),
+      parallel_worker: join(ROOT, "engine", "_parallel_worker.ts"),
+    },
     bundle: true,
     format: "esm",
     platform: "browser",

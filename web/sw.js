@@ -8,6 +8,8 @@ const CORE = [
   "index.html",
   "app.js",
   "train_worker.js",
+  "eval_worker.js",
+  "parallel_worker.js",
   "style.css",
   "ort-wasm-simd-threaded.asyncify.wasm",
   "ort-wasm-simd-threaded.asyncify.mjs",

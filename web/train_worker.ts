@@ -20,7 +20,7 @@ import { parseIdx } from "../data/idx.ts";
 import { MNIST_FILE_NAMES, splitFromIdx } from "../data/split.ts";
 import { fit, type Progress } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
-import { modelToJSON } from "../engine/model_json.ts";
+import { floatsToBase64, modelToJSON } from "../engine/model_json.ts";
 import { createOptimizer } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { PAUSE, STOP, type WorkerRequest } from "./_train_protocol.ts";
@@ -50,6 +50,8 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
     const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
     const sdlm = p.optimizer.type === "sdlm";
     const control = r.control ? new Int32Array(r.control) : null;
+    // Where C1's weights sit in the flat parameters (the snapshot's layout).
+    const c1At = (model.layers[0].params[0].byteOffset - model.params.byteOffset) / model.params.BYTES_PER_ELEMENT;
     post({ kind: "start", kernels: model.kernels, parameters: model.trainableCount });
     const onProgress = (pr: Progress) => {
       post({ kind: "progress", ...pr });
@@ -69,17 +71,25 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       ...(sdlm ? { curvatureSamples: p.curvatureSamples ?? 500, curvatureMemory: p.curvatureMemory } : {}),
       ...(r.limit ? { limit: r.limit } : {}),
       ...(r.distort ? { distort: DEFAULT_DISTORTION } : {}),
+      // Each pass's evaluation on a second worker while the next pass trains (it needs shared memory), as in Deno.
+      background: control !== null,
+      workerUrls: {
+        evaluator: new URL("./eval_worker.js", self.location.href),
+        parallel: new URL("./parallel_worker.js", self.location.href),
+      },
       onProgress,
-      onPass(s, testPredictions) {
+      onPass(s, testPredictions, snapshot) {
+        // The weights of the pass just evaluated: with the evaluation in the background the model has moved on.
         const h = s.history[s.history.length - 1];
-        const c1 = Float32Array.from(model.layers[0].params[0].subarray(0, 6 * 25));
+        const passModel = { ...modelToJSON(model), params: floatsToBase64(snapshot.params) };
+        const c1 = Float32Array.from(snapshot.params.subarray(c1At, c1At + 6 * 25));
         post({
           kind: "pass",
           result: h,
           lossCurve: s.lossCurve,
           predictions: Int32Array.from(testPredictions.subarray(0, 100)),
           kernels: c1,
-          model: modelToJSON(model),
+          model: passModel,
         });
       },
     }).catch((err) => {
