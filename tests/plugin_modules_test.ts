@@ -2,7 +2,9 @@
  * A user's plugin trains on several threads: worker threads (the parallel
  * trainer's, the background evaluator's) rebuild the model from its graph and
  * import each plugin that is not built in from the module URL it was
- * registered with. Without one, the error names the layer and the fix.
+ * registered with, in Deno and in Chromium (the site's bundled worker imports
+ * the plugin's module by its http URL). Without one, the error names the
+ * layer and the fix.
  */
 import assert from "node:assert/strict";
 import { createRegistries } from "../builtins.ts";
@@ -12,6 +14,10 @@ import { ParallelTrainer } from "../engine/parallel.ts";
 import { createOptimizer } from "../engine/train.ts";
 import { assertAllClose, bytes, syntheticSplit } from "./_helpers.ts";
 import { softsign } from "./fixtures/plugins/softsign.ts";
+import * as esbuild from "esbuild";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startServer } from "../web/server.ts";
 
 const GRAPH: GraphSpec = {
   input: [1, 32, 32],
@@ -60,4 +66,70 @@ Deno.test("plugin modules: without a module URL the workers cannot import the pl
     () => ParallelTrainer.create(model, { threads: 2, registry }),
     /Cannot load layers plugin "softsign": module file:\/\/\S+\/tests\/_helpers\.ts exports no plugin of that type/,
   );
+});
+
+const hasChromium = await Deno.stat("/usr/bin/chromium").then(() => true, () => false);
+
+Deno.test({
+  name: "plugin modules: in Chromium a user's layer trains on two threads, its worker importing it by URL, as in Deno",
+  ignore: !hasChromium,
+  async fn() {
+    const site = await Deno.makeTempDir({ prefix: "lenet5-web-" });
+    const server = await startServer({ port: 0, site, quiet: true });
+    try {
+      // The plugin module as a page loads it: esbuild's bundle of the same file.
+      await esbuild.build({
+        entryPoints: [fileURLToPath(MODULE)],
+        bundle: true,
+        format: "esm",
+        platform: "browser",
+        outfile: join(site, "softsign.js"),
+        logLevel: "silent",
+      });
+      await esbuild.stop();
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", fileURLToPath(new URL("./_plugin_browser.ts", import.meta.url)), server.url],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(120_000),
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.deepEqual(r.errors, []);
+      assert.ok(r.isolated);
+      assert.equal(r.kernels, "wasm");
+
+      // The same graph, data, batches and threads in Deno.
+      const registry = createRegistries();
+      registry.layers.register(softsign, { module: MODULE });
+      const graph: GraphSpec = {
+        input: [1, 12, 12],
+        layers: [{ type: "conv2d", maps: 3, kernel: 5 }, { type: "softsign" }, { type: "flatten" }, {
+          type: "full",
+          units: 10,
+        }],
+        loss: { type: "softmax-cross-entropy" },
+      };
+      const model = buildModel(graph, { registry, seed: 4 });
+      const optimizer = createOptimizer({ type: "sgd", lr: 0.05 }, model, registry);
+      const par = await ParallelTrainer.create(model, { threads: 2, capacity: 16, registry });
+      try {
+        const x = new Float32Array(64 * 144).map((_, i) => Math.sin(i * 0.61) * 0.7);
+        const labels = Int32Array.from({ length: 64 }, (_, i) => (i * 3) % 10);
+        for (let s = 0; s < 64; s += 16) {
+          par.trainStep(optimizer, x.subarray(s * 144, (s + 16) * 144), labels.subarray(s, s + 16), 16);
+        }
+      } finally {
+        par.close();
+      }
+      assert.deepEqual(
+        r.params,
+        Array.from(model.params),
+        "the browser's two threads give Deno's weights, bit for bit",
+      );
+    } finally {
+      await server.close();
+      await Deno.remove(site, { recursive: true });
+    }
+  },
 });

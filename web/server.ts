@@ -74,6 +74,8 @@ export async function buildSite(out: string): Promise<void> {
       // The engine's own worker threads, for the training worker's evaluation on a second thread.
       eval_worker: join(ROOT, "engine", "_eval_worker.ts"),
       parallel_worker: join(ROOT, "engine", "_parallel_worker.ts"),
+      // The library core as one ES module, for scripts of the page's origin (and their own plugins' workers).
+      core: join(ROOT, "core.ts"),
     },
     bundle: true,
     format: "esm",
