@@ -23,10 +23,10 @@ export interface KernelBackend {
   /** A zeroed buffer of `length` float32 values, where this backend's kernels can reach it. */
   floats(length: number): Float32Array;
   /**
-   * This backend's kernels for a built layer (any subset of forward, backward
-   * and backward2), or undefined to run the plugin's own.
+   * This backend's kernels for a built layer of `plugin` (any subset of
+   * forward, backward and backward2), or undefined to run the plugin's own.
    */
-  compute(layer: Layer): Partial<LayerCompute> | undefined;
+  compute(layer: Layer, plugin: LayerPlugin): Partial<LayerCompute> | undefined;
   /** Optional kernels on whole parameter vectors, for optimizers. */
   readonly vectors?: VectorKernels;
 }
@@ -46,7 +46,7 @@ export const jsKernels: KernelBackend = {
 
 /** Returns the plugin's kernels with a backend's replacements laid over them. */
 export function layerCompute(layer: Layer, plugin: LayerPlugin, backend: KernelBackend): LayerCompute {
-  const own = backend.compute(layer) ?? {};
+  const own = backend.compute(layer, plugin) ?? {};
   const p = plugin;
   return {
     forward: own.forward ?? p.forward.bind(p),

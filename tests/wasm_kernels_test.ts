@@ -8,12 +8,13 @@
  * the committed module against its source.
  */
 import assert from "node:assert/strict";
-import { defaultRegistry } from "../builtins.ts";
+import { createRegistries, defaultRegistry } from "../builtins.ts";
+import { squash, type SquashConfig } from "../layers/activations.ts";
 import type { KernelBackend } from "../engine/kernels.ts";
 import { buildModel, type GraphSpec, type LayerSpec } from "../engine/model.ts";
 import { Rng } from "../engine/rng.ts";
 import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
-import type { Floats } from "../engine/types.ts";
+import type { Floats, LayerPlugin } from "../engine/types.ts";
 import { createWasmKernels, wasmKernelsProblem } from "../engine/wasm/backend.ts";
 import { C3_TABLE } from "../presets/lenet5_data.ts";
 import { PRESETS } from "../presets/presets.ts";
@@ -78,7 +79,7 @@ for (const c of CASES) {
       const backend: KernelBackend = createWasmKernels();
       const model = buildModel(graph, { registry: defaultRegistry, seed: 5, kernels: backend });
       const layer = model.layers[0];
-      const compute = backend.compute(layer);
+      const compute = backend.compute(layer, layer.plugin);
       assert.equal(compute !== undefined, c.wasm, c.wasm ? "expected wasm kernels" : "expected the plugin's kernels");
       if (!compute) return;
       const ref = buildModel(graph, { registry: defaultRegistry, dtype: "float64" });
@@ -219,5 +220,24 @@ Deno.test({
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
     assert.ok(out.success, text);
     assert.match(text, /matches engine\/wasm\/assembly\/kernels\.ts/);
+  },
+});
+
+Deno.test({
+  name: "wasm kernels: a plugin of one's own under a built-in's name keeps its own kernels",
+  ignore,
+  fn() {
+    const registry = createRegistries();
+    const doubling: LayerPlugin<SquashConfig> = {
+      ...squash,
+      forward(layer, x, y, n) {
+        for (let i = 0; i < n * layer.inSize; i++) y[i] = 2 * x[i];
+      },
+    };
+    registry.layers.register(doubling as LayerPlugin, { replace: true });
+    const graph: GraphSpec = { input: [4], layers: [{ type: "squash" }], loss: { type: "softmax-cross-entropy" } };
+    const model = buildModel(graph, { registry, kernels: "wasm" });
+    assert.equal(model.kernels, "wasm");
+    assert.deepEqual(Array.from(model.forward(new Float32Array([1, 2, 3, 4]), 1)), [2, 4, 6, 8]);
   },
 });

@@ -14,10 +14,12 @@
  *
  * @module
  */
-import type { Conv2dConfig } from "../../layers/conv2d.ts";
-import type { FullConfig } from "../../layers/full.ts";
+import { conv2d, type Conv2dConfig } from "../../layers/conv2d.ts";
+import { full, type FullConfig } from "../../layers/full.ts";
 import type { PoolConfig } from "../../layers/_pool.ts";
-import type { SquashConfig } from "../../layers/activations.ts";
+import { relu, squash, type SquashConfig, tanh } from "../../layers/activations.ts";
+import { maxpool } from "../../layers/maxpool.ts";
+import { subsample } from "../../layers/subsample.ts";
 import type { KernelBackend, LayerCompute } from "../kernels.ts";
 import type { Floats, Layer } from "../types.ts";
 import { WASM_KERNELS_BASE64 } from "./kernels_wasm.ts";
@@ -124,6 +126,12 @@ function moduleBytes(): Uint8Array {
  * when they can.
  */
 export function wasmKernelsProblem(): string | null {
+  return (problemFound ??= { problem: findProblem() }).problem;
+}
+
+let problemFound: { problem: string | null } | undefined;
+
+function findProblem(): string | null {
   if (typeof WebAssembly === "undefined") return "this runtime has no WebAssembly";
   if (typeof SharedArrayBuffer === "undefined") {
     return "SharedArrayBuffer is not available (a web page needs cross-origin isolation: COOP and COEP headers)";
@@ -430,26 +438,27 @@ export function createWasmKernels(): KernelBackend {
   return {
     name: "wasm",
     floats: (length) => arena.floats(length),
-    compute(layer) {
-      if (layer.type === "conv2d") {
+    // The built-in plugins only, by identity: a plugin of one's own under a built-in's name keeps its own kernels.
+    compute(layer, plugin) {
+      if (plugin === conv2d) {
         const conv = layer as Layer<Conv2dConfig>;
         const kind = convKind(conv);
         if (kind === "dense") return denseCompute(arena, layer, conv.config.maps);
         if (kind === "5x5") return conv5Compute(arena, conv);
         return undefined;
       }
-      if (layer.type === "full") return denseCompute(arena, layer, (layer as Layer<FullConfig>).config.units);
-      if (layer.type === "squash") {
+      if (plugin === full) return denseCompute(arena, layer, (layer as Layer<FullConfig>).config.units);
+      if (plugin === squash) {
         const c = (layer as Layer<SquashConfig>).config;
         return tanhCompute(arena, layer, c.A, c.S);
       }
-      if (layer.type === "tanh") return tanhCompute(arena, layer, 1, 1);
-      if (layer.type === "relu") return reluCompute(arena, layer);
-      if (layer.type === "subsample" || layer.type === "maxpool") {
+      if (plugin === tanh) return tanhCompute(arena, layer, 1, 1);
+      if (plugin === relu) return reluCompute(arena, layer);
+      if (plugin === subsample || plugin === maxpool) {
         const pool = layer as Layer<PoolConfig>;
         const [, h, w] = layer.inShape;
         if (pool.config.size !== 2 || pool.config.stride !== 2 || h % 2 !== 0 || w % 2 !== 0) return undefined;
-        return layer.type === "subsample" ? subsampleCompute(arena, pool) : maxpoolCompute(arena, layer);
+        return plugin === subsample ? subsampleCompute(arena, pool) : maxpoolCompute(arena, layer);
       }
       return undefined;
     },
