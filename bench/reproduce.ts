@@ -31,7 +31,8 @@ type Group =
   | "mu002-seeds"
   | "mu002-distort-seeds"
   | "samples100-seeds"
-  | "mse-curvature-seeds";
+  | "mse-curvature-seeds"
+  | "shuffle-seeds";
 
 interface Recipe {
   readonly name: string;
@@ -82,6 +83,8 @@ export const RECIPES: readonly Recipe[] = [
     "--curvature-loss",
     "mse-rbf",
   ]),
+  // The push: a new pattern order every pass instead of one fixed order.
+  ...seeds(5, "shuffle-seeds", "push-shuffle", "the default recipe with a new pattern order every pass", ["--shuffle"]),
   {
     name: "literal",
     group: "recipes",
