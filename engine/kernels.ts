@@ -47,10 +47,9 @@ export const jsKernels: KernelBackend = {
 /** Returns the plugin's kernels with a backend's replacements laid over them. */
 export function layerCompute(layer: Layer, plugin: LayerPlugin, backend: KernelBackend): LayerCompute {
   const own = backend.compute(layer, plugin) ?? {};
-  const p = plugin;
   return {
-    forward: own.forward ?? p.forward.bind(p),
-    backward: own.backward ?? p.backward.bind(p),
-    backward2: own.backward2 ?? p.backward2.bind(p),
+    forward: own.forward ?? plugin.forward.bind(plugin),
+    backward: own.backward ?? plugin.backward.bind(plugin),
+    backward2: own.backward2 ?? plugin.backward2.bind(plugin),
   };
 }

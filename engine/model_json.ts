@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fromBase64, toBase64 } from "./base64.ts";
 import { show } from "./config.ts";
 import { describeNonFinite, firstNonFinite } from "./finite.ts";
 import { buildModel, type GraphSpec, type Model } from "./model.ts";
@@ -30,19 +31,7 @@ export interface ModelFile {
   readonly params: string;
 }
 
-/** Bytes as base64 text. */
-export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
+export { toBase64 } from "./base64.ts";
 
 /** Float values as little-endian float32, base64. */
 export function floatsToBase64(values: ArrayLike<number>): string {

@@ -333,16 +333,24 @@ document.addEventListener("drop", (e) => {
 
 /** A model the user brings: an .onnx (raw or preprocessed input) or a model.json of this project. */
 function ownModel(file: File): void {
-  const entry: ModelEntry = {
+  addModel({
     name: file.name,
     title: `your model ${file.name}`,
     bytes: async () => {
       const bytes = new Uint8Array(await file.arrayBuffer());
       if (!/\.json$/i.test(file.name)) return bytes;
-      const model = modelFromJSON(JSON.parse(new TextDecoder().decode(bytes)), defaultRegistry, `"${file.name}"`);
-      return exportOnnx(model, { rawInput: "uint8", intermediates: true });
+      return onnxOf(JSON.parse(new TextDecoder().decode(bytes)), `"${file.name}"`);
     },
-  };
+  });
+}
+
+/** Model-file data as the .onnx the page runs: raw uint8 images in, the layers' activations among the outputs. */
+function onnxOf(data: unknown, source: string): Uint8Array {
+  return exportOnnx(modelFromJSON(data, defaultRegistry, source), { rawInput: "uint8", intermediates: true });
+}
+
+/** A model joins the picker and becomes the current one. */
+function addModel(entry: ModelEntry): void {
   models.push(entry);
   const sel = $<HTMLSelectElement>("model");
   sel.add(new Option(entry.title, String(models.length - 1)));
@@ -366,22 +374,13 @@ function showTab(name: "draw" | "train"): void {
 $("tab-draw").addEventListener("click", () => showTab("draw"));
 $("tab-train").addEventListener("click", () => showTab("train"));
 
-const onnxOf = (m: ModelFile) =>
-  exportOnnx(modelFromJSON(m, defaultRegistry, "the trained model"), { rawInput: "uint8", intermediates: true });
-
 /** A model trained in the Train tab joins the picker and becomes the current one. */
 function useTrained(m: ModelFile, title: string): void {
-  const bytes = onnxOf(m);
-  const entry: ModelEntry = { name: `trained-${models.length}`, title, bytes: () => Promise.resolve(bytes) };
-  models.push(entry);
-  const sel = $<HTMLSelectElement>("model");
-  sel.add(new Option(entry.title, String(models.length - 1)));
-  sel.value = String(models.length - 1);
-  current = entry;
+  const bytes = onnxOf(m, "the trained model");
   showTab("draw");
-  update();
+  addModel({ name: `trained-${models.length}`, title, bytes: () => Promise.resolve(bytes) });
 }
-page.train = setupTraining(useTrained, onnxOf);
+page.train = setupTraining(useTrained, (m) => onnxOf(m, "the trained model"));
 
 // ---------------------------------------------------------------- start
 

@@ -10,7 +10,7 @@
  * @module
  */
 /// <reference lib="dom" />
-import { MNIST_FILE_NAMES, MNIST_FILES } from "../data/split.ts";
+import { MNIST_FILE_NAMES, MNIST_FILES, sha256Hex } from "../data/split.ts";
 import type { PassResult, Progress } from "../engine/fit.ts";
 import type { ModelFile } from "../engine/model_json.ts";
 import { PAUSE, RUN, STOP, type TrainRequest } from "./_train_protocol.ts";
@@ -60,11 +60,6 @@ export interface TrainResult {
 
 const CACHE = "lenet5-mnist-v1";
 
-async function sha256(bytes: ArrayBuffer): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * The four MNIST files: from the page's cache, or downloaded from the
  * server (mnist/NAME) with progress, checked and then cached.
@@ -98,7 +93,7 @@ async function mnistFiles(onProgress: (got: number, total: number, note: string)
       for (const p of parts) all.set(p, (at += p.length) - p.length);
       bytes = all.buffer;
       const want = MNIST_FILES[name];
-      if (bytes.byteLength !== want.bytes || (await sha256(bytes)) !== want.sha256) {
+      if (bytes.byteLength !== want.bytes || (await sha256Hex(bytes)) !== want.sha256) {
         throw new Error(`${url} is not the original MNIST file (size or SHA-256 differ)`);
       }
       await cache?.put(url, new Response(bytes.slice(0)));

@@ -22,6 +22,7 @@ import { maxpool } from "../../layers/maxpool.ts";
 import { subsample } from "../../layers/subsample.ts";
 import type { KernelBackend, LayerCompute } from "../kernels.ts";
 import type { Floats, Layer } from "../types.ts";
+import { fromBase64 } from "../base64.ts";
 import { WASM_KERNELS_BASE64 } from "./kernels_wasm.ts";
 
 const PAGE = 65536;
@@ -112,12 +113,7 @@ let bytes: Uint8Array | undefined;
 let compiled: WebAssembly.Module | undefined;
 
 function moduleBytes(): Uint8Array {
-  if (bytes === undefined) {
-    const text = atob(WASM_KERNELS_BASE64);
-    bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  }
-  return bytes;
+  return bytes ??= fromBase64(WASM_KERNELS_BASE64);
 }
 
 /**
@@ -286,7 +282,16 @@ function conv5Compute(arena: Arena, layer: Layer<Conv2dConfig>): Partial<LayerCo
   const wo4 = (wo + 3) & ~3, w4 = (w + 3) & ~3;
   // conv5Backward's scratch: the padded output maps, then one input map's rows.
   const tmpBytes = (c.maps * (ho + 8) * (wo4 + 8) + h * w4) * 4;
-  const accumulate = (px: number, pWk: number, pd: number, pdx: number, pg: number, pgb: number, n: number) =>
+  const accumulate = (
+    px: number,
+    pWk: number,
+    pd: number,
+    pdx: number,
+    pg: number,
+    pgb: number,
+    n: number,
+    tmp: number,
+  ) =>
     k.conv5Backward(
       px,
       pWk,
@@ -302,7 +307,7 @@ function conv5Compute(arena: Arena, layer: Layer<Conv2dConfig>): Partial<LayerCo
       inputStart,
       byInput,
       outputOf,
-      arena.scratch(tmpBytes + n * layer.inSize * 4 + W.length * 4),
+      tmp,
     );
   return {
     forward(_l, x, y, n) {
@@ -314,7 +319,7 @@ function conv5Compute(arena: Arena, layer: Layer<Conv2dConfig>): Partial<LayerCo
       const px = arena.at(x), pd = arena.at(dy), pdx = dx ? arena.at(dx) : 0;
       const pg = arena.at(grads[0]), pgb = arena.at(grads[1]);
       if (px < 0 || pd < 0 || pdx < 0 || pg < 0 || pgb < 0) throw foreign(layer);
-      accumulate(px, pW, pd, pdx, pg, pgb, n);
+      accumulate(px, pW, pd, pdx, pg, pgb, n, arena.scratch(tmpBytes));
     },
     backward2(_l, x, _y, _dy, d2y, d2x, hess, n) {
       const px = arena.at(x), pd = arena.at(d2y), pdx = d2x ? arena.at(d2x) : 0;
@@ -325,7 +330,7 @@ function conv5Compute(arena: Arena, layer: Layer<Conv2dConfig>): Partial<LayerCo
       const x2 = tmp + tmpBytes, W2 = x2 + n * layer.inSize * 4;
       k.squares(px, x2, n * layer.inSize);
       k.squares(pW, W2, W.length);
-      accumulate(x2, W2, pd, pdx, ph, phb, n);
+      accumulate(x2, W2, pd, pdx, ph, phb, n, tmp);
     },
   };
 }
