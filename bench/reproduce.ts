@@ -26,13 +26,16 @@ import { PRESETS } from "../presets/presets.ts";
 type Group =
   | "recipes"
   | "seeds"
-  | "js-seeds"
+  | "mu003-seeds"
+  | "mu003-js-seeds"
   | "distort-seeds"
+  | "mu003-distort-seeds"
   | "mu002-seeds"
   | "mu002-distort-seeds"
   | "samples100-seeds"
   | "mse-curvature-seeds"
-  | "shuffle-seeds";
+  | "shuffle-seeds"
+  | "screen";
 
 interface Recipe {
   readonly name: string;
@@ -41,6 +44,8 @@ interface Recipe {
   readonly args: readonly string[];
   /** The run is another recipe's (same command): show its record. */
   readonly alias?: string;
+  /** In the "screen" table: the row (one variant, a few seeds) this run belongs to. */
+  readonly variant?: string;
 }
 
 const LONG_SCHEDULE = "0.0005x6,0.0002x9,0.0001x9,0.00005x12,0.00001";
@@ -53,17 +58,33 @@ const seeds = (n: number, group: Group, prefix: string, what: string, args: stri
     args: [...args, "--seed", String(s)],
   }));
 
+/** A variant of the default run on some seeds, for the push's screening table (one row per variant). */
+const screen = (prefix: string, what: string, args: string[], on: number[]): Recipe[] =>
+  on.map((s) => ({
+    name: `${prefix}-seed${s}`,
+    group: "screen",
+    variant: prefix,
+    what: `${what}, seed ${s}`,
+    args: [...args, "--seed", String(s)],
+  }));
+
 /**
  * The JS kernels: the runs recorded before the WebAssembly kernels became the default keep their kernels, so that
  * their commands give their numbers again (the two kernels agree to about 1e-6, not bit for bit).
  */
 const JS = ["--kernels", "js"];
 
+/** SDLM's mu of the default before it went to 0.1: the recipes measured then keep it, so their commands still hold. */
+const MU003 = ["--mu", "0.03"];
+
 /** The recipes, in the order of docs/results.md's tables. */
 export const RECIPES: readonly Recipe[] = [
   ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
-  ...seeds(5, "js-seeds", "default-js", "the default recipe on the JS kernels", [...JS]),
-  ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", [...JS, "--distort"]),
+  ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", ["--distort"]),
+  // The default before mu went from 0.03 to 0.1, on both kernels and with distortions.
+  ...seeds(5, "mu003-seeds", "mu003", "the default recipe with mu 0.03", [...MU003]),
+  ...seeds(5, "mu003-js-seeds", "mu003-js", "the default recipe with mu 0.03 on the JS kernels", [...JS, ...MU003]),
+  ...seeds(3, "mu003-distort-seeds", "mu003-distort", "the same with distortions", [...JS, ...MU003, "--distort"]),
   // The default before SDLM's mu went from the paper's 0.02 to 0.03.
   ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", [...JS, "--mu", "0.02"]),
   ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", [
@@ -73,18 +94,47 @@ export const RECIPES: readonly Recipe[] = [
     "--distort",
   ]),
   // The push: h_kk estimated on 100 patterns before each pass, as the authors' later library did.
-  ...seeds(5, "samples100-seeds", "push-samples100", "the default recipe with h_kk from 100 patterns", [
+  ...seeds(5, "samples100-seeds", "push-samples100", "the mu 0.03 recipe with h_kk from 100 patterns", [
     ...JS,
+    ...MU003,
     "--curvature-samples",
     "100",
   ]),
   // The push: h_kk from the MSE criterion's curvature (E = y_D), the MAP loss giving the gradients.
-  ...seeds(5, "mse-curvature-seeds", "push-mse-curvature", "the default recipe with h_kk from the MSE criterion", [
+  ...seeds(5, "mse-curvature-seeds", "push-mse-curvature", "the mu 0.03 recipe with h_kk from the MSE criterion", [
+    ...MU003,
     "--curvature-loss",
     "mse-rbf",
   ]),
   // The push: a new pattern order every pass instead of one fixed order.
-  ...seeds(5, "shuffle-seeds", "push-shuffle", "the default recipe with a new pattern order every pass", ["--shuffle"]),
+  ...seeds(5, "shuffle-seeds", "push-shuffle", "the mu 0.03 recipe with a new pattern order every pass", [
+    ...MU003,
+    "--shuffle",
+  ]),
+  // The push's screening: variants on seeds 0 and 2 first (where mu 0.03 ended highest), on all five if they helped.
+  ...screen("push-mu005", "the default recipe with mu 0.05", ["--mu", "0.05"], [0, 2]),
+  ...screen("push-eta15", "the mu 0.03 recipe with every eta x1.5", [...MU003, "--eta-scale", "1.5"], [0, 2]),
+  ...screen("push-samples2000", "the mu 0.03 recipe with h_kk from 2,000 patterns", [
+    ...MU003,
+    "--curvature-samples",
+    "2000",
+  ], [0, 2]),
+  ...screen("push-j5", "the mu 0.03 recipe with j = 5", [...MU003, "--j", "5"], [0, 2, 1, 3, 4]),
+  ...screen("push-j20", "the mu 0.03 recipe with j = 20", [...MU003, "--j", "20"], [0, 2]),
+  ...screen("push-j3", "the mu 0.03 recipe with j = 3", [...MU003, "--j", "3"], [0, 2]),
+  ...screen("push-mu02", "the default recipe with mu 0.2", ["--mu", "0.2"], [0, 2]),
+  ...screen("push-mu01-shuffle", "the default recipe with a new order every pass", [
+    "--mu",
+    "0.1",
+    "--shuffle",
+  ], [0, 1, 2, 3, 4]),
+  ...screen("push-mu01-mem0", "the default recipe with a fresh h_kk each pass", [
+    "--mu",
+    "0.1",
+    "--curvature-memory",
+    "0",
+  ], [0, 2]),
+  ...screen("push-mu01-j5", "the default recipe with j = 5", ["--mu", "0.1", "--j", "5"], [0, 2]),
   {
     name: "literal",
     group: "recipes",
@@ -112,7 +162,7 @@ export const RECIPES: readonly Recipe[] = [
   {
     name: "default",
     group: "recipes",
-    what: "the default: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, mu 0.03, j = 10",
+    what: "the default: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, mu 0.1, j = 10",
     args: [],
     alias: "default-seed0",
   },
@@ -126,7 +176,7 @@ export const RECIPES: readonly Recipe[] = [
     name: "default-distort",
     group: "recipes",
     what: "the default with distortions",
-    args: [...JS, "--distort"],
+    args: ["--distort"],
     alias: "default-distort-seed0",
   },
   {
@@ -312,6 +362,7 @@ export function table(group: Group, records: ReadonlyMap<string, RunRecord>): st
   const legacy = recs.some((r) => r.legacy)
     ? "\n\n\\* measured in an earlier stop, before runs were recorded: the table's numbers only, no per-pass history."
     : "";
+  if (group === "screen") return screenTable(shown, records);
   if (group.endsWith("seeds")) {
     const lines = head([
       "seed",
@@ -375,6 +426,52 @@ export function table(group: Group, records: ReadonlyMap<string, RunRecord>): st
     ]));
   }
   return lines.join("\n") + legacy;
+}
+
+/**
+ * The screening table: one row per variant after two reference rows (the default, and mu 0.03, the default before),
+ * a column per seed with the test error after pass 20 (after pass 1 in brackets), the variant's mean over the seeds
+ * it ran, and the two references' means on those seeds.
+ */
+function screenTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunRecord>): string {
+  const seedOf = (r: Recipe) => Number(r.args[r.args.indexOf("--seed") + 1]);
+  const seedsShown = [...new Set(shown.map(seedOf))].sort();
+  const bySeed = (group: Group) =>
+    new Map(RECIPES.filter((r) => r.group === group).map((r) => [seedOf(r), records.get(r.name)]));
+  const refs = [
+    { label: "(the default)", runs: bySeed("seeds") },
+    { label: "`--mu 0.03` (the default before)", runs: bySeed("mu003-seeds") },
+  ];
+  const lines = head([
+    "flags after `deno task train`",
+    ...seedsShown.map((s) => `seed ${s}`),
+    "mean",
+    "the default's mean on the same seeds",
+    "mu 0.03's mean on the same seeds",
+  ]);
+  const cell = (r: RunRecord | undefined) => r ? `${pct(r.testError)} (${pct(r.passes[0]?.testError)})` : "-";
+  const meanOf = (rs: (RunRecord | undefined)[]) =>
+    rs.every((r): r is RunRecord => r !== undefined) ? pct(mean(rs.map((r) => r.testError))) : "-";
+  for (const ref of refs) {
+    lines.push(
+      row([ref.label, ...seedsShown.map((s) => cell(ref.runs.get(s))), meanOf([...ref.runs.values()]), "", ""]),
+    );
+  }
+  for (const variant of new Set(shown.map((r) => r.variant!))) {
+    const runs = shown.filter((r) => r.variant === variant).map((r) => ({
+      seed: seedOf(r),
+      rec: records.get(r.name)!,
+    }));
+    const recipe = shown.find((r) => r.variant === variant)!;
+    const flags = recipe.args.slice(0, recipe.args.indexOf("--seed")).join(" ");
+    lines.push(row([
+      `\`${flags}\``,
+      ...seedsShown.map((s) => cell(runs.find((r) => r.seed === s)?.rec)),
+      `**${meanOf(runs.map((r) => r.rec))}**`,
+      ...refs.map((ref) => meanOf(runs.map((r) => ref.runs.get(r.seed)))),
+    ]));
+  }
+  return lines.join("\n");
 }
 
 /** The default recipe's departures from the paper, from the preset's own data. */

@@ -44,7 +44,7 @@ Deno.test("cli: --summary shows the recipe and each departure from the paper wit
   assert.equal(d.code, 0);
   assert.match(
     d.stdout,
-    /^recipe: sdlm \(mu 0\.03\), eta 0\.0005x2 0\.0002x3 0\.0001x3 0\.00005x4 0\.00001, batch 1, 20 passes/m,
+    /^recipe: sdlm \(mu 0\.1\), eta 0\.0005x2 0\.0002x3 0\.0001x3 0\.00005x4 0\.00001, batch 1, 20 passes/m,
   );
   assert.match(d.stdout, /0\.9 of the last pass's h_kk kept/);
   assert.deepEqual(undo(d.stdout), ["--init paper", "--curvature-memory 0", "--mu 0.02", "--j 0.1"]);
