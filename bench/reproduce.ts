@@ -45,29 +45,29 @@ interface Recipe {
   readonly args: readonly string[];
   /** The run is another recipe's (same command): show its record. */
   readonly alias?: string;
-  /** In the "screen" table: the row (one variant, a few seeds) this run belongs to. */
-  readonly variant?: string;
 }
 
 const LONG_SCHEDULE = "0.0005x6,0.0002x9,0.0001x9,0.00005x12,0.00001";
 
-const seeds = (n: number, group: Group, prefix: string, what: string, args: string[], from = 0): Recipe[] =>
-  Array.from({ length: n }, (_, i) => from + i).map((s) => ({
+/** One recipe per seed of `on`, named PREFIX-seedN. */
+const onSeeds = (on: number[], group: Group, prefix: string, what: string, args: string[]): Recipe[] =>
+  on.map((s) => ({
     name: `${prefix}-seed${s}`,
     group,
     what: `${what}, seed ${s}`,
     args: [...args, "--seed", String(s)],
   }));
 
-/** A variant of the default run on some seeds, for the push's screening table (one row per variant). */
+/** Seeds `from` .. `from + n - 1`. */
+const seeds = (n: number, group: Group, prefix: string, what: string, args: string[], from = 0): Recipe[] =>
+  onSeeds(Array.from({ length: n }, (_, i) => from + i), group, prefix, what, args);
+
+/** A variant of the default run on some seeds, for the push's screening table (one row per prefix). */
 const screen = (prefix: string, what: string, args: string[], on: number[]): Recipe[] =>
-  on.map((s) => ({
-    name: `${prefix}-seed${s}`,
-    group: "screen",
-    variant: prefix,
-    what: `${what}, seed ${s}`,
-    args: [...args, "--seed", String(s)],
-  }));
+  onSeeds(on, "screen", prefix, what, args);
+
+/** A recipe's variant: its name without the seed. */
+const variantOf = (r: Recipe) => r.name.replace(/-seed\d+$/, "");
 
 /**
  * The JS kernels: the runs recorded before the WebAssembly kernels became the default keep their kernels, so that
@@ -336,6 +336,8 @@ async function record(): Promise<void> {
 }
 
 const pct = (x: number | null | undefined) => (typeof x === "number" ? `${(100 * x).toFixed(2)}%` : "-");
+/** A table cell: the test error after pass 20, after pass 1 in brackets. */
+const errorsCell = (r: RunRecord | undefined) => r ? `${pct(r.testError)} (${pct(r.passes[0]?.testError)})` : "-";
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** The best test error and its pass (null: not known). */
 const best = (rec: RunRecord): { testError: number; pass: number | null } =>
@@ -454,24 +456,23 @@ function screenTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunR
     "the default's mean on the same seeds",
     "mu 0.03's mean on the same seeds",
   ]);
-  const cell = (r: RunRecord | undefined) => r ? `${pct(r.testError)} (${pct(r.passes[0]?.testError)})` : "-";
   const meanOf = (rs: (RunRecord | undefined)[]) =>
     rs.every((r): r is RunRecord => r !== undefined) ? pct(mean(rs.map((r) => r.testError))) : "-";
   for (const ref of refs) {
     lines.push(
-      row([ref.label, ...seedsShown.map((s) => cell(ref.runs.get(s))), meanOf([...ref.runs.values()]), "", ""]),
+      row([ref.label, ...seedsShown.map((s) => errorsCell(ref.runs.get(s))), meanOf([...ref.runs.values()]), "", ""]),
     );
   }
-  for (const variant of new Set(shown.map((r) => r.variant!))) {
-    const runs = shown.filter((r) => r.variant === variant).map((r) => ({
+  for (const variant of new Set(shown.map(variantOf))) {
+    const runs = shown.filter((r) => variantOf(r) === variant).map((r) => ({
       seed: seedOf(r),
       rec: records.get(r.name)!,
     }));
-    const recipe = shown.find((r) => r.variant === variant)!;
+    const recipe = shown.find((r) => variantOf(r) === variant)!;
     const flags = recipe.args.slice(0, recipe.args.indexOf("--seed")).join(" ");
     lines.push(row([
       `\`${flags}\``,
-      ...seedsShown.map((s) => cell(runs.find((r) => r.seed === s)?.rec)),
+      ...seedsShown.map((s) => errorsCell(runs.find((r) => r.seed === s)?.rec)),
       `**${meanOf(runs.map((r) => r.rec))}**`,
       ...refs.map((ref) => meanOf(runs.map((r) => ref.runs.get(r.seed)))),
     ]));
@@ -486,7 +487,6 @@ function screenTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunR
 function moreSeedsTable(records: ReadonlyMap<string, RunRecord>): string {
   const lines = head(["seed", "the default (mu 0.1)", "`--mu 0.03`", "mu 0.1 minus mu 0.03"]);
   const rec = (prefix: string, s: number) => records.get(`${prefix}-seed${s}`);
-  const cell = (r: RunRecord | undefined) => r ? `${pct(r.testError)} (${pct(r.passes[0]?.testError)})` : "-";
   const diff = (a: number[], b: number[]) => {
     const d = mean(a) - mean(b);
     return `${d > 0 ? "+" : ""}${(100 * d).toFixed(2)}%`;
@@ -495,7 +495,7 @@ function moreSeedsTable(records: ReadonlyMap<string, RunRecord>): string {
   for (let s = 5; s < 10; s++) {
     const a = rec("default", s), b = rec("mu003", s);
     if (!a && !b) continue;
-    lines.push(row([s, cell(a), cell(b), a && b ? diff([a.testError], [b.testError]) : "-"]));
+    lines.push(row([s, errorsCell(a), errorsCell(b), a && b ? diff([a.testError], [b.testError]) : "-"]));
     if (a && b) done.push(s);
   }
   const errors = (prefix: string, seeds: number[]) => seeds.map((s) => rec(prefix, s)?.testError ?? NaN);

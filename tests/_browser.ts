@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 
 /** Where Debian installs Chromium (`.ci/run` installs it when it is missing). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -26,4 +26,14 @@ export function launchChromium(profile: string, options: { webgpu?: boolean } = 
       ...(options.webgpu ? ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"] : []),
     ],
   });
+}
+
+/** The page's console errors and uncaught exceptions from now on, as they come. */
+export function pageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  return errors;
 }

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { launchChromium } from "./_browser.ts";
+import { launchChromium, pageErrors } from "./_browser.ts";
 import { loadMnist } from "../data/mnist.ts";
 
 const [url, count, screenshot] = Deno.args;
@@ -30,11 +30,7 @@ const launch = (webgpu: boolean) => launchChromium(`${profile}/${webgpu ? "gpu" 
 const browsers = [await launch(false)];
 try {
   const page = await browsers[0].newPage();
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
-  });
-  page.on("pageerror", (e) => errors.push(e.message));
+  const errors = pageErrors(page);
   await page.goto(url);
   await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.ready);
   const status = (await page.locator("#status").textContent()) ?? "";

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { launchChromium } from "./_browser.ts";
+import { launchChromium, pageErrors } from "./_browser.ts";
 import { loadMnist } from "../data/mnist.ts";
 
 const [url, preset, limit, seed, screenshot] = Deno.args;
@@ -33,11 +33,7 @@ const profile = await Deno.makeTempDir({ prefix: "lenet5-chromium-" });
 const browser = await launchChromium(profile);
 try {
   const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
-  });
-  page.on("pageerror", (e) => errors.push(e.message));
+  const errors = pageErrors(page);
   await page.goto(url);
   await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.ready);
   const isolated = await page.evaluate(() => (globalThis as unknown as PageApi).crossOriginIsolated);
