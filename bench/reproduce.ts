@@ -116,7 +116,7 @@ export const RECIPES: readonly Recipe[] = [
     "--shuffle",
   ]),
   // The push's screening: variants on seeds 0 and 2 first (where mu 0.03 ended highest), on all five if they helped.
-  ...screen("push-mu005", "the default recipe with mu 0.05", ["--mu", "0.05"], [0, 2]),
+  ...screen("push-mu005", "the default recipe with mu 0.05", ["--mu", "0.05"], [0, 2, 1, 4]),
   ...screen("push-eta15", "the mu 0.03 recipe with every eta x1.5", [...MU003, "--eta-scale", "1.5"], [0, 2]),
   ...screen("push-samples2000", "the mu 0.03 recipe with h_kk from 2,000 patterns", [
     ...MU003,
@@ -139,6 +139,30 @@ export const RECIPES: readonly Recipe[] = [
     "0",
   ], [0, 2]),
   ...screen("push-mu01-j5", "the default recipe with j = 5", ["--mu", "0.1", "--j", "5"], [0, 2]),
+  ...screen("push-mu01-running", "the default recipe with h_kk also a running average (rate 0.0002)", [
+    "--mu",
+    "0.1",
+    "--curvature-rate",
+    "0.0002",
+  ], [0, 2]),
+  ...screen("push-mu01-mem095", "the default recipe with 0.95 of h_kk kept", [
+    "--mu",
+    "0.1",
+    "--curvature-memory",
+    "0.95",
+  ], [0, 2, 1, 3, 4]),
+  ...screen("push-mu01-mem08", "the default recipe with 0.8 of h_kk kept", [
+    "--mu",
+    "0.1",
+    "--curvature-memory",
+    "0.8",
+  ], [0, 2]),
+  ...screen("push-mu01-mem1", "the default recipe with pass 1's h_kk kept throughout", [
+    "--mu",
+    "0.1",
+    "--curvature-memory",
+    "1",
+  ], [0, 2]),
   {
     name: "literal",
     group: "recipes",
