@@ -66,6 +66,10 @@ const seeds = (n: number, group: Group, prefix: string, what: string, args: stri
 const screen = (prefix: string, what: string, args: string[], on: number[]): Recipe[] =>
   onSeeds(on, "screen", prefix, what, args);
 
+/** A variant of the default recipe with mu 0.1 named (so its command holds whatever the default), as push-mu01-NAME. */
+const mu01 = (name: string, what: string, args: string[], on: number[]): Recipe[] =>
+  screen(`push-mu01-${name}`, `the default recipe with ${what}`, ["--mu", "0.1", ...args], on);
+
 /** A recipe's variant: its name without the seed. */
 const variantOf = (r: Recipe) => r.name.replace(/-seed\d+$/, "");
 
@@ -127,42 +131,13 @@ export const RECIPES: readonly Recipe[] = [
   ...screen("push-j20", "the mu 0.03 recipe with j = 20", [...MU003, "--j", "20"], [0, 2]),
   ...screen("push-j3", "the mu 0.03 recipe with j = 3", [...MU003, "--j", "3"], [0, 2]),
   ...screen("push-mu02", "the default recipe with mu 0.2", ["--mu", "0.2"], [0, 2]),
-  ...screen("push-mu01-shuffle", "the default recipe with a new order every pass", [
-    "--mu",
-    "0.1",
-    "--shuffle",
-  ], [0, 1, 2, 3, 4]),
-  ...screen("push-mu01-mem0", "the default recipe with a fresh h_kk each pass", [
-    "--mu",
-    "0.1",
-    "--curvature-memory",
-    "0",
-  ], [0, 2]),
-  ...screen("push-mu01-j5", "the default recipe with j = 5", ["--mu", "0.1", "--j", "5"], [0, 2]),
-  ...screen("push-mu01-running", "the default recipe with h_kk also a running average (rate 0.0002)", [
-    "--mu",
-    "0.1",
-    "--curvature-rate",
-    "0.0002",
-  ], [0, 2]),
-  ...screen("push-mu01-mem095", "the default recipe with 0.95 of h_kk kept", [
-    "--mu",
-    "0.1",
-    "--curvature-memory",
-    "0.95",
-  ], [0, 2, 1, 3, 4]),
-  ...screen("push-mu01-mem08", "the default recipe with 0.8 of h_kk kept", [
-    "--mu",
-    "0.1",
-    "--curvature-memory",
-    "0.8",
-  ], [0, 2]),
-  ...screen("push-mu01-mem1", "the default recipe with pass 1's h_kk kept throughout", [
-    "--mu",
-    "0.1",
-    "--curvature-memory",
-    "1",
-  ], [0, 2]),
+  ...mu01("shuffle", "a new order every pass", ["--shuffle"], [0, 1, 2, 3, 4]),
+  ...mu01("mem0", "a fresh h_kk each pass", ["--curvature-memory", "0"], [0, 2]),
+  ...mu01("j5", "j = 5", ["--j", "5"], [0, 2]),
+  ...mu01("running", "h_kk also a running average (rate 0.0002)", ["--curvature-rate", "0.0002"], [0, 2]),
+  ...mu01("mem095", "0.95 of h_kk kept", ["--curvature-memory", "0.95"], [0, 2, 1, 3, 4]),
+  ...mu01("mem08", "0.8 of h_kk kept", ["--curvature-memory", "0.8"], [0, 2]),
+  ...mu01("mem1", "pass 1's h_kk kept throughout", ["--curvature-memory", "1"], [0, 2]),
   {
     name: "literal",
     group: "recipes",
