@@ -36,7 +36,8 @@ type Group =
   | "mse-curvature-seeds"
   | "shuffle-seeds"
   | "screen"
-  | "more-seeds";
+  | "more-seeds"
+  | "extra-seeds";
 
 interface Recipe {
   readonly name: string;
@@ -93,6 +94,8 @@ export const RECIPES: readonly Recipe[] = [
   // Five more seeds of each, to compare the two mu on ten.
   ...seeds(5, "more-seeds", "default", "the default lenet5 recipe", [], 5),
   ...seeds(5, "more-seeds", "mu003", "the default recipe with mu 0.03", [...MU003], 5),
+  // Ten more of the default, for the spread of one recipe over twenty seeds.
+  ...seeds(10, "extra-seeds", "default", "the default lenet5 recipe", [], 10),
   // The default before SDLM's mu went from the paper's 0.02 to 0.03.
   ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", [...JS, "--mu", "0.02"]),
   ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", [
