@@ -66,7 +66,7 @@ const seeds = (n: number, group: Group, prefix: string, what: string, args: stri
 const screen = (prefix: string, what: string, args: string[], on: number[]): Recipe[] =>
   onSeeds(on, "screen", prefix, what, args);
 
-/** A variant of the default recipe with mu 0.1 named (so its command holds whatever the default), as push-mu01-NAME. */
+/** A screened variant of the default with mu 0.1 given (its command keeps its meaning if the default's mu changes). */
 const mu01 = (name: string, what: string, args: string[], on: number[]): Recipe[] =>
   screen(`push-mu01-${name}`, `the default recipe with ${what}`, ["--mu", "0.1", ...args], on);
 
