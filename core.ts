@@ -87,6 +87,7 @@ export {
   LENET5_CURVATURE_MEMORY,
   LENET5_DEVIATIONS,
   LENET5_J,
+  LENET5_SETTINGS,
   lenet5Graph,
   lenet5ModernGraph,
   PAPER_SCHEDULE,

@@ -33,6 +33,7 @@ import {
   LENET5_CURVATURE_MEMORY,
   LENET5_J,
   LENET5_MU,
+  LENET5_SETTINGS,
   type Preset,
   PRESETS,
 } from "../presets/presets.ts";
@@ -55,8 +56,8 @@ table, trainable subsampling, squash, RBF codes, MAP loss, SDLM (curvature from
 500 patterns before each pass), the paper's eta schedule, one update per
 pattern, 20 passes, fixed random order. Four settings follow our measurements
 rather than the paper's text (--summary lists them with the flag that undoes
-each): init +-2.4/sqrt(F_i), 0.9 of h_kk kept from pass to pass, mu 0.1 and
-j = 10. --preset lenet5-literal is the paper's text as written.
+each): init +-2.4/sqrt(F_i), ${LENET5_CURVATURE_MEMORY} of h_kk kept from pass to pass, mu ${LENET5_MU} and
+j = ${LENET5_J}. --preset lenet5-literal is the paper's text as written.
 
 Model:
   --preset NAME      ${Object.keys(PRESETS).join(", ")} (default lenet5)
@@ -845,7 +846,7 @@ export function stalledWarning(
   const hint = settings.optimizer.type === "sdlm" && paperInit
     ? "With the paper's init (+-2.4/F_i) its first etas are too large: on its schedule seeds 0 and 1 stay here until " +
       "eta falls to 0.00005 and end near 4% after 20 passes, seed 2 stays here (docs/results.md). " +
-      "The default recipe (deno task train) trains: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, mu 0.1, j = 10."
+      `The default recipe (deno task train) trains: ${LENET5_SETTINGS}.`
     : "Smaller steps (--lr, --eta-scale) or another --init may help.";
   return `warning: after pass ${h.pass} ${what}: the network is not learning. ${hint}`;
 }

@@ -170,6 +170,10 @@ export const LENET5_MU = 0.1;
 /** Fraction of h_kk kept from pass to pass in the default recipe. */
 export const LENET5_CURVATURE_MEMORY = 0.9;
 
+/** The default recipe's four measured settings in one line, e.g. for help texts and warnings. */
+export const LENET5_SETTINGS =
+  `init +-2.4/sqrt(F_i), ${LENET5_CURVATURE_MEMORY} of h_kk kept, mu ${LENET5_MU}, j = ${LENET5_J}`;
+
 /** Where the default `lenet5` recipe departs from the paper's text, measured (docs/results.md has the runs). */
 export const LENET5_DEVIATIONS: readonly Deviation[] = [
   {
@@ -215,7 +219,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   lenet5: {
     name: "lenet5",
     description: "LeNet-5 with the paper's machinery (C3 table, trainable subsampling, squash, RBF codes, MAP loss, " +
-      "SDLM, eta schedule) and the recipe measured to train best: init +-2.4/sqrt(F_i), 0.9 of h_kk kept, mu 0.1, j = 10",
+      `SDLM, eta schedule) and the recipe measured to train best: ${LENET5_SETTINGS}`,
     graph: lenet5Graph({ j: LENET5_J, init: "paper-sqrt" }),
     optimizer: { type: "sdlm", lr: PAPER_SCHEDULE[0], mu: LENET5_MU },
     batch: 1,
