@@ -26,6 +26,9 @@ import { LENET5_SETTINGS, PRESETS } from "../presets/presets.ts";
 type Group =
   | "recipes"
   | "seeds"
+  | "drawn-seeds"
+  | "drawn-distort-seeds"
+  | "avg-mu002-seeds"
   | "mu003-seeds"
   | "mu003-js-seeds"
   | "distort-seeds"
@@ -68,7 +71,7 @@ const screen = (prefix: string, what: string, args: string[], on: number[]): Rec
 
 /** A screened variant of the default with mu 0.1 given (its command keeps its meaning if the default's mu changes). */
 const mu01 = (name: string, what: string, args: string[], on: number[]): Recipe[] =>
-  screen(`push-mu01-${name}`, `the default recipe with ${what}`, ["--mu", "0.1", ...args], on);
+  screen(`push-mu01-${name}`, `the default recipe with ${what}`, [...DRAWN, "--mu", "0.1", ...args], on);
 
 /** The seed a recipe runs with (its `--seed`). */
 const seedOf = (r: Recipe) => Number(r.args[r.args.indexOf("--seed") + 1]);
@@ -82,24 +85,38 @@ const variantOf = (r: Recipe) => r.name.replace(/-seed\d+$/, "");
  */
 const JS = ["--kernels", "js"];
 
-/** SDLM's mu of the default before it went to 0.1: the recipes measured then keep it, so their commands still hold. */
-const MU003 = ["--mu", "0.03"];
+/**
+ * S2's and S4's coefficients and biases drawn like every weight, as they were before the default started them as 2x2
+ * averaging: `--init` sets every layer's init, and the recipes measured then keep it, so that their commands still
+ * give their numbers.
+ */
+const DRAWN = ["--init", "paper-sqrt"];
+
+/** SDLM's mu of the default before it went to 0.1 (and S2, S4 drawn): the recipes measured then keep both. */
+const MU003 = [...DRAWN, "--mu", "0.03"];
 
 /** The recipes, in the order of docs/results.md's tables. */
 export const RECIPES: readonly Recipe[] = [
   ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
   ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", ["--distort"]),
+  // The paper's mu with S2 and S4 starting as averaging.
+  ...seeds(5, "avg-mu002-seeds", "avg-mu002", "the default recipe with the paper's mu 0.02", ["--mu", "0.02"]),
+  // The default before S2 and S4 started as 2x2 averaging, without and with distortions.
+  ...seeds(5, "drawn-seeds", "drawn", "the default recipe with S2 and S4 drawn like every weight", [...DRAWN]),
+  ...seeds(3, "drawn-distort-seeds", "drawn-distort", "the same with distortions", [...DRAWN, "--distort"]),
   // The default before mu went from 0.03 to 0.1, on both kernels and with distortions.
   ...seeds(5, "mu003-seeds", "mu003", "the default recipe with mu 0.03", [...MU003]),
   ...seeds(5, "mu003-js-seeds", "mu003-js", "the default recipe with mu 0.03 on the JS kernels", [...JS, ...MU003]),
   ...seeds(3, "mu003-distort-seeds", "mu003-distort", "the same with distortions", [...JS, ...MU003, "--distort"]),
-  // Fifteen more seeds of each (5-19), to compare the two mu on twenty.
+  // Fifteen more seeds of each (5-19), to compare them on twenty.
   ...seeds(15, "more-seeds", "default", "the default lenet5 recipe", [], 5),
+  ...seeds(15, "more-seeds", "drawn", "the default recipe with S2 and S4 drawn like every weight", [...DRAWN], 5),
   ...seeds(15, "more-seeds", "mu003", "the default recipe with mu 0.03", [...MU003], 5),
   // The default before SDLM's mu went from the paper's 0.02 to 0.03.
-  ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", [...JS, "--mu", "0.02"]),
+  ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", [...JS, ...DRAWN, "--mu", "0.02"]),
   ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", [
     ...JS,
+    ...DRAWN,
     "--mu",
     "0.02",
     "--distort",
@@ -123,7 +140,7 @@ export const RECIPES: readonly Recipe[] = [
     "--shuffle",
   ]),
   // The push's screening: variants on seeds 0 and 2 first (where mu 0.03 ended highest), on all five if they helped.
-  ...screen("push-mu005", "the default recipe with mu 0.05", ["--mu", "0.05"], [0, 2, 1, 4]),
+  ...screen("push-mu005", "the default recipe with mu 0.05", [...DRAWN, "--mu", "0.05"], [0, 2, 1, 4]),
   ...screen("push-eta15", "the mu 0.03 recipe with every eta x1.5", [...MU003, "--eta-scale", "1.5"], [0, 2]),
   ...screen("push-samples2000", "the mu 0.03 recipe with h_kk from 2,000 patterns", [
     ...MU003,
@@ -133,7 +150,7 @@ export const RECIPES: readonly Recipe[] = [
   ...screen("push-j5", "the mu 0.03 recipe with j = 5", [...MU003, "--j", "5"], [0, 2, 1, 3, 4]),
   ...screen("push-j20", "the mu 0.03 recipe with j = 20", [...MU003, "--j", "20"], [0, 2]),
   ...screen("push-j3", "the mu 0.03 recipe with j = 3", [...MU003, "--j", "3"], [0, 2]),
-  ...screen("push-mu02", "the default recipe with mu 0.2", ["--mu", "0.2"], [0, 2]),
+  ...screen("push-mu02", "the default recipe with mu 0.2", [...DRAWN, "--mu", "0.2"], [0, 2]),
   ...mu01("shuffle", "a new order every pass", ["--shuffle"], [0, 1, 2, 3, 4]),
   ...mu01("mem0", "a fresh h_kk each pass", ["--curvature-memory", "0"], [0, 2]),
   ...mu01("j5", "j = 5", ["--j", "5"], [0, 2]),
@@ -163,7 +180,7 @@ export const RECIPES: readonly Recipe[] = [
     name: "sqrt-mem09",
     group: "recipes",
     what: "init +-2.4/sqrt(F_i), 0.9 of h_kk kept each pass, mu 0.02, j = 0.1",
-    args: [...JS, "--j", "0.1", "--mu", "0.02"],
+    args: [...JS, ...DRAWN, "--j", "0.1", "--mu", "0.02"],
   },
   {
     name: "default",
@@ -193,6 +210,7 @@ export const RECIPES: readonly Recipe[] = [
     what: "the same with mu 0.02 over 60 passes, each eta three times as long, 0.965 of h_kk kept",
     args: [
       ...JS,
+      ...DRAWN,
       "--distort",
       "--epochs",
       "60",
@@ -438,31 +456,32 @@ export function table(group: Group, records: ReadonlyMap<string, RunRecord>): st
 }
 
 /**
- * The screening table: one row per variant after two reference rows (the default, and mu 0.03, the default before),
- * a column per seed with the test error after pass 20 (after pass 1 in brackets), the variant's mean over the seeds
- * it ran, and the two references' means on those seeds.
+ * The screening table: one row per variant after three reference rows (the default; the default before S2 and S4
+ * started as 2x2 averaging, which every variant here changes one thing of; and that one with mu 0.03), a column per
+ * seed with the test error after pass 20 (after pass 1 in brackets), the variant's mean over the seeds it ran, and the
+ * two earlier recipes' means on those seeds.
  */
 function screenTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunRecord>): string {
   const seedsShown = [...new Set(shown.map(seedOf))].sort();
   const bySeed = (group: Group) =>
     new Map(RECIPES.filter((r) => r.group === group).map((r) => [seedOf(r), records.get(r.name)]));
+  const now = { label: "(the default)", runs: bySeed("seeds") };
   const refs = [
-    { label: "(the default)", runs: bySeed("seeds") },
-    { label: "`--mu 0.03` (the default before)", runs: bySeed("mu003-seeds") },
+    { label: "`--init paper-sqrt` (the default before)", runs: bySeed("drawn-seeds") },
+    { label: "`--init paper-sqrt --mu 0.03`", runs: bySeed("mu003-seeds") },
   ];
   const lines = head([
     "flags after `deno task train`",
     ...seedsShown.map((s) => `seed ${s}`),
     "mean",
-    "the default's mean on the same seeds",
-    "mu 0.03's mean on the same seeds",
+    "`--init paper-sqrt`'s mean on the same seeds",
+    "`--init paper-sqrt --mu 0.03`'s mean on the same seeds",
   ]);
   const meanOf = (rs: (RunRecord | undefined)[]) =>
     rs.every((r): r is RunRecord => r !== undefined) ? pct(mean(rs.map((r) => r.testError))) : "-";
-  for (const ref of refs) {
-    lines.push(
-      row([ref.label, ...seedsShown.map((s) => errorsCell(ref.runs.get(s))), meanOf([...ref.runs.values()]), "", ""]),
-    );
+  for (const ref of [now, ...refs]) {
+    const runs = seedsShown.map((s) => ref.runs.get(s));
+    lines.push(row([ref.label, ...runs.map(errorsCell), meanOf(runs), "", ""]));
   }
   for (const variant of new Set(shown.map(variantOf))) {
     const runs = shown.filter((r) => variantOf(r) === variant).map((r) => ({
@@ -482,27 +501,45 @@ function screenTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunR
 }
 
 /**
- * The default against mu 0.03 on seeds 5-19, seed by seed (test error after pass 20, after pass 1 in brackets), then
- * the means over seeds 5-9, 10-19, 0-9 and 0-19 (each where both have every seed).
+ * The default, the default before S2 and S4 started as 2x2 averaging (`drawn`) and that one with mu 0.03 on seeds
+ * 5-19, seed by seed (test error after pass 20, after pass 1 in brackets), then the means over seeds 0-4, 5-9, 10-19,
+ * 0-9 and 0-19 (each where the recipe has every seed).
  */
 function moreSeedsTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunRecord>): string {
-  const lines = head(["seed", "the default (mu 0.1)", "`--mu 0.03`", "mu 0.1 minus mu 0.03"]);
+  const prefixes = ["default", "drawn", "mu003"];
+  const lines = head([
+    "seed",
+    "the default",
+    "`--init paper-sqrt` (the default before)",
+    "`--init paper-sqrt --mu 0.03`",
+    "the default minus the one before",
+  ]);
   const rec = (prefix: string, s: number) => records.get(`${prefix}-seed${s}`);
   const diff = (a: number[], b: number[]) => {
     const d = mean(a) - mean(b);
     return `${d > 0 ? "+" : ""}${(100 * d).toFixed(2)}%`;
   };
   for (const s of new Set(shown.map(seedOf))) {
-    const a = rec("default", s), b = rec("mu003", s);
-    lines.push(row([s, errorsCell(a), errorsCell(b), a && b ? diff([a.testError], [b.testError]) : "-"]));
+    const [a, b, c] = prefixes.map((p) => rec(p, s));
+    lines.push(
+      row([s, errorsCell(a), errorsCell(b), errorsCell(c), a && b ? diff([a.testError], [b.testError]) : "-"]),
+    );
   }
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const errors = (prefix: string, seeds: number[]) => seeds.map((s) => rec(prefix, s)?.testError ?? NaN);
-  for (const [from, to] of [[5, 9], [10, 19], [0, 9], [0, 19]]) {
-    const seeds = range(from, to), a = errors("default", seeds), b = errors("mu003", seeds);
-    if ([...a, ...b].some(Number.isNaN)) continue;
+  const complete = (xs: number[]) => !xs.some(Number.isNaN);
+  for (const [from, to] of [[0, 4], [5, 9], [10, 19], [0, 9], [0, 19]]) {
+    const seeds = range(from, to), [a, b, c] = prefixes.map((p) => errors(p, seeds));
+    if (![a, b, c].some(complete)) continue;
+    const meanOf = (xs: number[]) => complete(xs) ? pct(mean(xs)) : "-";
     lines.push(
-      row([`**mean of seeds ${from}-${to}** (${seeds.length})`, `**${pct(mean(a))}**`, pct(mean(b)), diff(a, b)]),
+      row([
+        `**mean of seeds ${from}-${to}** (${seeds.length})`,
+        `**${meanOf(a)}**`,
+        meanOf(b),
+        meanOf(c),
+        complete(a) && complete(b) ? diff(a, b) : "-",
+      ]),
     );
   }
   return lines.join("\n");

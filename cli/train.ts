@@ -54,17 +54,19 @@ const HELP = `Usage: deno task train [options]
 Trains LeNet-5 on MNIST with the paper's machinery unless told otherwise: C3
 table, trainable subsampling, squash, RBF codes, MAP loss, SDLM (curvature from
 500 patterns before each pass), the paper's eta schedule, one update per
-pattern, 20 passes, fixed random order. Four settings follow our measurements
+pattern, 20 passes, fixed random order. Five settings follow our measurements
 rather than the paper's text (--summary lists them with the flag that undoes
-each): init +-2.4/sqrt(F_i), ${LENET5_CURVATURE_MEMORY} of h_kk kept from pass to pass, mu ${LENET5_MU} and
-j = ${LENET5_J}. --preset lenet5-literal is the paper's text as written.
+each): init +-2.4/sqrt(F_i), S2 and S4 starting as 2x2 averaging (coefficient
+1/4, bias 0), ${LENET5_CURVATURE_MEMORY} of h_kk kept from pass to pass, mu ${LENET5_MU} and j = ${LENET5_J}.
+--preset lenet5-literal is the paper's text as written.
 
 Model:
   --preset NAME      ${Object.keys(PRESETS).join(", ")} (default lenet5)
   --model FILE       a graph JSON file or a saved model file instead of a preset
   --loss TYPE        replace the loss: map, mse-rbf, softmax-cross-entropy
   --j VALUE          the MAP loss's rubbish-class constant j (lenet5: ${LENET5_J}, lenet5-literal: ${DEFAULT_MAP_J})
-  --init NAME        weight init: ${INIT_NAMES.join(", ")}
+  --init NAME        weight init of every layer (lenet5's: paper-sqrt, mean for S2
+                     and S4): ${INIT_NAMES.join(", ")}
   --summary          print the layer table and the recipe, and exit
 Training:
   --epochs N         passes over the training set

@@ -2,8 +2,9 @@
  * Weight initialisation schemes, by name.
  *
  * `paper` is LeCun et al. 1998, appendix A: weights and biases uniform in
- * [-2.4/F, +2.4/F], F the fan-in of the unit. The others are the usual modern
- * choices; they set biases to zero.
+ * [-2.4/F, +2.4/F], F the fan-in of the unit. `mean` starts a subsampling
+ * layer as plain averaging. The others are the usual modern choices; they set
+ * biases to zero.
  *
  * @module
  */
@@ -35,6 +36,17 @@ export const INITIALIZERS: Readonly<Record<string, Initializer>> = {
    * recommends); an option, not the paper's text.
    */
   "paper-sqrt": (out, unit, rng) => uniform(out, 2.4 / Math.sqrt(unit.fanIn), rng),
+  /**
+   * Weights 1/F_i and biases 0, for LeNet-5's subsampling layers: each unit
+   * starts as the plain mean of its block (2x2 averaging), where a uniform
+   * draw would leave some maps near 0 and others saturated. It takes one draw
+   * per value all the same, as `paper` and `paper-sqrt` do, so that every
+   * other layer starts as it would under those.
+   */
+  mean: (out, unit, rng) => {
+    uniform(out, 1, rng);
+    out.fill(unit.role === "bias" ? 0 : 1 / unit.fanIn);
+  },
   /** He (Kaiming) uniform, for ReLU: +-sqrt(6/F_in). */
   "he-uniform": modern((out, u, rng) => uniform(out, Math.sqrt(6 / u.fanIn), rng)),
   /** He (Kaiming) normal, for ReLU: std sqrt(2/F_in). */

@@ -70,7 +70,7 @@ Deno.test("errors: a bad config value names the layer, the field, what was expec
     ],
     [
       { type: "maxpool", name: "P", init: "magic" },
-      `Cannot build layer "P" (maxpool): field "init" must be one of paper, paper-sqrt, he-uniform, he-normal, glorot-uniform, lecun-normal, got "magic"`,
+      `Cannot build layer "P" (maxpool): field "init" must be one of paper, paper-sqrt, mean, he-uniform, he-normal, glorot-uniform, lecun-normal, got "magic"`,
     ],
   ];
   for (const [spec, message] of cases) {

@@ -743,7 +743,7 @@ function mutateBase64(rng: Rng, text: string): { text: string; what: string } {
 }
 
 Deno.test("fuzz: mutated model files load or fail with a TypeError, RangeError or SyntaxError saying Cannot", async () => {
-  const SEED = 1304, CASES = 150;
+  const SEED = 1304, CASES = 200;
   const rng = new Rng(SEED), memory = new MemoryGuard();
   const bases = [PRESETS["lenet5-modern"].graph, PRESETS.lenet5.graph].map((g) =>
     JSON.stringify(modelToJSON(buildModel(g, { registry: defaultRegistry, seed: 1 })))

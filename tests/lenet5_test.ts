@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
-import { buildModel } from "../engine/model.ts";
+import { buildModel, type LayerSpec } from "../engine/model.ts";
 import { Rng } from "../engine/rng.ts";
 import { type Conv2dConfig, denseConvWeights } from "../layers/conv2d.ts";
 import { PRESETS } from "../presets/presets.ts";
@@ -176,6 +176,23 @@ for (
     }
   });
 }
+
+Deno.test("lenet5: S2 and S4 start as 2x2 averaging (coefficient 1/4, bias 0), the rest draw for draw as paper-sqrt", () => {
+  const graph = PRESETS.lenet5.graph;
+  // What --init paper-sqrt builds: the graph's init for every layer.
+  const drawn = { ...graph, layers: graph.layers.map(({ init: _i, ...l }) => l as LayerSpec) };
+  const m = buildModel(graph, { registry: defaultRegistry, seed: 5 }).namedParams();
+  const d = buildModel(drawn, { registry: defaultRegistry, seed: 5 }).namedParams();
+  assert.deepEqual([...m.keys()], [...d.keys()]);
+  for (const [name, values] of m) {
+    if (/^S[24]\./.test(name)) {
+      assert.deepEqual([...new Set(values)], [name.endsWith(".coef") ? 0.25 : 0], name);
+      assert.ok(new Set(d.get(name)).size === values.length, `${name}: drawn under paper-sqrt`);
+    } else {
+      assert.deepEqual(values, d.get(name), `${name}: as paper-sqrt draws it`);
+    }
+  }
+});
 
 Deno.test("lenet5-modern: ReLU, max-pool, full C3, 10 logits, softmax cross-entropy", () => {
   const m = buildModel(PRESETS["lenet5-modern"].graph, { registry: defaultRegistry, seed: 3 });

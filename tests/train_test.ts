@@ -34,6 +34,7 @@ Deno.test("train: the default recipe on the first 6,000 patterns reaches under 1
     // The recipe's departures from the paper, in summary.json and on the run's page.
     assert.deepEqual(summary.deviations.map((d: { setting: string }) => d.setting), [
       "init",
+      "subsampleInit",
       "curvatureMemory",
       "mu",
       "j",
