@@ -100,7 +100,7 @@ export const RECIPES: readonly Recipe[] = [
   ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
   ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", ["--distort"]),
   // The paper's mu with S2 and S4 starting as averaging.
-  ...seeds(5, "avg-mu002-seeds", "avg-mu002", "the default recipe with the paper's mu 0.02", ["--mu", "0.02"]),
+  ...seeds(10, "avg-mu002-seeds", "avg-mu002", "the default recipe with the paper's mu 0.02", ["--mu", "0.02"]),
   // The default before S2 and S4 started as 2x2 averaging, without and with distortions.
   ...seeds(5, "drawn-seeds", "drawn", "the default recipe with S2 and S4 drawn like every weight", [...DRAWN]),
   ...seeds(3, "drawn-distort-seeds", "drawn-distort", "the same with distortions", [...DRAWN, "--distort"]),
