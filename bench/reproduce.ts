@@ -69,10 +69,6 @@ const seeds = (n: number, group: Group, prefix: string, what: string, args: stri
 const screen = (prefix: string, what: string, args: string[], on: number[]): Recipe[] =>
   onSeeds(on, "screen", prefix, what, args);
 
-/** A screened variant of the default with mu 0.1 given (its command keeps its meaning if the default's mu changes). */
-const mu01 = (name: string, what: string, args: string[], on: number[]): Recipe[] =>
-  screen(`push-mu01-${name}`, `the default recipe with ${what}`, [...DRAWN, "--mu", "0.1", ...args], on);
-
 /** The seed a recipe runs with (its `--seed`). */
 const seedOf = (r: Recipe) => Number(r.args[r.args.indexOf("--seed") + 1]);
 
@@ -94,6 +90,10 @@ const DRAWN = ["--init", "paper-sqrt"];
 
 /** SDLM's mu of the default before it went to 0.1 (and S2, S4 drawn): the recipes measured then keep both. */
 const MU003 = [...DRAWN, "--mu", "0.03"];
+
+/** A screened variant of the default with mu 0.1 given (its command keeps its meaning if the default's mu changes). */
+const mu01 = (name: string, what: string, args: string[], on: number[]): Recipe[] =>
+  screen(`push-mu01-${name}`, `the default recipe with ${what}`, [...DRAWN, "--mu", "0.1", ...args], on);
 
 /** The recipes, in the order of docs/results.md's tables. */
 export const RECIPES: readonly Recipe[] = [

@@ -56,8 +56,7 @@ table, trainable subsampling, squash, RBF codes, MAP loss, SDLM (curvature from
 500 patterns before each pass), the paper's eta schedule, one update per
 pattern, 20 passes, fixed random order. Five settings follow our measurements
 rather than the paper's text (--summary lists them with the flag that undoes
-each): init +-2.4/sqrt(F_i), S2 and S4 starting as 2x2 averaging (coefficient
-1/4, bias 0), ${LENET5_CURVATURE_MEMORY} of h_kk kept from pass to pass, mu ${LENET5_MU} and j = ${LENET5_J}.
+each): ${LENET5_SETTINGS}.
 --preset lenet5-literal is the paper's text as written.
 
 Model:
