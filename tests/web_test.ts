@@ -16,7 +16,8 @@ import { evaluate } from "../engine/fit.ts";
 import { loadModel } from "../engine/model_file.ts";
 import { encodePng } from "../report/png.ts";
 import { bigInverted } from "./_files.ts";
-import { MAX_BODY_BYTES, shippedModels, startServer } from "../web/server.ts";
+import { shippedModels } from "../web/build.ts";
+import { MAX_BODY_BYTES, startServer } from "../web/server.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";

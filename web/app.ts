@@ -6,7 +6,7 @@
  * distances, F6's 84 outputs beside the codes of the two best classes (the
  * paper's Fig. 3 view), and the feature maps of C1, S2, C3 and S4.
  *
- * Bundled by esbuild (web/server.ts); the engine's own code (mnistify, the
+ * Bundled by esbuild (web/build.ts); the engine's own code (mnistify, the
  * export of a dropped model.json) runs here unchanged.
  *
  * @module

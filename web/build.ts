@@ -1,0 +1,101 @@
+/**
+ * The static site of the page (`deno task web:build`, and what `deno task web`
+ * serves): web/app.ts and its workers bundled by esbuild, index.html,
+ * style.css, the service worker, onnxruntime-web's WebAssembly files, and per
+ * shipped model its model.json, its raw-input .onnx and an .onnx with the
+ * layers' activations as outputs (for the pictures).
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import * as esbuild from "esbuild";
+import { defaultRegistry } from "../builtins.ts";
+import { modelFromJSON, readJSONFile } from "../engine/model_file.ts";
+import { exportOnnx } from "../export/onnx.ts";
+
+const ROOT = fromFileUrl(new URL("..", import.meta.url));
+
+/** A shipped model, as models/index.json lists it. */
+export interface ShippedModel {
+  /** Short name, e.g. "lenet5". */
+  readonly name: string;
+  /** One line for the picker. */
+  readonly title: string;
+  /** The engine's model file, relative to models/. */
+  readonly model: string;
+  /** The raw-input .onnx exported from it (uint8 28x28 in), relative to models/. */
+  readonly onnx: string;
+  /** Test error on the 10,000 MNIST test images, 0..1, as measured when shipped. */
+  readonly testError: number;
+  /** The command and seed that trained it. */
+  readonly command: string;
+}
+
+/** The shipped models, from models/index.json. */
+export async function shippedModels(): Promise<ShippedModel[]> {
+  return (await readJSONFile(join(ROOT, "models", "index.json"))) as ShippedModel[];
+}
+
+/** The onnxruntime-web files the page's WebGPU bundle loads: its WebAssembly (with WebGPU support) and its loader. */
+const ORT_FILES = ["ort-wasm-simd-threaded.asyncify.wasm", "ort-wasm-simd-threaded.asyncify.mjs"];
+
+/** Where Deno keeps onnxruntime-web's dist folder. */
+async function ortDist(): Promise<string> {
+  await import("onnxruntime-web/webgpu");
+  return join(dirname(fromFileUrl(import.meta.resolve("onnxruntime-web/webgpu"))));
+}
+
+/**
+ * Builds the site into `out`: app.js (web/app.ts and what it imports,
+ * onnxruntime-web's WebGPU bundle included), index.html, style.css, the
+ * WebAssembly file, and per shipped model its model.json, its raw-input
+ * .onnx and an .onnx with the layers' activations as outputs (for the pictures).
+ */
+export async function buildSite(out: string): Promise<void> {
+  await Deno.mkdir(join(out, "models"), { recursive: true });
+  const dist = await ortDist();
+  await esbuild.build({
+    entryPoints: {
+      app: join(ROOT, "web", "app.ts"),
+      train_worker: join(ROOT, "web", "train_worker.ts"),
+      // The engine's own worker threads, for the training worker's evaluation on a second thread.
+      eval_worker: join(ROOT, "engine", "_eval_worker.ts"),
+      parallel_worker: join(ROOT, "engine", "_parallel_worker.ts"),
+      // The library core as one ES module, for scripts of the page's origin (and their own plugins' workers).
+      core: join(ROOT, "core.ts"),
+    },
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    outdir: out,
+    minify: true,
+    sourcemap: false,
+    logLevel: "error",
+    // Deno resolves npm packages from its own cache: point esbuild at the same file.
+    plugins: [{
+      name: "deno-npm",
+      setup(build) {
+        build.onResolve({ filter: /^onnxruntime-web\/webgpu$/ }, () => ({
+          path: join(dist, "ort.webgpu.bundle.min.mjs"),
+        }));
+      },
+    }],
+  });
+  await esbuild.stop();
+  for (const f of ["index.html", "style.css", "sw.js"]) await Deno.copyFile(join(ROOT, "web", f), join(out, f));
+  for (const f of ORT_FILES) await Deno.copyFile(join(dist, f), join(out, f));
+  const models = await shippedModels();
+  for (const m of models) {
+    await Deno.copyFile(join(ROOT, "models", m.model), join(out, "models", `${m.name}.json`));
+    await Deno.copyFile(join(ROOT, "models", m.onnx), join(out, "models", `${m.name}.onnx`));
+    const model = modelFromJSON(await readJSONFile(join(ROOT, "models", m.model)), defaultRegistry, m.model);
+    const layers = exportOnnx(model, { rawInput: "uint8", intermediates: true });
+    await Deno.writeFile(join(out, "models", `${m.name}.layers.onnx`), layers);
+  }
+  await Deno.writeTextFile(
+    join(out, "models", "index.json"),
+    JSON.stringify(models.map((m) => ({ ...m, model: `${m.name}.json`, onnx: `${m.name}.onnx` })), null, 2),
+  );
+}
