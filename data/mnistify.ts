@@ -34,6 +34,22 @@ export interface MnistifyOptions {
 }
 
 /**
+ * True when every grey level of `grey` is the same: a picture with no ink,
+ * nothing for a model to read (a blank or fully transparent picture, a single
+ * pixel, an MNIST-like image of zeros).
+ *
+ * @example
+ * ```ts
+ * import { isBlank } from "./mnistify.ts";
+ * if (!isBlank(new Uint8Array(784)) || isBlank(Uint8Array.of(0, 0, 255))) throw new Error("wrong");
+ * ```
+ */
+export function isBlank(grey: ArrayLike<number>): boolean {
+  for (let i = 1; i < grey.length; i++) if (grey[i] !== grey[0]) return false;
+  return true;
+}
+
+/**
  * Turns `grey` (width x height grey levels 0..255, row by row) into a 28x28
  * MNIST-style digit.
  *
