@@ -22,6 +22,7 @@ export { loadMnist, mnistPackageDir } from "./data/mnist.ts";
 export {
   decodePgm,
   decodePng,
+  type DecodePngOptions,
   type GreyImages,
   ImageError,
   MAX_PNG_BYTES,

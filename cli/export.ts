@@ -6,6 +6,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
+import { describeNonFiniteOutput, firstNonFiniteOutput } from "../engine/finite.ts";
 import { loadModel, removeStaleTemporaries, writeFileAtomic } from "../engine/model_file.ts";
 import { ONNX_OPSET, onnxModel } from "../export/onnx.ts";
 import { encodeModel, type ValueInfoProto } from "../export/proto.ts";
@@ -55,27 +56,37 @@ export function main(args: string[]): Promise<number> {
       throw new OptionError(`Option --raw-type must be uint8 or float32, got "${rawType}"`);
     }
     const out = values.out as string;
-    const existing = await Deno.stat(out).catch((e) => {
+    // A symlink at --out is a file there (a dangling one too): refused without --force, replaced with it.
+    const existing = await Deno.lstat(out).catch((e) => {
       if (e instanceof Deno.errors.NotFound) return null;
       throw fsError(e, "write", out, "out");
     });
-    if (existing?.isDirectory) {
+    const target = existing?.isSymlink ? await Deno.stat(out).catch(() => null) : existing;
+    if (target?.isDirectory) {
       throw new OptionError(`Option --out: "${out}" is a folder; give the .onnx file to write`);
     }
-    if (existing && !values.force) {
-      throw new OptionError(`Option --out: "${out}" exists already; pass --force to overwrite it`);
-    }
+    const exists = () => new OptionError(`Option --out: "${out}" exists already; pass --force to overwrite it`);
+    if (existing && !values.force) throw exists();
     let path = values.model as string;
     if ((await Deno.stat(path).catch(() => null))?.isDirectory) path = join(path, "model.json");
     const model = await loadModel(path, defaultRegistry);
+    const overflow = firstNonFiniteOutput(model);
+    if (overflow) {
+      throw new Error(
+        `Cannot export "${path}": ${describeNonFiniteOutput(overflow)}; its weights are finite but too large ` +
+          `(the outputs overflow), so no runtime could answer with it`,
+      );
+    }
     await removeStaleTemporaries(dirname(out), [basename(out)]);
     const onnx = onnxModel(model, {
       rawInput: values["raw-input"] ? (rawType ?? "uint8") as "uint8" | "float32" : undefined,
     });
     const bytes = encodeModel(onnx);
     try {
-      await writeFileAtomic(out, bytes);
+      // Without --force a file that appeared at --out meanwhile is not replaced either.
+      await writeFileAtomic(out, bytes, { createNew: !values.force });
     } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) throw exists();
       if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot write "${out}": its folder does not exist`);
       throw fsError(e, "write", out, "out");
     }

@@ -11,7 +11,8 @@ import { MAX_IDX_BYTES } from "../data/idx.ts";
 import { readIdxFile } from "../data/idx_file.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { readImages } from "../export/images.ts";
-import { mnistify } from "../data/mnistify.ts";
+import { isBlank, mnistify } from "../data/mnistify.ts";
+import { firstNonFiniteIndex } from "../engine/finite.ts";
 import { writeFileAtomic } from "../engine/model_file.ts";
 import { encodePng } from "../report/png.ts";
 import { firstNonFiniteWeight, OnnxFormatError } from "../export/weights.ts";
@@ -146,17 +147,33 @@ export function main(args: string[]): Promise<number> {
     }
     const kind = inputKind(session, modelPath);
     let data = await readImages(inputPath, { invert: values.invert as boolean });
+    const count = Math.min(data.count, limit);
     const notes: string[] = [];
+    // A picture of one grey level holds nothing to read: any answer would be a guess.
+    for (let i = 0, pixels = data.rows * data.cols; i < count; i++) {
+      const image = data.images.subarray(i * pixels, (i + 1) * pixels);
+      if (isBlank(image)) {
+        throw new Error(
+          `Cannot predict: ${data.format === "idx" ? `image ${i} of ` : ""}"${inputPath}" holds no ink: every ` +
+            `pixel is grey level ${image[0]}${data.format === "idx" ? "" : ` (${data.cols}x${data.rows} pixels)`}`,
+        );
+      }
+    }
     if (data.format !== "idx" && !values["as-is"]) {
       // One picture of any size: made to look like an MNIST digit, as MNIST was made.
       const m = mnistify(data.images, data.cols, data.rows);
+      if (m.box === null) {
+        throw new Error(
+          `Cannot predict: "${inputPath}" holds no ink: no pixel stands out from its ${
+            m.inverted ? "light" : "dark"
+          } background`,
+        );
+      }
       notes.push(
         `${data.cols}x${data.rows} ${data.format} image` +
           (m.inverted ? ", dark ink on a light ground: inverted" : "") +
-          (m.box
-            ? `, ink ${m.box.width}x${m.box.height} at ${m.box.x},${m.box.y} scaled into 20x20, centred by its ` +
-              `centre of mass at ${m.offset[0]},${m.offset[1]} in 28x28`
-            : ", no ink found"),
+          `, ink ${m.box.width}x${m.box.height} at ${m.box.x},${m.box.y} scaled into 20x20, centred by its ` +
+          `centre of mass at ${m.offset[0]},${m.offset[1]} in 28x28`,
       );
       data = { images: m.image, count: 1, rows: 28, cols: 28, format: data.format };
     }
@@ -177,12 +194,17 @@ export function main(args: string[]): Promise<number> {
         `Cannot predict: "${inputPath}" holds ${data.rows}x${data.cols} images, the model takes ${kind.rows}x${kind.cols}`,
       );
     }
-    const count = Math.min(data.count, limit);
     let labels: ArrayLike<number> | null = null;
     if (values.labels) {
       const idx = await readIdxFile(values.labels as string, 2049);
-      if (idx.data.length < count) {
-        throw new Error(`Cannot use labels "${values.labels}": ${idx.data.length} labels for ${count} images`);
+      if (idx.data.length !== data.count) {
+        throw new Error(
+          `Cannot use labels "${values.labels}": it holds ${idx.data.length.toLocaleString("en-US")} label${
+            idx.data.length === 1 ? "" : "s"
+          }, but "${inputPath}" holds ${data.count.toLocaleString("en-US")} image${
+            data.count === 1 ? "" : "s"
+          }; the labels must be those of the images, one each`,
+        );
       }
       labels = idx.data;
     }
@@ -204,13 +226,15 @@ export function main(args: string[]): Promise<number> {
       scores.set(out.scores.data as Float32Array, start * k);
     }
     await session.release();
-    // A model whose weights are not finite (exported from a diverged run elsewhere) answers NaN: refuse it.
-    const bad = scores.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new Error(
-        `Cannot trust ONNX model "${modelPath}": its score ${bad % k} for image ${Math.floor(bad / k)} is ` +
-          `${scores[bad]}; are its weights finite numbers?`,
-      );
+    // A model whose weights are not finite, or overflow, answers NaN or Infinity: refuse it.
+    for (const [what, values] of [["score", scores], ["probability", probabilities]] as const) {
+      const bad = firstNonFiniteIndex(values);
+      if (bad >= 0) {
+        throw new Error(
+          `Cannot trust ONNX model "${modelPath}": its ${what} ${bad % k} for image ${Math.floor(bad / k)} is ` +
+            `${values[bad]}; are its weights finite numbers, small enough not to overflow?`,
+        );
+      }
     }
 
     let wrong = 0;

@@ -13,6 +13,7 @@ import { checkSplitFits, DivergenceError, evaluate, fit, type FitState, type Pro
 import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
 import {
   isModelFile,
+  isTemporaryOf,
   modelFromJSON,
   readJSONFile,
   removeStaleTemporaries,
@@ -27,6 +28,7 @@ import { DEFAULT_MAP_J } from "../losses/map.ts";
 import { DEFAULT_SDLM_MU } from "../optim/sdlm.ts";
 import { escapeXml } from "../report/svg.ts";
 import { INIT_NAMES } from "../engine/init.ts";
+import { batchProblem } from "../engine/limits.ts";
 import {
   activeDeviations,
   getPreset,
@@ -46,8 +48,17 @@ import {
   writeIndex,
   writeMetrics,
 } from "../report/report.ts";
+import { type FolderLock, LOCK_FILE, lockFolder, someNames, taskCommand } from "../data/out_folder.ts";
 import { fsError, kernelsOption, OptionError, runCommand } from "./_command.ts";
-import { checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from "./_run.ts";
+import {
+  checkpointPath,
+  fitOptionsOf,
+  loadCheckpoint,
+  NUMBER_SETTINGS,
+  registeredLoss,
+  type RunSettings,
+  saveCheckpoint,
+} from "./_run.ts";
 
 const HELP = `Usage: deno task train [options]
 
@@ -106,7 +117,8 @@ Training:
                      on a second thread while the next pass trains; same weights either way)
 Run folder:
   --out DIR          where the run goes (default runs/PRESET-seedN); a folder that holds
-                     anything but a run of ours is refused
+                     anything but a run of ours is refused. A run holds the folder's lock
+                     (.lenet5-lock) until it ends: a second command on it fails at once
   --force            write into --out even if it holds other files (they may be overwritten)
   --resume DIR       continue the stopped run in DIR (--epochs may extend it; --quiet and
                      --sequential may be given; any other flag is refused)
@@ -149,15 +161,6 @@ const OPTIONS = {
   quiet: { type: "boolean", default: false },
 } as const;
 
-function intOption(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (!Number.isSafeInteger(v) || v < min) {
-    throw new OptionError(`Option --${name} must be an integer >= ${min}, got "${value}"`);
-  }
-  return v;
-}
-
 /** Warnings printed while the flags were read, for the run's report (reset by each run). */
 let flagWarnings: string[] = [];
 
@@ -167,10 +170,18 @@ function warn(message: string): void {
   flagWarnings.push(message);
 }
 
+/** A numeric run setting from its flag, checked by the rule its checkpoint field follows too (NUMBER_SETTINGS). */
+function settingOption(field: keyof typeof NUMBER_SETTINGS, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const rule = NUMBER_SETTINGS[field];
+  const v = value.trim() === "" ? NaN : Number(value);
+  if (!rule.ok(v)) throw new OptionError(`Option --${rule.flag} must be ${rule.expected}, got "${value}"`);
+  return v;
+}
+
 /** `--threads N`: 1..64; more threads than cores is allowed (results depend on N only) but warned about. */
 function threadsOption(value: string): number {
-  const n = intOption("threads", value, 1)!;
-  if (n > 64) throw new OptionError(`Option --threads must be an integer in 1..64, got "${value}"`);
+  const n = settingOption("threads", value)!;
   const cores = navigator.hardwareConcurrency;
   if (n > cores) {
     warn(`warning: --threads ${n} is more than the ${cores} cores here: the threads will take turns (slower)`);
@@ -223,19 +234,22 @@ function formatSeconds(s: number): string {
 
 /** Resolves the flags into run settings (and the starting weights of a saved model, if any). */
 async function settingsFromFlags(v: Record<string, string | boolean | undefined>) {
-  const seed = intOption("seed", (v.seed as string | undefined) ?? "0", 0)!;
+  const seed = settingOption("seed", (v.seed as string | undefined) ?? "0")!;
   let graph: GraphSpec, source: string, base: Preset, startParams: Float32Array | undefined;
+  /** A model of the graph, for the limits that depend on its size (--batch); --loss and --init leave that as it is. */
+  let sized: Model;
   if (v.model) {
     const data = await readJSONFile(v.model as string);
     source = v.model as string;
     if (isModelFile(data)) {
       const m = modelFromJSON(data, defaultRegistry, `"${source}"`);
+      sized = m;
       graph = m.graph;
       startParams = Float32Array.from(m.params);
     } else {
       graph = data as GraphSpec;
       try {
-        buildModel(graph, { registry: defaultRegistry }); // every field checked before the flags read any
+        sized = buildModel(graph, { registry: defaultRegistry }); // every field checked before the flags read any
       } catch (e) {
         (e as Error).message = `In "${source}": ${(e as Error).message}`;
         throw e;
@@ -246,6 +260,7 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     base = getPreset((v.preset as string) ?? "lenet5");
     graph = base.graph;
     source = base.name;
+    sized = buildModel(graph, { registry: defaultRegistry, kernels: "js" });
   }
   if (v.loss !== undefined) {
     const j = numberOption("j", v.j as string) ??
@@ -285,24 +300,18 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
   const memoryText = v["curvature-memory"] as string | undefined;
   const curvatureMemory = memoryText === undefined
     ? (optimizer.type === "sdlm" && base.optimizer.type === "sdlm" ? base.curvatureMemory : undefined)
-    : Number(memoryText);
+    : settingOption("curvatureMemory", memoryText);
   if (memoryText !== undefined) {
-    if (!(curvatureMemory! >= 0 && curvatureMemory! <= 1) || memoryText.trim() === "") {
-      throw new OptionError(`Option --curvature-memory must be a number in 0..1, got "${memoryText}"`);
-    }
     if (optimizer.type !== "sdlm") {
       throw new OptionError(`Option --curvature-memory is SDLM's; the optimizer here is ${optimizer.type}`);
     }
   }
-  const curvatureSamples = intOption("curvature-samples", v["curvature-samples"] as string, 1);
+  const curvatureSamples = settingOption("curvatureSamples", v["curvature-samples"] as string);
   if (curvatureSamples !== undefined && optimizer.type !== "sdlm") {
     throw new OptionError(`Option --curvature-samples is SDLM's; the optimizer here is ${optimizer.type}`);
   }
-  const curvatureRate = numberOption("curvature-rate", v["curvature-rate"] as string);
-  if (curvatureRate !== undefined && curvatureRate > 1) {
-    throw new OptionError(`Option --curvature-rate must be a number in 0..1, got "${v["curvature-rate"]}"`);
-  }
-  const curvatureEvery = intOption("curvature-every", v["curvature-every"] as string, 1);
+  const curvatureRate = settingOption("curvatureRate", v["curvature-rate"] as string);
+  const curvatureEvery = settingOption("curvatureEvery", v["curvature-every"] as string);
   if ((curvatureRate !== undefined || curvatureEvery !== undefined) && optimizer.type !== "sdlm") {
     throw new OptionError(
       `Options --curvature-rate and --curvature-every are SDLM's; the optimizer here is ${optimizer.type}`,
@@ -313,10 +322,9 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
     if (optimizer.type !== "sdlm") {
       throw new OptionError(`Option --curvature-loss is SDLM's; the optimizer here is ${optimizer.type}`);
     }
-    if (!defaultRegistry.losses.has(curvatureLoss)) {
-      throw new OptionError(
-        `Option --curvature-loss must be one of ${defaultRegistry.losses.types().join(", ")}, got "${curvatureLoss}"`,
-      );
+    const rule = registeredLoss(defaultRegistry);
+    if (!rule.ok(curvatureLoss)) {
+      throw new OptionError(`Option --curvature-loss must be ${rule.expected}, got "${curvatureLoss}"`);
     }
   }
   const schedule = given ?? (v.optimizer === undefined && lr === undefined ? base.schedule : undefined);
@@ -330,16 +338,19 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
       }`,
     );
   }
+  const batch = settingOption("batch", v.batch as string) ?? base.batch;
+  const batchTooLarge = batchProblem(sized!, batch);
+  if (batchTooLarge) throw new OptionError(`Option --batch must be ${batchTooLarge}, got "${v.batch ?? batch}"`);
   const settings: RunSettings = {
     source,
     graph,
     optimizer,
-    passes: intOption("epochs", v.epochs as string, 1) ?? base.epochs,
-    batch: intOption("batch", v.batch as string, 1) ?? base.batch,
+    passes: settingOption("passes", v.epochs as string) ?? base.epochs,
+    batch,
     ...(schedule ? { schedule: schedule.map((eta) => Number((eta * (etaScale ?? 1)).toPrecision(12))) } : {}),
     seed,
-    ...(v.limit !== undefined ? { limit: intOption("limit", v.limit as string, 1) } : {}),
-    ...(v.steps !== undefined ? { maxSteps: intOption("steps", v.steps as string, 1) } : {}),
+    ...(v.limit !== undefined ? { limit: settingOption("limit", v.limit as string) } : {}),
+    ...(v.steps !== undefined ? { maxSteps: settingOption("maxSteps", v.steps as string) } : {}),
     ...(v.data !== undefined ? { data: v.data as string } : {}),
     ...(v.distort ? { distort: DEFAULT_DISTORTION } : {}),
     ...(v.shuffle ? { shuffle: true } : {}),
@@ -353,15 +364,6 @@ async function settingsFromFlags(v: Record<string, string | boolean | undefined>
   };
   const deviations = activeDeviations(base, settings);
   return { settings: deviations.length ? { ...settings, deviations } : settings, startParams };
-}
-
-/** A registered loss, configured for the model's scores (`--curvature-loss`). */
-function lossFor(type: string, model: Model, registry: Registries) {
-  const plugin = registry.losses.get(type, "option --curvature-loss");
-  return {
-    plugin,
-    config: plugin.configure({ type }, model.outputShape, { label: `option --curvature-loss (${type})` }),
-  };
 }
 
 /**
@@ -547,12 +549,12 @@ const RESUME_FLAGS = new Set(["resume", "epochs", "quiet", "sequential", "help"]
 
 /**
  * Makes sure `--out DIR` may be written: a new or empty folder, or one that
- * holds only what a run stopped before its first pass left; any other
- * content (a run of ours, or the user's files) is refused unless `force`.
- * Removes our stale temporary files; does not create the folder. Throws
- * OptionError naming the problem.
+ * holds only what a run stopped before its first pass left (with the lock
+ * file and our stale temporary files); any other content (a run of ours, or
+ * the user's files) is refused unless `force`. Reads, never writes; returns
+ * whether the folder exists. Throws OptionError naming the problem.
  */
-async function prepareOutFolder(dir: string, force: boolean): Promise<void> {
+async function checkOutFolder(dir: string, force: boolean): Promise<boolean> {
   let info: Deno.FileInfo | null = null;
   try {
     info = await Deno.stat(dir);
@@ -560,25 +562,50 @@ async function prepareOutFolder(dir: string, force: boolean): Promise<void> {
     if (!(e instanceof Deno.errors.NotFound)) throw fsError(e, "use", dir, "out");
   }
   if (info && !info.isDirectory) throw new OptionError(`Option --out: "${dir}" is a file, not a folder`);
-  if (info) {
-    await removeStaleTemporaries(dir, RUN_FILES);
-    if (!force && await exists(checkpointPath(dir))) {
-      throw new OptionError(
-        `Run folder "${dir}" already holds a run; pass --resume ${dir} to continue it, --out to choose another ` +
-          `folder, or --force to start over in it`,
-      );
-    }
-    const others: string[] = [];
-    for await (const e of Deno.readDir(dir)) if (!EARLY_FILES.includes(e.name)) others.push(e.name);
-    if (!force && others.length) {
-      const list = others.sort().slice(0, 5).map((n) => `"${n}"`).join(", ");
-      throw new OptionError(
-        `Option --out: folder "${dir}" holds ${others.length} file${others.length === 1 ? "" : "s"} that no run ` +
-          `of ours wrote (${list}${others.length > 5 ? ", ..." : ""}); choose another folder, or pass --force ` +
-          `to write into it (files a run writes, such as model.json, are overwritten)`,
-      );
-    }
+  if (!info) return false;
+  if (!force && await exists(checkpointPath(dir))) {
+    throw new OptionError(
+      `Run folder "${dir}" already holds a run; pass --resume ${dir} to continue it, --out to choose another ` +
+        `folder, or --force to start over in it`,
+    );
   }
+  const others: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const ours = EARLY_FILES.includes(e.name) || (e.isFile && e.name === LOCK_FILE) ||
+      (e.isFile && RUN_FILES.some((n) => isTemporaryOf(e.name, n)));
+    if (!ours) others.push(e.name);
+  }
+  if (!force && others.length) {
+    throw new OptionError(
+      `Option --out: folder "${dir}" holds ${others.length} file${others.length === 1 ? "" : "s"} that no run ` +
+        `of ours wrote (${someNames(others.sort())}); choose another folder, or pass --force to write into it ` +
+        `(files a run writes, such as model.json, are overwritten)`,
+    );
+  }
+  return true;
+}
+
+/**
+ * Takes the lock of the run folder `dir` (made if need be), which the run
+ * holds to its end: a second command on the folder fails at once, naming
+ * this one. Then `check` runs again, now that no other command of ours can
+ * write the folder, and our stale temporary files go.
+ */
+async function lockRunFolder(dir: string, command: string, check: () => Promise<unknown>): Promise<FolderLock> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw fsError(e, "create the folder", dir, "out");
+  }
+  const lock = await lockFolder(dir, command);
+  try {
+    await check();
+    await removeStaleTemporaries(dir, RUN_FILES);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  return lock;
 }
 
 /** Runs the command; returns the exit code. */
@@ -591,6 +618,14 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   flagWarnings = [];
   let settings: RunSettings, dir: string, fitState: FitState | undefined, wallBefore = 0;
   let model, optimizer;
+  using held = new DisposableStack(); // the run folder's lock, held until the run ends
+  let lock: FolderLock | undefined;
+  const command = taskCommand(
+    "train",
+    Object.entries(values).flatMap(([k, v]) =>
+      v === undefined || v === false ? [] : v === true ? [`--${k}`] : [`--${k}`, v]
+    ),
+  );
   if (values.resume !== undefined) {
     dir = values.resume as string;
     const extra = Object.entries(values).filter(([k, v]) => v !== undefined && v !== false && !RESUME_FLAGS.has(k));
@@ -605,11 +640,14 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       throw fsError(e, "resume from", dir, "resume");
     });
     if (!stat.isDirectory) throw new OptionError(`Option --resume: "${dir}" is a file, not a run folder`);
-    if (!(await exists(checkpointPath(dir)))) {
-      throw new OptionError(`Cannot resume "${dir}": it holds no checkpoint.json (is it a run folder?)`);
-    }
-    const passes = intOption("epochs", values.epochs as string, 1);
-    await removeStaleTemporaries(dir, RUN_FILES);
+    const passes = settingOption("passes", values.epochs as string);
+    const isRun = async () => {
+      if (!(await exists(checkpointPath(dir)))) {
+        throw new OptionError(`Cannot resume "${dir}": it holds no checkpoint.json (is it a run folder?)`);
+      }
+    };
+    await isRun();
+    lock = held.use(await lockRunFolder(dir, command, isRun)); // before the checkpoint is read
     const c = await loadCheckpoint(dir, registry);
     settings = { ...c.settings, passes: passes ?? c.settings.passes };
     ({ model, optimizer } = c);
@@ -638,17 +676,17 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     }
     const name = settings.source.replace(/^.*\//, "").replace(/\.json$/, "");
     dir = (values.out as string) ?? join("runs", `${name}-seed${settings.seed}`);
-    await prepareOutFolder(dir, values.force as boolean);
+    // An existing folder is locked before the data is read, so a second run on it fails at once; a new one is
+    // made only once the data is known to be good.
+    if (await checkOutFolder(dir, values.force as boolean)) {
+      lock = held.use(await lockRunFolder(dir, command, () => checkOutFolder(dir, values.force as boolean)));
+    }
   }
 
   const data = await loadMnist({ dir: settings.data });
   checkSplitFits(model, data.train, "training images");
   checkSplitFits(model, data.test, "test images");
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw fsError(e, "create the folder", dir, "out");
-  }
+  if (!lock) lock = held.use(await lockRunFolder(dir, command, () => checkOutFolder(dir, values.force as boolean)));
   // Starting over with --force: the old run's checkpoint goes, so a stop before the first pass cannot resume it.
   if (!fitState && values.force) await Deno.remove(checkpointPath(dir)).catch(() => {});
   samplePeakMB();
@@ -722,20 +760,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
 
   const saved = buildModel(settings.graph, { registry, seed: settings.seed, kernels: "js" });
   const result = await fit(model, optimizer, data, {
-    registry,
-    passes: settings.passes,
-    batch: settings.batch,
-    seed: settings.seed,
-    schedule: settings.schedule,
-    curvatureSamples: settings.curvatureSamples,
-    curvatureMemory: settings.curvatureMemory,
-    curvatureRate: settings.curvatureRate,
-    curvatureEvery: settings.curvatureEvery,
-    curvatureLoss: settings.curvatureLoss ? lossFor(settings.curvatureLoss, model, registry) : undefined,
-    limit: settings.limit,
-    maxSteps: settings.maxSteps,
-    distort: settings.distort,
-    shuffle: settings.shuffle,
+    ...fitOptionsOf(settings, model, registry),
     threads: settings.threads,
     background: !values.sequential,
     onProgress,

@@ -9,7 +9,8 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { IdxError } from "./idx.ts";
+import { readFileBounded } from "./files.ts";
+import { IdxError, MAX_IDX_BYTES } from "./idx.ts";
 import { readIdxFile } from "./idx_file.ts";
 import { type Dataset, MNIST_FILE_NAMES, MNIST_FILES, sha256Hex, type Split, splitFromIdx } from "./split.ts";
 
@@ -39,8 +40,9 @@ async function locate(dir: string, name: string): Promise<string> {
   const alt = name.replace(/-(idx\d-ubyte)$/, ".$1");
   for (const candidate of [name, `${name}.gz`, alt, `${alt}.gz`]) {
     try {
+      // Anything there but a folder is the file; reading it says what is wrong with it (a FIFO, a device, ...).
       const stat = await Deno.stat(join(dir, candidate));
-      if (stat.isFile) return join(dir, candidate);
+      if (!stat.isDirectory) return join(dir, candidate);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
@@ -54,8 +56,10 @@ async function loadSplit(dir: string, images: string, labels: string, verify: bo
   const imgPath = await locate(dir, images), labPath = await locate(dir, labels);
   if (verify) {
     for (const [path, name] of [[imgPath, images], [labPath, labels]]) {
-      const bytes = await Deno.readFile(path);
       const want = MNIST_FILES[name];
+      const bytes = await readFileBounded(path, MAX_IDX_BYTES, (problem) => {
+        throw new IdxError(`Cannot read idx file "${path}": ${problem}`);
+      });
       if (bytes.length !== want.bytes) {
         throw new IdxError(
           `Cannot use "${path}": it holds ${bytes.length} bytes, expected ${want.bytes} (the original MNIST file)`,

@@ -27,7 +27,8 @@ export const PAPER_PREPROCESS: Required<PreprocessOptions> = { pad: 2, backgroun
  * ```ts
  * import { preprocess } from "./preprocess.ts";
  * const x = preprocess(new Uint8Array(28 * 28).fill(255), 1, 28, 28);
- * if (x.length !== 1024 || x[0] !== -0.1 || Math.abs(x[2 * 32 + 2] - 1.175) > 1e-6) throw new Error("bad");
+ * // float32 values: -0.1 and 1.175 as float32 rounds them
+ * if (x.length !== 1024 || Math.abs(x[0] + 0.1) > 1e-6 || Math.abs(x[2 * 32 + 2] - 1.175) > 1e-6) throw new Error("bad");
  * ```
  */
 export function preprocess(

@@ -7,7 +7,7 @@
  */
 /// <reference lib="deno.worker" />
 import type { Split } from "../data/mnist.ts";
-import { EVAL, type EvalWorkerInit } from "./evaluator.ts";
+import { ERROR_BYTES, EVAL, type EvalWorkerInit } from "./evaluator.ts";
 import { evaluate } from "./fit.ts";
 import { buildModel, type GraphSpec } from "./model.ts";
 import { floatView } from "./parallel.ts";
@@ -46,6 +46,8 @@ self.onmessage = async (e: MessageEvent<EvalWorkerInit>) => {
       Atomics.notify(ctrl, EVAL.DONE);
     }
   } catch (err) {
+    const reason = new TextEncoder().encode(err instanceof Error ? err.message : String(err));
+    new Uint8Array(init.error).set(reason.subarray(0, ERROR_BYTES));
     Atomics.store(ctrl, EVAL.DONE, -1);
     Atomics.notify(ctrl, EVAL.DONE);
     self.postMessage(`Cannot run the evaluation worker: ${err instanceof Error ? err.message : err}`);

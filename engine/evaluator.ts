@@ -37,6 +37,9 @@ export const EVAL = {
   SIZE: 9,
 } as const;
 
+/** The most bytes of the reason a failed evaluation worker gives. */
+export const ERROR_BYTES = 2048;
+
 /** What the worker gets once. */
 export interface EvalWorkerInit {
   readonly graph: unknown;
@@ -49,6 +52,8 @@ export interface EvalWorkerInit {
   readonly control: SharedArrayBuffer;
   /** Test predictions of the worker's range, at their pattern index. */
   readonly predictions: SharedArrayBuffer;
+  /** Why the worker failed, as UTF-8 text (ERROR_BYTES at most), written before DONE becomes -1. */
+  readonly error: SharedArrayBuffer;
   /** Copies of the splits, handed over once. */
   readonly train: Split;
   readonly test: Split;
@@ -87,6 +92,7 @@ export class BackgroundEvaluator {
   readonly #worker: Worker;
   readonly #params: Float32Array | Float64Array;
   readonly #control: Int32Array;
+  readonly #error: Uint8Array;
   readonly #predictions: Int32Array;
   #seq = 0;
   #busy = false;
@@ -96,6 +102,7 @@ export class BackgroundEvaluator {
     this.#params = floatView(init.dtype, init.params);
     this.#control = new Int32Array(init.control);
     this.#predictions = new Int32Array(init.predictions);
+    this.#error = new Uint8Array(init.error);
   }
 
   /**
@@ -127,6 +134,7 @@ export class BackgroundEvaluator {
       params: new SharedArrayBuffer(model.params.length * (model.dtype === "float64" ? 8 : 4)),
       control: new SharedArrayBuffer(EVAL.SIZE * 4),
       predictions: new SharedArrayBuffer(data.test.count * 4),
+      error: new SharedArrayBuffer(ERROR_BYTES),
       train: copy(data.train),
       test: copy(data.test),
     };
@@ -166,8 +174,14 @@ export class BackgroundEvaluator {
   /** Whether the started job has finished (a cheap check, made between two updates). */
   get done(): boolean {
     const d = Atomics.load(this.#control, EVAL.DONE);
-    if (d < 0) throw new Error("The evaluation worker failed");
+    if (d < 0) throw this.#failure();
     return this.#busy && d === this.#seq;
+  }
+
+  /** The worker's failure, with the reason it wrote. */
+  #failure(): Error {
+    const text = new TextDecoder().decode(this.#error.slice()).replace(/\0+$/, "");
+    return new Error(`The evaluation worker failed: ${text || "it gave no reason"}`);
   }
 
   /** Waits for the started job and returns what it measured. */
@@ -175,7 +189,7 @@ export class BackgroundEvaluator {
     if (!this.#busy) throw new Error("Cannot collect an evaluation: none was started");
     const c = this.#control;
     for (let d = Atomics.load(c, EVAL.DONE); d !== this.#seq; d = Atomics.load(c, EVAL.DONE)) {
-      if (d < 0) throw new Error("The evaluation worker failed");
+      if (d < 0) throw this.#failure();
       Atomics.wait(c, EVAL.DONE, d, 10_000);
     }
     this.#busy = false;

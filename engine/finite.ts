@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { PAPER_PREPROCESS } from "../data/preprocess.ts";
 import type { Model } from "./model.ts";
+import { Rng } from "./rng.ts";
 
 /** Where the first non-finite parameter of a model sits. */
 export interface NonFiniteParam {
@@ -51,4 +53,65 @@ export function firstNonFinite(model: Model): NonFiniteParam | null {
 /** "parameter c1.weight[7] is NaN": the place, for messages. */
 export function describeNonFinite(bad: NonFiniteParam): string {
   return `parameter ${bad.layer}.${bad.param}[${bad.index}] (layer "${bad.layer}", index ${bad.index}) is ${bad.value}`;
+}
+
+/** The index of the first value of `values` that is NaN or infinite, or -1 when all are finite. */
+export function firstNonFiniteIndex(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+/** Where the first non-finite output of a model on the probe inputs sits. */
+export interface NonFiniteOutput {
+  /** The probe input: "a blank image" or "pseudo-random input 1" (2, 3). */
+  readonly input: string;
+  /** Which output: the model's score (RBF distance, logit) or the class probability. */
+  readonly output: "score" | "probability";
+  /** The class. */
+  readonly class: number;
+  /** The value found there: NaN, Infinity or -Infinity. */
+  readonly value: number;
+}
+
+/** Pseudo-random probe inputs beside the blank one. */
+const RANDOM_PROBES = 3;
+
+/**
+ * Runs `model` on a few probe inputs, as preprocessed images are: a blank
+ * image (every value the paper's background, -0.1) and three fixed
+ * pseudo-random ones (uniform between the background and full ink, 1.175);
+ * returns the first score or probability that is NaN or infinite, or null
+ * when all are finite. Finite weights can still overflow (every weight 3e38
+ * gives infinite scores): this finds a model that cannot answer.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, defaultRegistry, PRESETS } from "../mod.ts";
+ * import { firstNonFiniteOutput } from "./finite.ts";
+ * const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry });
+ * if (firstNonFiniteOutput(model) !== null) throw new Error("a fresh model answers");
+ * model.params.fill(3e38);
+ * if (firstNonFiniteOutput(model)?.input !== "a blank image") throw new Error("overflow not found");
+ * ```
+ */
+export function firstNonFiniteOutput(model: Model): NonFiniteOutput | null {
+  const { background, ink } = PAPER_PREPROCESS;
+  const n = 1 + RANDOM_PROBES, size = model.inputSize, k = model.classes;
+  const x = new Float32Array(n * size).fill(background);
+  const rng = new Rng(0x5eed);
+  for (let i = size; i < x.length; i++) x[i] = rng.uniform(background, ink);
+  const scores = Float64Array.from(model.forward(x, n));
+  const probabilities = model.probabilities();
+  const at = (output: NonFiniteOutput["output"], values: ArrayLike<number>): NonFiniteOutput | null => {
+    const i = firstNonFiniteIndex(values);
+    if (i < 0) return null;
+    const probe = Math.floor(i / k);
+    return { input: probe ? `pseudo-random input ${probe}` : "a blank image", output, class: i % k, value: values[i] };
+  };
+  return at("score", scores) ?? at("probability", probabilities);
+}
+
+/** "its score for class 3 on a blank image is Infinity": the place, for messages. */
+export function describeNonFiniteOutput(bad: NonFiniteOutput): string {
+  return `its ${bad.output} for class ${bad.class} on ${bad.input} is ${bad.value}`;
 }

@@ -11,7 +11,8 @@
 import type { Split } from "../data/mnist.ts";
 import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
-import { describeNonFinite, firstNonFinite } from "./finite.ts";
+import { describeNonFinite, firstNonFinite, firstNonFiniteIndex } from "./finite.ts";
+import { batchProblem } from "./limits.ts";
 import { argmaxRows, type Model } from "./model.ts";
 import type { Floats, LossPlugin, OptimizerState, Shape } from "./types.ts";
 import { BackgroundEvaluator, splitRanges } from "./evaluator.ts";
@@ -61,6 +62,9 @@ export interface Evaluation {
   /** Patterns evaluated. */
   readonly count: number;
 }
+
+/** Patterns between two points of the running loss, unless `FitOptions.lossEvery` says otherwise. */
+export const LOSS_EVERY = 1000;
 
 /** A point of the running loss. */
 export interface LossPoint {
@@ -152,7 +156,7 @@ export interface FitOptions {
    * default false: one permutation from the seed for all passes, the paper's rule.
    */
   readonly shuffle?: boolean;
-  /** Record the running loss every this many patterns (default 1,000). */
+  /** Record the running loss every this many patterns (default LOSS_EVERY, 1,000). */
   readonly lossEvery?: number;
   /**
    * Threads that share each batch and the evaluations (engine/parallel.ts);
@@ -298,6 +302,16 @@ export function checkSplitFits(model: Model, split: Split, what: string): void {
   if (split.images.length < split.count * split.rows * split.cols || split.labels.length < split.count) {
     throw new RangeError(`Cannot use the ${name}: it holds fewer pixels or labels than ${split.count} patterns need`);
   }
+  const k = model.classes;
+  for (let i = 0; i < split.count; i++) {
+    if (split.labels[i] >= k) {
+      throw new RangeError(
+        `Cannot use the ${name}: image ${i} is labelled ${split.labels[i]}, but the model has ${k} class${
+          k === 1 ? "" : "es"
+        } (0..${k - 1})`,
+      );
+    }
+  }
 }
 
 /** Preprocessed inputs and labels of the patterns `indices` of a split. */
@@ -369,6 +383,16 @@ export function evaluate(
     const scores = options.parallel ? options.parallel.forward(x, n) : model.forward(x, n);
     loss += plugin.forward(config, scores, labels, n, k);
     plugin.probabilities(config, scores, n, k, probs);
+    for (const [what, values] of [["score", scores], ["probability", probs]] as const) {
+      const bad = firstNonFiniteIndex(values.subarray(0, n * k));
+      if (bad >= 0) {
+        throw new RangeError(
+          `Cannot evaluate the model: its ${what} for class ${bad % k} of image ${from + s + Math.floor(bad / k)}${
+            split.source ? ` of "${split.source}"` : ""
+          } is ${values[bad]}; a model must answer with finite numbers (are its weights too large?)`,
+        );
+      }
+    }
     argmaxRows(probs, n, k, predictions.subarray(s, s + n));
     for (let i = 0; i < n; i++) if (predictions[s + i] !== labels[i]) wrong++;
   }
@@ -417,16 +441,23 @@ export async function fit(
   state: FitState = { passesDone: 0, steps: 0, history: [], lossCurve: [] },
 ): Promise<FitState> {
   const { train, test } = data;
+  if (model.trainableCount === 0) {
+    throw new RangeError("Cannot train the model: it has no trainable parameters (its layers hold only fixed ones)");
+  }
+  const batch = options.batch;
+  const batchTooLarge = batchProblem(model, batch);
+  if (batchTooLarge) {
+    throw new RangeError(`Cannot train the model: FitOptions.batch must be ${batchTooLarge}, got ${batch}`);
+  }
   checkSplitFits(model, train, "training images");
   checkSplitFits(model, test, "test images");
   const count = Math.min(options.limit ?? train.count, train.count);
-  const batch = options.batch;
   let order = patternOrder(count, options.seed);
   const x = new Float32Array(batch * model.inputSize);
   const labels = new Uint8Array(batch);
   const predicted = new Int32Array(batch);
   const scratch = new Float32Array(model.inputSize);
-  const lossEvery = options.lossEvery ?? 1000;
+  const lossEvery = options.lossEvery ?? LOSS_EVERY;
   const totalSteps = options.maxSteps ?? Infinity;
   const trainEvalCount = Math.min(count, options.evalTrainLimit ?? count);
   const started = performance.now();

@@ -46,3 +46,53 @@ export const MAX_BUFFER_BYTES = 2 ** 30;
 export function grouped(n: number): string {
   return n.toLocaleString("en-US", { maximumFractionDigits: 0 });
 }
+
+/** What the buffers of a batch depend on: the values of one sample at the input and after each layer, and their type. */
+export interface BatchShape {
+  /** Values of one input sample. */
+  readonly inputSize: number;
+  /** Values of one sample after each layer. */
+  readonly layers: readonly { readonly outSize: number }[];
+  /** The model's float type. */
+  readonly dtype: "float32" | "float64";
+}
+
+/** Bytes of activation buffers one sample of a batch takes: its values at every layer and their two derivatives. */
+export function bytesPerSample(model: BatchShape): number {
+  const values = model.layers.reduce((sum, l) => sum + l.outSize, model.inputSize);
+  return 3 * values * (model.dtype === "float64" ? 8 : 4);
+}
+
+/** The largest batch whose activation buffers fit in MAX_BUFFER_BYTES (at least 1). */
+export function maxBatch(model: BatchShape): number {
+  return Math.max(1, Math.floor(MAX_BUFFER_BYTES / bytesPerSample(model)));
+}
+
+/** Bytes as MiB, for messages: "1,024 MiB". */
+export const mib = (bytes: number): string => `${grouped(Math.ceil(bytes / 2 ** 20))} MiB`;
+
+/**
+ * What is wrong with batches of `batch` samples for `model`, as what the
+ * option or field that gave it must be ("an integer in 1..5,242 for this
+ * model (a batch of ... needs ...)"), or null when it fits.
+ * The flags, the checkpoint and `fit` check a batch with this before any
+ * buffer is allocated.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, defaultRegistry, PRESETS } from "../mod.ts";
+ * import { batchProblem } from "./limits.ts";
+ * const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry });
+ * if (batchProblem(model, 32) !== null) throw new Error("a batch of 32 fits");
+ * if (!batchProblem(model, 1e8)?.startsWith("an integer in 1..")) throw new Error("1e8 does not");
+ * ```
+ */
+export function batchProblem(model: BatchShape, batch: number): string | null {
+  const most = maxBatch(model);
+  const rule = `an integer in 1..${grouped(most)} for this model`;
+  if (!Number.isSafeInteger(batch) || batch < 1) return rule;
+  if (batch <= most) return null;
+  return `${rule} (a batch of ${grouped(batch)} needs ${
+    mib(batch * bytesPerSample(model))
+  } of activation buffers, over the limit of ${mib(MAX_BUFFER_BYTES)}, MAX_BUFFER_BYTES)`;
+}

@@ -6,7 +6,17 @@
  */
 import { ConfigReader, show, showShape, sizeOf } from "./config.ts";
 import { INIT_NAMES, INITIALIZERS } from "./init.ts";
-import { grouped, MAX_ACTIVATIONS, MAX_BUFFER_BYTES, MAX_DIM, MAX_PARAMETERS, MAX_RANK } from "./limits.ts";
+import {
+  bytesPerSample,
+  grouped,
+  MAX_ACTIVATIONS,
+  MAX_BUFFER_BYTES,
+  MAX_DIM,
+  MAX_PARAMETERS,
+  MAX_RANK,
+  maxBatch,
+  mib,
+} from "./limits.ts";
 import type { Registries } from "./registry.ts";
 import {
   jsKernels,
@@ -130,7 +140,7 @@ export class Model {
   readonly loss: { readonly plugin: LossPlugin; readonly config: unknown };
   /** Per-sample input shape (the graph's `input`). */
   readonly inputShape: Shape;
-  /** Per-sample shape of the scores, the last layer's output (the input shape when there are no layers). */
+  /** Per-sample shape of the scores, the last layer's output. */
   readonly outputShape: Shape;
   /** Number of classes (size of the last layer's output). */
   readonly classes: number;
@@ -206,12 +216,12 @@ export class Model {
     if (n <= this.#capacity) return;
     const sizes = [this.inputSize, ...this.layers.map((l) => l.outSize)];
     // Activations, their derivatives and (for backward2) their second derivatives.
-    const perSample = 3 * sizes.reduce((a, b) => a + b, 0) * this.#F.BYTES_PER_ELEMENT;
+    const perSample = bytesPerSample(this);
     if (n * perSample > MAX_BUFFER_BYTES) {
       throw new RangeError(
         `Cannot run model: a batch of ${n} needs ${mib(n * perSample)} of activation buffers, over the limit of ${
           mib(MAX_BUFFER_BYTES)
-        } (MAX_BUFFER_BYTES); expected a batch of at most ${grouped(Math.floor(MAX_BUFFER_BYTES / perSample))}`,
+        } (MAX_BUFFER_BYTES); expected a batch of at most ${grouped(maxBatch(this))}`,
       );
     }
     this.#acts = sizes.map((s) => this.#alloc(s * n));
@@ -415,11 +425,6 @@ function describe(v: unknown): string {
   return `${kind} ${show(v)}`;
 }
 
-/** Bytes as MiB, for messages. */
-function mib(bytes: number): string {
-  return `${grouped(Math.ceil(bytes / 2 ** 20))} MiB`;
-}
-
 /** The graph's input shape, checked entry by entry against MAX_RANK, MAX_DIM and MAX_ACTIVATIONS. */
 function checkInput(input: unknown): number[] {
   const problem = (text: string) => new GraphError(`Cannot build graph: field "input" ${text}`);
@@ -499,8 +504,8 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     );
   }
   const specs = top.raw("layers");
-  if (!Array.isArray(specs)) {
-    throw new GraphError(`Cannot build graph: field "layers" must be a list, got ${show(specs)}`);
+  if (!Array.isArray(specs) || specs.length === 0) {
+    throw new GraphError(`Cannot build graph: field "layers" must list at least one layer, got ${show(specs)}`);
   }
   const lossSpec = top.raw("loss");
   if (!isRecord(lossSpec)) {

@@ -60,8 +60,9 @@ export async function readImages(path: string, options: ReadImagesOptions = {}):
     throw new ImageError(`Cannot read images "${path}": ${problem}`);
   });
   let result: GreyImages;
-  if (PNG_SIGNATURE.every((b, i) => bytes[i] === b)) result = await decodePng(bytes, path, options.invert ?? false);
-  else if (bytes[0] === 0x50 && (bytes[1] === 0x32 || bytes[1] === 0x35)) result = decodePgm(bytes, path);
+  if (PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
+    result = await decodePng(bytes, path, { lightBackground: options.invert });
+  } else if (bytes[0] === 0x50 && (bytes[1] === 0x32 || bytes[1] === 0x35)) result = decodePgm(bytes, path);
   else if (isGzip(bytes) || (bytes[0] === 0 && bytes[1] === 0)) result = await decodeIdxImages(bytes, path);
   else if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
     result = await decodeJpeg(bytes, path, options.invert ?? false);
@@ -154,22 +155,102 @@ const ADAM7: readonly (readonly [number, number, number, number])[] = [
   [0, 1, 1, 2],
 ];
 
+/** Options of {@linkcode decodePng}. */
+export interface DecodePngOptions {
+  /** Compose transparency over white (dark ink on a light background) instead of black. */
+  readonly lightBackground?: boolean;
+  /**
+   * The most pixels (width x height) to accept, checked at the header before
+   * anything is allocated, beside {@linkcode MAX_PNG_SIDE} and
+   * {@linkcode MAX_PNG_BYTES} (default: those two alone).
+   */
+  readonly maxPixels?: number;
+}
+
+/** What a PNG's header (its IHDR chunk) says. */
+export interface PngHeader {
+  /** Width in pixels. */
+  readonly width: number;
+  /** Height in pixels. */
+  readonly height: number;
+  /** Bits per sample: 1, 2, 4, 8 or 16. */
+  readonly depth: number;
+  /** Colour type: 0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA. */
+  readonly colour: number;
+  /** Adam7-interlaced. */
+  readonly interlaced: boolean;
+}
+
+/** The bytes of the signature and the IHDR chunk (length, type, 13 bytes of data, CRC). */
+const PNG_HEADER_BYTES = 8 + 12 + 13;
+
+/**
+ * The signature and header of a PNG, read without touching its image data:
+ * the file must start with PNG's signature and its first chunk must be IHDR,
+ * of a kind PNG defines and within {@linkcode MAX_PNG_SIDE},
+ * {@linkcode MAX_PNG_BYTES} and `maxPixels`; an `ImageError` says what is not.
+ *
+ * @example
+ * ```ts
+ * import { readPngHeader } from "./images.ts";
+ * const refused = (() => {
+ *   try {
+ *     return readPngHeader(new TextEncoder().encode('{"pixels": []}'), "body.json");
+ *   } catch (e) {
+ *     return (e as Error).message;
+ *   }
+ * })();
+ * if (!String(refused).includes("no PNG signature")) throw new Error(String(refused));
+ * ```
+ */
+export function readPngHeader(
+  bytes: Uint8Array,
+  path: string,
+  options: Pick<DecodePngOptions, "maxPixels"> = {},
+): PngHeader {
+  const fail = (problem: string): never => {
+    throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
+  };
+  if (!PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
+    fail("it has no PNG signature (the 8 bytes 89 50 4E 47 0D 0A 1A 0A a PNG file starts with)");
+  }
+  if (bytes.length < PNG_HEADER_BYTES) fail(`it holds ${bytes.length} bytes, too few for a PNG header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = view.getUint32(8), type = String.fromCharCode(...bytes.subarray(12, 16));
+  if (type !== "IHDR") fail(`its first chunk is ${JSON.stringify(type)}, expected IHDR`);
+  if (length !== 13) fail(`chunk IHDR holds ${length} bytes, expected 13`);
+  const width = view.getUint32(16), height = view.getUint32(20), depth = bytes[24], colour = bytes[25];
+  if (bytes[28] > 1) fail(`interlace method ${bytes[28]} is not PNG's (0 or 1)`);
+  checkSize(width, height, depth, colour, fail);
+  const pixels = width * height;
+  if (options.maxPixels !== undefined && pixels > options.maxPixels) {
+    fail(`header gives ${width}x${height} pixels (${pixels}), more than the limit of ${options.maxPixels} pixels`);
+  }
+  return { width, height, depth, colour, interlaced: bytes[28] === 1 };
+}
+
 /**
  * PNG, everything the format allows for a still image: grey (1, 2, 4, 8 or
  * 16 bits), palette (1, 2, 4 or 8), RGB, grey + alpha and RGBA (8 or 16),
  * interlaced (Adam7) or not, with transparency from alpha or a tRNS chunk.
  * Colour becomes grey by luma (0.299 R + 0.587 G + 0.114 B); transparency
- * composes over the background (black, or white when `lightBackground`). The
- * header's size is checked against {@linkcode MAX_PNG_SIDE} and
- * {@linkcode MAX_PNG_BYTES} before anything is allocated, and the image data
- * must inflate to exactly the bytes that size needs.
+ * composes over the background (black, or white with `lightBackground`). The
+ * signature and the header are checked first ({@linkcode readPngHeader}:
+ * {@linkcode MAX_PNG_SIDE}, {@linkcode MAX_PNG_BYTES} and `maxPixels`), before
+ * anything is allocated, and the image data must inflate to exactly the bytes
+ * that size needs.
  */
-export async function decodePng(bytes: Uint8Array, path: string, lightBackground = false): Promise<GreyImages> {
+export async function decodePng(
+  bytes: Uint8Array,
+  path: string,
+  options: DecodePngOptions = {},
+): Promise<GreyImages> {
   const fail = (problem: string): never => {
     throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
   };
+  const { width, height, depth, colour, interlaced } = readPngHeader(bytes, path, options);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 8, width = 0, height = 0, depth = 0, colour = -1, interlaced = false;
+  let at = PNG_HEADER_BYTES;
   let palette: Uint8Array = new Uint8Array(0), trns: Uint8Array | null = null;
   const idat: Uint8Array[] = [];
   while (at + 8 <= bytes.length) {
@@ -183,22 +264,14 @@ export async function decodePng(bytes: Uint8Array, path: string, lightBackground
       );
     }
     const data = bytes.subarray(at + 8, at + 8 + length);
-    if (type === "IHDR") {
-      if (length !== 13) fail(`chunk IHDR holds ${length} bytes, expected 13`);
-      width = view.getUint32(at + 8);
-      height = view.getUint32(at + 12);
-      depth = data[8];
-      colour = data[9];
-      if (data[12] > 1) fail(`interlace method ${data[12]} is not PNG's (0 or 1)`);
-      interlaced = data[12] === 1;
-      checkSize(width, height, depth, colour, fail);
-    } else if (type === "PLTE") palette = data;
+    if (type === "IHDR") fail(`it holds a second IHDR chunk, at byte ${at}`);
+    else if (type === "PLTE") palette = data;
     else if (type === "tRNS") trns = data;
     else if (type === "IDAT") idat.push(data);
     else if (type === "IEND") break;
     at += 12 + length;
   }
-  if (width < 1 || height < 1 || idat.length === 0) fail("no IHDR or no image data");
+  if (idat.length === 0) fail("it holds no image data (no IDAT chunk)");
   const { channels, name } = PNG_COLOURS[colour];
   const bits = channels * depth, bpp = Math.max(1, bits >> 3);
   const strideOf = (w: number) => Math.ceil((w * bits) / 8);
@@ -231,7 +304,7 @@ export async function decodePng(bytes: Uint8Array, path: string, lightBackground
   const paletteAlpha = (k: number) => (trns && k < trns.length ? trns[k] : 255);
   const key = (k: number) => (trns && trns.length >= 2 * (k + 1) ? (trns[2 * k] << 8) | trns[2 * k + 1] : -1);
   const images = new Uint8Array(width * height);
-  const bg = lightBackground ? 255 : 0;
+  const bg = options.lightBackground ? 255 : 0;
   let offset = 0;
   for (const p of passes) {
     if (!p.w || !p.h) continue;
@@ -319,7 +392,7 @@ function checkSize(width: number, height: number, depth: number, colour: number,
   }
 }
 
-/** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth). */
+/** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth), in place: returns the rows of samples. */
 function unfilter(
   raw: Uint8Array,
   height: number,
@@ -327,7 +400,9 @@ function unfilter(
   bpp: number,
   fail: (problem: string) => never,
 ): Uint8Array {
-  const out = new Uint8Array(height * stride);
+  // In place: row y's samples go to y * stride, before where its filtered bytes start (y * (stride + 1) + 1),
+  // so every byte is read before it is overwritten, and a, b, c are read from rows already undone.
+  const out = raw;
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)];
     const src = y * (stride + 1) + 1, row = y * stride, up = row - stride;
@@ -347,5 +422,5 @@ function unfilter(
       out[row + x] = (raw[src + x] + pred) & 0xff;
     }
   }
-  return out;
+  return out.subarray(0, height * stride);
 }

@@ -73,6 +73,16 @@ export interface LineChartOptions {
   yUnit?: string;
 }
 
+/** The smallest of `values` and `start`, without spreading `values` into arguments (a long series would overflow the stack). */
+function least(values: readonly number[], start: number): number {
+  return values.reduce((a, b) => (b < a ? b : a), start);
+}
+
+/** The largest of `values` and `start`, without spreading `values` into arguments. */
+function most(values: readonly number[], start: number): number {
+  return values.reduce((a, b) => (b > a ? b : a), start);
+}
+
 /**
  * A line chart with axes, ticks, a legend under the plot and an optional log
  * scale on y. A series of a single point is drawn as a large marker labelled
@@ -102,8 +112,8 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   const lg = (v: number) => (options.logY ? Math.log10(v) : v);
   const tf = (v: number) => (options.logY ? lg(Math.max(v, Number.isFinite(floor) ? floor : 1e-12)) : v);
   const ys = all.map((p) => tf(p[1]));
-  const [x0, x1] = options.xRange ?? [Math.min(...xs, 0), Math.max(...xs, 1)];
-  let y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const [x0, x1] = options.xRange ?? [least(xs, 0), most(xs, 1)];
+  let y0 = least(ys, Infinity), y1 = most(ys, -Infinity);
   if (!Number.isFinite(y0)) (y0 = 0, y1 = 1);
   if (!options.logY) y0 = Math.min(0, y0);
   if (y1 - y0 < 1e-9) (y0 = options.logY ? y0 - 0.5 : y0, y1 = y0 + 1);
@@ -177,7 +187,7 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
       }"${anchor} fill="${l.color}" font-weight="bold">${escapeXml(l.text)}</text>`,
     );
   }
-  const legendW = Math.max(m.l, ...legend.map((l) => l.x + 18 + textWidth(l.name))) - m.l;
+  const legendW = most(legend.map((l) => l.x + 18 + textWidth(l.name)), m.l) - m.l;
   parts.push(
     `<g class="legend"><rect class="legend-box" x="${m.l}" y="${plotH}" width="${legendW.toFixed(1)}" height="${
       legendRows * 18
@@ -201,7 +211,7 @@ export function confusionChart(confusion: readonly (readonly number[])[], title:
   const k = confusion.length, cell = 40, m = { l: 60, t: 56 };
   const W = m.l + k * cell + 16, H = m.t + k * cell + 40;
   const off = confusion.flatMap((row, i) => row.filter((_, j) => j !== i));
-  const maxOff = Math.max(1, ...off);
+  const maxOff = most(off, 1);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,

@@ -16,21 +16,8 @@ export interface TaskResult {
   readonly stderr: string;
 }
 
-/** Runs `deno task <name> <args>` in the repository (quiet: no "Task ..." line) and waits for it. */
-export async function task(name: string, ...args: string[]): Promise<TaskResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", name, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
-
-/** Starts `deno task <name> <args>` in the repository without waiting: the caller reads, kills and awaits it. */
-export function spawnTask(name: string, ...args: string[]): Deno.ChildProcess {
+/** `deno task <name> <args>` in the repository (quiet: no "Task ..." line), its output piped, no input. */
+function taskCommand(name: string, args: string[]): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", name, ...args],
     cwd: ROOT,
@@ -38,5 +25,16 @@ export function spawnTask(name: string, ...args: string[]): Deno.ChildProcess {
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
+  });
+}
+
+/** Runs `deno task <name> <args>` in the repository and waits for it. */
+export async function task(name: string, ...args: string[]): Promise<TaskResult> {
+  const out = await taskCommand(name, args).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** Starts `deno task <name> <args>` in the repository without waiting: the caller reads, kills and awaits it. */
+export function spawnTask(name: string, ...args: string[]): Deno.ChildProcess {
+  return taskCommand(name, args).spawn();
 }

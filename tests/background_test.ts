@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist, type Split } from "../data/mnist.ts";
-import { splitRanges } from "../engine/evaluator.ts";
+import { BackgroundEvaluator, splitRanges } from "../engine/evaluator.ts";
 import { evaluate, fit, type FitState, type PassResult } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
 import { createOptimizer } from "../engine/train.ts";
@@ -105,5 +105,21 @@ Deno.test("splitRanges: two halves that cover the training then the test pattern
     assert.equal(o.testTo, t);
     const size = (r: typeof w) => r.trainTo - r.trainFrom + r.testTo - r.testFrom;
     assert.ok(Math.abs(size(w) - size(o)) <= 1, `${n}, ${t}: ${size(w)} vs ${size(o)}`);
+  }
+});
+
+Deno.test("background evaluation: a worker that fails says why (weights whose outputs overflow)", async () => {
+  const mnist = await loadMnist();
+  const data = { train: first(mnist.train, 50), test: first(mnist.test, 50) };
+  const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 });
+  const evaluator = await BackgroundEvaluator.create(model, data);
+  try {
+    evaluator.start(new Float32Array(model.params.length).fill(3e38), splitRanges(50, 50)[0]);
+    assert.throws(
+      () => evaluator.collect(),
+      /^Error: The evaluation worker failed: Cannot evaluate the model: its score for class \d of image \d+ is (Infinity|NaN); a model must answer with finite numbers/,
+    );
+  } finally {
+    evaluator.close();
   }
 });

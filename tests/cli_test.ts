@@ -125,7 +125,7 @@ Deno.test("cli: bad option values name the option and what it takes", async () =
     [["--lr", "-1"], /Option --lr must be a number > 0, got "-1"/],
     [["--seed", "-3"], /Option --seed must be an integer >= 0, got "-3"/],
     [["--lr", "-.5"], /Option --lr must be a number > 0, got "-.5"/],
-    [["--threads", "0"], /Option --threads must be an integer >= 1, got "0"/],
+    [["--threads", "0"], /Option --threads must be an integer in 1..64, got "0"/],
     [["--threads", "65"], /Option --threads must be an integer in 1..64, got "65"/],
     [["--optimizer", "adam", "--mu", "0.1"], /Option --mu is SDLM's; the optimizer here is adam/],
     [["--curvature-memory", "1.5"], /Option --curvature-memory must be a number in 0..1, got "1.5"/],

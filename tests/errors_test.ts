@@ -112,11 +112,15 @@ Deno.test("errors: bad graph fields, unknown loss and optimizer, duplicate names
     /^Cannot build graph: field "input" must be a non-empty list/,
   );
   assert.equal(
-    buildError({ input: [4], layers: [], loss: { type: "hinge" } }).message,
+    buildError({ input: [4], layers: [], loss: { type: "map" } }).message,
+    `Cannot build graph: field "layers" must list at least one layer, got []`,
+  );
+  assert.equal(
+    buildError({ input: [4], layers: [{ type: "relu" }], loss: { type: "hinge" } }).message,
     `Cannot find registered loss type "hinge" for the graph's loss; registered loss types: map, mse-rbf, softmax-cross-entropy`,
   );
   assert.equal(
-    buildError({ input: [4], layers: [], loss: { type: "map", j: -1 } }).message,
+    buildError({ input: [4], layers: [{ type: "relu" }], loss: { type: "map", j: -1 } }).message,
     `Cannot build loss (map): field "j" must be a finite number >= 0, got -1`,
   );
   assert.equal(
@@ -128,7 +132,7 @@ Deno.test("errors: bad graph fields, unknown loss and optimizer, duplicate names
     `Cannot build layer 1: name "a" is used by an earlier layer`,
   );
   assert.equal(
-    buildError({ input: [4], layers: [], loss: { type: "map" }, extra: 1 }).message,
+    buildError({ input: [4], layers: [{ type: "relu" }], loss: { type: "map" }, extra: 1 }).message,
     `Cannot build graph: field "extra" is not a known field; expected "init", "input", "layers", "loss", "name"`,
   );
   const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry });

@@ -16,7 +16,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BUILTIN_LAYERS, createRegistries, defaultRegistry } from "../builtins.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { buildModel, type LayerSpec } from "../engine/model.ts";
@@ -33,6 +32,7 @@ import { randomFill } from "./_helpers.ts";
 import { assertClose, data, LAYER_CASES, onTestImages, trained } from "./_export_cases.ts";
 import { readModel, tensorFloats, tensorInts } from "./_onnx_reader.ts";
 import { type Results, runNode, runWeb } from "./_onnx_runtime.ts";
+import { task } from "./_task.ts";
 
 const LAYER_TOL = { rel: 1e-5, abs: 5e-5 };
 const SCORE_TOL = { rel: 1e-5, abs: 1e-4 };
@@ -331,18 +331,8 @@ async function pngOf(filtered: Uint8Array, width: number, height: number, colour
 
 // ---------------------------------------------------------------- commands
 
-const CLI = (name: string) => fileURLToPath(new URL(`../cli/${name}.ts`, import.meta.url));
-
-async function run(command: "export" | "predict", ...args: string[]) {
-  const perms = command === "export" ? ["--allow-read", "--allow-write"] : ["--allow-read"];
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...perms, CLI(command), ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** `deno task export` or `deno task predict`, with the task's own permissions. */
+const run = (command: "export" | "predict", ...args: string[]) => task(command, ...args);
 
 Deno.test("export: deno task export writes the model's file and deno task predict runs it on idx, PGM and PNG images", async () => {
   const model = await trained("lenet5-modern");

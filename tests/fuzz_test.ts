@@ -23,6 +23,16 @@
  *   RegistryError are TypeErrors) whose message starts `Cannot ` (the
  *   library's style: `Cannot load ...`, `Cannot resume from ...`,
  *   `Cannot build ...`, `Cannot parse ...`, `Cannot find registered ...`).
+ * - checkpoints that load (issue 26) also survive what a resumed run does
+ *   with them: the report before a pass (formatRecipe, settingsRows,
+ *   stalledWarning, the curves and index.html written to a folder), one more
+ *   pass of `fit` from the loaded state (on a few patterns of the model's
+ *   size), which completes or stops with a DivergenceError (training judged
+ *   the weights and state, and says so), and after it the report again and
+ *   a checkpoint that loads again. The mutations aim at every field the
+ *   checkpoint rules cover: settings (deviations, kernels, curvature loss,
+ *   batch), pass records, loss-curve points and length, optimizer state
+ *   values (negative or huge h_kk and second moments).
  *
  * Never another exception; no call over 2 s (asynchronous calls race a
  * timer, so a hang fails rather than stalls the suite); the resident set
@@ -31,12 +41,23 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
-import { type Checkpoint, checkpointPath, loadCheckpoint, type RunSettings, saveCheckpoint } from "../cli/_run.ts";
+import {
+  type Checkpoint,
+  checkpointPath,
+  fitOptionsOf,
+  loadCheckpoint,
+  type RunSettings,
+  saveCheckpoint,
+} from "../cli/_run.ts";
 import { gunzipIdx, IdxError, MAX_IDX_BYTES, parseIdx } from "../data/idx.ts";
 import { readIdxFile } from "../data/idx_file.ts";
 import { DEFAULT_DISTORTION } from "../data/distort.ts";
+import type { Split } from "../data/mnist.ts";
+import { PAPER_PREPROCESS } from "../data/preprocess.ts";
+import { formatRecipe, settingsRows, stalledWarning } from "../cli/train.ts";
+import { writeCurves, writeIndex } from "../report/report.ts";
 import { ImageError, readImages } from "../export/images.ts";
-import type { FitState } from "../engine/fit.ts";
+import { DivergenceError, fit, type FitState, type PassResult } from "../engine/fit.ts";
 import { MAX_BUFFER_BYTES } from "../engine/limits.ts";
 import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";
 import { floatsToBase64, modelFromJSON, modelToJSON } from "../engine/model_file.ts";
@@ -811,14 +832,28 @@ Deno.test("fuzz: mutated model files load or fail with a TypeError, RangeError o
 // 5. checkpoints
 
 /**
- * Valid checkpoints written by the library, as the CLI writes them: Adam on
- * lenet5-modern, SDLM on lenet5 (with every optional setting and the kept
- * h_kk), SGD with momentum on lenet5-modern.
+ * Valid checkpoints written by the library, as the CLI writes them after a
+ * pass (each field what `fit` records for such a run): Adam on
+ * lenet5-modern, SDLM on lenet5 (with every optional setting, the
+ * deviations and the kept h_kk), SGD with momentum on lenet5-modern after
+ * two passes.
  */
 async function writeBaseCheckpoints(dir: string): Promise<string[]> {
   const modern = PRESETS["lenet5-modern"], paper = PRESETS.lenet5;
-  const runs: RunSettings[] = [
-    {
+  const pass = (n: number, extra: Partial<PassResult> = {}): PassResult => ({
+    pass: n,
+    lr: 0.001,
+    loss: 0.25 / n,
+    trainError: 0.05 / n,
+    runningError: 0.06 / n,
+    testError: 0.04 / n,
+    seconds: 12.5,
+    evalSeconds: 1.5,
+    ...extra,
+  });
+  const curve = (...patterns: number[]) => patterns.map((p, i) => ({ patterns: p, loss: 0.5 / (i + 1) }));
+  const runs: [RunSettings, FitState][] = [
+    [{
       source: modern.name,
       graph: modern.graph,
       optimizer: modern.optimizer,
@@ -827,8 +862,9 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
       schedule: modern.schedule,
       seed: 0,
       curvatureSamples: 500,
-    },
-    {
+      kernels: "js",
+    }, { passesDone: 1, steps: 1875, history: [pass(1)], lossCurve: curve(1024, 2048, 3072) }],
+    [{
       source: paper.name,
       graph: paper.graph,
       optimizer: paper.optimizer,
@@ -836,8 +872,8 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
       batch: paper.batch,
       schedule: paper.schedule,
       seed: 3,
-      limit: 600,
-      maxSteps: 1000,
+      limit: 3000,
+      maxSteps: 5000,
       distort: DEFAULT_DISTORTION,
       shuffle: true,
       threads: 2,
@@ -845,9 +881,15 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
       curvatureMemory: 0.9,
       curvatureRate: 0.1,
       curvatureEvery: 10,
+      curvatureLoss: "mse-rbf",
       deviations: paper.deviations,
-    },
-    {
+    }, {
+      passesDone: 1,
+      steps: 3000,
+      history: [pass(1, { lr: 0.0005, curvatureSeconds: 0.2, stepRange: [2e-5, 0.005] })],
+      lossCurve: curve(1000, 2000, 3000),
+    }],
+    [{
       source: "lenet5-modern.json",
       graph: modern.graph,
       optimizer: { type: "sgd", lr: 0.01, momentum: 0.9 },
@@ -855,11 +897,11 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
       batch: 16,
       seed: 1,
       curvatureSamples: 500,
-    },
+    }, { passesDone: 2, steps: 7500, history: [pass(1), pass(2)], lossCurve: curve(1008, 2016, 60000, 61008) }],
   ];
   const rng = new Rng(7);
   const texts: string[] = [];
-  for (const settings of runs) {
+  for (const [settings, fit] of runs) {
     const model = buildModel(settings.graph, { registry: defaultRegistry, seed: settings.seed });
     const optimizer = createOptimizer(settings.optimizer, model, defaultRegistry);
     for (const [k, v] of Object.entries(optimizer.state)) {
@@ -867,12 +909,6 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
       else v.forEach((_, i) => v[i] = rng.uniform(0, 1e-3));
     }
     if (settings.curvatureMemory) optimizer.state.curvature = new Float32Array(model.trainableCount).fill(0.5);
-    const fit: FitState = {
-      passesDone: 1,
-      steps: 600,
-      history: [{ pass: 1, lr: 0.001, loss: 0.25, trainError: 0.05, testError: 0.04, seconds: 12.5 }],
-      lossCurve: [{ patterns: 300, loss: 0.5 }, { patterns: 600, loss: 0.3 }],
-    };
     await saveCheckpoint(dir, settings, model, optimizer, fit, 12.5);
     texts.push(await Deno.readTextFile(checkpointPath(dir)));
   }
@@ -884,8 +920,10 @@ const CHECKPOINT_PATHS: readonly string[][] = [
   ["format"],
   ["version"],
   ["settings"],
+  ["settings", "source"],
   ["settings", "graph"],
   ["settings", "graph", "input"],
+  ["settings", "graph", "layers"],
   ["settings", "optimizer"],
   ["settings", "optimizer", "type"],
   ["settings", "optimizer", "lr"],
@@ -894,27 +932,52 @@ const CHECKPOINT_PATHS: readonly string[][] = [
   ["settings", "seed"],
   ["settings", "schedule"],
   ["settings", "limit"],
+  ["settings", "maxSteps"],
   ["settings", "curvatureSamples"],
   ["settings", "curvatureMemory"],
+  ["settings", "curvatureRate"],
+  ["settings", "curvatureEvery"],
+  ["settings", "curvatureLoss"],
   ["settings", "distort"],
   ["settings", "distort", "scale"],
   ["settings", "threads"],
   ["settings", "shuffle"],
+  ["settings", "kernels"],
+  ["settings", "deviations"],
+  ["settings", "deviations", "0"],
+  ["settings", "deviations", "0", "setting"],
+  ["settings", "deviations", "0", "value"],
+  ["settings", "deviations", "1", "why"],
   ["fit"],
   ["fit", "passesDone"],
   ["fit", "steps"],
   ["fit", "history"],
+  ["fit", "history", "0"],
+  ["fit", "history", "0", "pass"],
+  ["fit", "history", "0", "lr"],
+  ["fit", "history", "0", "loss"],
+  ["fit", "history", "0", "trainError"],
+  ["fit", "history", "0", "runningError"],
+  ["fit", "history", "0", "seconds"],
+  ["fit", "history", "0", "stepRange"],
+  ["fit", "history", "1", "testError"],
   ["fit", "lossCurve"],
+  ["fit", "lossCurve", "0"],
+  ["fit", "lossCurve", "0", "patterns"],
+  ["fit", "lossCurve", "1", "patterns"],
+  ["fit", "lossCurve", "2", "loss"],
   ["wallSeconds"],
   ["params"],
   ["optimizerState"],
   ["optimizerState", "m"],
   ["optimizerState", "m", "count"],
   ["optimizerState", "m", "floats"],
+  ["optimizerState", "v", "floats"],
   ["optimizerState", "t"],
   ["optimizerState", "velocity"],
   ["optimizerState", "velocity", "count"],
   ["optimizerState", "curvature"],
+  ["optimizerState", "curvature", "floats"],
 ];
 
 /** The slot at `path`, when its parent exists. */
@@ -927,12 +990,15 @@ function slotAt(root: Record<string, unknown>, path: readonly string[]): Slot | 
   return isContainer(parent) ? { parent, key: path[path.length - 1], path: path.join(".") } : undefined;
 }
 
+/** Values that test the range of a field: the edges, just past them, and far past. */
+const EDGE_NUMBERS = [0, -0, 1, -1, 0.999, 1.001, 64, 65, 999, 1000, 1001, 5165, 5166, 1e9, -1e30, 1e38, 3.4e38];
+
 /** One random change aimed at a checkpoint's fields. */
 function mutateCheckpoint(rng: Rng, data: Record<string, unknown>): string {
   const s = slotAt(data, pick(rng, CHECKPOINT_PATHS));
-  if (s === undefined || rng.next() < 0.2) return mutateJson(rng, data);
+  if (s === undefined || rng.next() < 0.15) return mutateJson(rng, data);
   const old = getSlot(s);
-  const op = rng.int(6);
+  const op = rng.int(9);
   if (op === 0) {
     delete (s.parent as Record<string, unknown>)[s.key];
     return `delete ${s.path}`;
@@ -943,32 +1009,127 @@ function mutateCheckpoint(rng: Rng, data: Record<string, unknown>): string {
     return `${s.path} ${m.what}`;
   }
   if (op === 2) {
-    // Optimizer state that is well-formed but of the wrong kind or size.
+    // Optimizer state that is well-formed but of the wrong kind or size, or not the rule's.
     const v = pick(rng, [5, { floats: "", count: 0 }, { floats: floatsToBase64(new Float32Array(3)), count: 3 }]);
     const key = pick(rng, ["m", "v", "t", "curvature", "velocity", "extra"]);
     if (!isContainer(data.optimizerState)) return "nothing";
     (data.optimizerState as Record<string, unknown>)[key] = v;
     return `optimizerState.${key} = ${show(v)}`;
   }
-  const v = op === 3 && typeof old === "number"
-    ? pick(rng, [String(old), -old, old + 1, old * 1e9, 0.5, 2 ** 53, 1e300])
+  if (op === 3) {
+    // A value of optimizer state out of its range: a negative or huge h_kk or second moment, a step count.
+    const o = data.optimizerState as Record<string, { floats: string; count: number } | number> | undefined;
+    const keys = isContainer(o) ? Object.keys(o) : [];
+    if (keys.length === 0) return "nothing";
+    const key = pick(rng, keys), v = pick(rng, [-1e30, -1, -1e-30, 0, 1e30, 3.4e38, 0.5, 1.5]);
+    const state = o![key];
+    if (typeof state === "number") {
+      o![key] = v;
+      return `optimizerState.${key} = ${v}`;
+    }
+    if (!isContainer(state) || typeof state.floats !== "string") return "nothing";
+    const floats = decodeFloats(state.floats), i = rng.int(Math.max(1, floats.length));
+    if (floats.length) floats[i] = v;
+    state.floats = floatsToBase64(floats);
+    return `optimizerState.${key}[${i}] = ${v}`;
+  }
+  if (op === 4) {
+    // The loss curve: longer than any run records, out of order, or a point too close to the last.
+    const f = data.fit as Record<string, unknown> | undefined;
+    if (!isContainer(f) || !Array.isArray(f.lossCurve)) return "nothing";
+    const points = f.lossCurve as { patterns: number; loss: number }[];
+    const which = rng.int(3);
+    if (which === 0) {
+      const n = pick(rng, [2000, 20_000]);
+      f.lossCurve = Array.from({ length: n }, (_, i) => ({ patterns: 1000 * (i + 1), loss: 1 / (i + 1) }));
+      return `fit.lossCurve of ${n} points`;
+    }
+    if (which === 1) {
+      points.reverse();
+      return "fit.lossCurve reversed";
+    }
+    const last = points[points.length - 1]?.patterns ?? 0;
+    points.push({ patterns: last + pick(rng, [1, 999, 1000, 1e9]), loss: 0.1 });
+    return "fit.lossCurve point appended";
+  }
+  if (op === 5) {
+    // A whole pass record changed at once: missing, empty, or one more.
+    const f = data.fit as Record<string, unknown> | undefined;
+    if (!isContainer(f) || !Array.isArray(f.history)) return "nothing";
+    const v = pick(rng, [{}, null, "pass", { ...(f.history[0] as object), pass: 2 }]);
+    f.history[rng.int(f.history.length)] = v;
+    return `fit.history entry = ${show(v)}`;
+  }
+  const v = op <= 7 && typeof old === "number"
+    ? pick(rng, [String(old), -old, old + 1, old * 1e9, ...EDGE_NUMBERS])
     : randomValue(rng);
   setSlot(s, v);
   return `${s.path} = ${show(v)}`;
 }
 
+/** A split of `count` images for `model`'s input (rows, cols as the paper's padding needs), or null when it takes none. */
+function splitFor(model: Model, count: number, seed: number): Split | null {
+  const shape = model.inputShape, pad = PAPER_PREPROCESS.pad;
+  if (shape.length !== 3 || shape[0] !== 1 || shape[1] <= 2 * pad || shape[2] <= 2 * pad) return null;
+  const rows = shape[1] - 2 * pad, cols = shape[2] - 2 * pad, rng = new Rng(seed);
+  return {
+    images: Uint8Array.from({ length: count * rows * cols }, () => rng.int(256)),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % model.classes),
+    count,
+    rows,
+    cols,
+  };
+}
+
+/** What a resumed run's report does with its state: the recipe, the settings, the warnings, the charts and the page. */
+async function reportOn(dir: string, settings: RunSettings, state: FitState, classes: number, count: number) {
+  const warnings = state.history.flatMap((h) => stalledWarning(h, classes, settings) ?? []);
+  await writeCurves(dir, state, count);
+  await writeIndex(dir, `LeNet-5 run: ${settings.source}`, state, [], {
+    recipe: formatRecipe(settings),
+    settings: settingsRows(settings, { resume: dir }, { source: "fuzz", trainCount: count }),
+    warnings,
+    wallSeconds: 1,
+  });
+}
+
+/**
+ * What a resumed run does with a checkpoint that loaded: its report before a
+ * pass; one more pass of `fit` (on a few patterns of the model's size, one
+ * thread) from the loaded state; the report and the checkpoint after it,
+ * which must load again. `fit` may stop with a DivergenceError (the state
+ * trained into NaN, which training itself reports), never another error.
+ */
+async function resumeOnce(dir: string, loaded: Awaited<ReturnType<typeof loadCheckpoint>>): Promise<boolean> {
+  const { settings, model, optimizer, fit: state } = loaded;
+  const train = splitFor(model, 24, 1), test = splitFor(model, 8, 2);
+  await reportOn(dir, settings, state, model.classes, train?.count ?? 1);
+  if (!train || !test) return false;
+  const passes = state.passesDone + 1;
+  try {
+    await fit(model, optimizer, { train, test }, { ...fitOptionsOf(settings, model, defaultRegistry), passes }, state);
+  } catch (e) {
+    if (e instanceof DivergenceError) return false;
+    throw e;
+  }
+  const after = { ...settings, passes: Math.max(settings.passes, passes) };
+  await reportOn(dir, after, state, model.classes, train.count);
+  await saveCheckpoint(dir, after, model, optimizer, state, 2);
+  await loadCheckpoint(dir, defaultRegistry);
+  return true;
+}
+
 Deno.test("fuzz: mutated checkpoints resume or fail with an error saying Cannot resume, load, build or parse", async () => {
-  const SEED = 1305, CASES = 100;
+  const SEED = 1305, CASES = 160;
   const rng = new Rng(SEED), memory = new MemoryGuard();
-  let loaded = 0, refused = 0;
+  let refused = 0, trained = 0;
+  /** The checkpoints that loaded, and what was done to each. */
+  const loaded: { text: string; where: string }[] = [];
   await withTempDir(async (dir) => {
     const bases = await writeBaseCheckpoints(dir);
     const path = checkpointPath(dir);
-    // The unmutated checkpoints resume.
-    for (const text of bases) {
-      await Deno.writeTextFile(path, text);
-      await loadCheckpoint(dir, defaultRegistry);
-    }
+    // The unmutated checkpoints load, and survive a resumed pass.
+    for (const [b, text] of bases.entries()) loaded.push({ text, where: `base ${b} unmutated` });
     for (let c = 0; c < CASES; c++) {
       const b = rng.int(bases.length);
       const data = JSON.parse(bases[b]) as Record<string, unknown>;
@@ -996,12 +1157,26 @@ Deno.test("fuzz: mutated checkpoints resume or fail with an error saying Cannot 
             assert.equal(got.length, v.length, `${where}: optimizer state "${k}"`);
           }
         }
-        loaded++;
+        loaded.push({ text, where });
       } else {
         expectDocumented(outcome.error, where, cannot);
         refused++;
       }
     }
+    // What a resumed run does with each that loaded, before and after a pass, does not throw. Training
+    // allocates what a pass needs, so each resumed run has its own memory bound (the readers' is above).
+    const resumed = join(dir, "resumed");
+    await Deno.mkdir(resumed);
+    for (const { text, where } of loaded) {
+      await Deno.writeTextFile(path, text);
+      const run = await guarded(`${where}, resumed`, new MemoryGuard(), async () => {
+        return await resumeOnce(resumed, await loadCheckpoint(dir, defaultRegistry));
+      });
+      if (!run.ok) assert.fail(`${where}: the resumed run failed: ${(run.error as Error)?.stack ?? run.error}`);
+      if (where.includes("unmutated")) assert.ok(run.value, `${where}: trains a pass`);
+      if (run.value) trained++;
+    }
   });
-  assert.ok(loaded >= 5 && refused >= CASES / 2, `loaded ${loaded}, refused ${refused}`);
+  const n = loaded.length - 3;
+  assert.ok(n >= 10 && trained >= 10 && refused >= CASES / 2, `loaded ${n}, trained ${trained}, refused ${refused}`);
 });

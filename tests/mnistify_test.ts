@@ -10,6 +10,7 @@ import { mnistify } from "../data/mnistify.ts";
 import { evaluate } from "../engine/fit.ts";
 import { loadModel } from "../engine/model_file.ts";
 import { bigInverted } from "./_files.ts";
+import { task } from "./_task.ts";
 
 Deno.test("mnistify: test digits redrawn 280x280 and inverted are read as the originals (trained lenet5)", async () => {
   const { test } = await loadMnist();
@@ -70,20 +71,13 @@ Deno.test("mnistify: deno task predict reads test digits saved as large dark-on-
       const big = bigInverted(test.images.subarray(i * 784, (i + 1) * 784));
       const png = `${dir}/digit${i}.png`, seen = `${dir}/seen${i}.png`;
       await Deno.writeFile(png, await encodePng(big, 280, 280, 1));
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          "--allow-write",
-          new URL("../cli/predict.ts", import.meta.url).pathname,
-          ...["--model", new URL("../models/lenet5/lenet5.onnx", import.meta.url).pathname],
-          ...["--input", png, "--backend", "wasm", "--json", "--save-input", seen],
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      const out = await task(
+        "predict",
+        ...["--model", new URL("../models/lenet5/lenet5.onnx", import.meta.url).pathname],
+        ...["--input", png, "--backend", "wasm", "--json", "--save-input", seen],
+      );
+      assert.equal(out.code, 0, out.stderr);
+      const r = JSON.parse(out.stdout);
       assert.equal(r.predictions[0].class, engine[i], `digit ${i}: the class is the one of the original 28x28 digit`);
       assert.ok((await Deno.stat(seen)).size > 0, "--save-input wrote the 28x28 image");
     }

@@ -14,10 +14,11 @@
 /// <reference lib="dom" />
 import * as ort from "onnxruntime-web/webgpu";
 import { defaultRegistry } from "../builtins.ts";
-import { mnistify } from "../data/mnistify.ts";
+import { isBlank, mnistify } from "../data/mnistify.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { modelFromJSON } from "../engine/model_json.ts";
 import { exportOnnx, intermediateName } from "../export/onnx.ts";
+import { parseCode } from "../layers/rbf.ts";
 import { RBF_CODES } from "../presets/lenet5_data.ts";
 import type { ModelFile } from "../engine/model_json.ts";
 import { setupTraining, type TrainApi } from "./train.ts";
@@ -97,17 +98,40 @@ function predict(image: Uint8Array): Promise<Last> {
   return next;
 }
 
-async function predictNow(image: Uint8Array): Promise<Last> {
-  const s = await getSession();
+/** The outputs of `s` for one 28x28 image; an error naming the model if a score or probability is not finite. */
+async function runSession(s: ort.InferenceSession, image: Uint8Array, title: string) {
   const input = s.inputNames[0];
-  const t0 = performance.now();
   const feed = input === "image"
     ? new ort.Tensor("uint8", image, [1, 28, 28])
     : new ort.Tensor("float32", preprocess(image, 1, 28, 28), [1, 1, 32, 32]); // the paper's: pad, -0.1..1.175
   const out = await s.run({ [input]: feed });
-  const ms = performance.now() - t0;
   const probabilities = Array.from(outputOf(out, "probabilities")!.data as Float32Array);
   const distances = Array.from(outputOf(out, "scores")!.data as Float32Array);
+  for (const [name, values] of [["score", distances], ["probability", probabilities]] as const) {
+    const d = values.findIndex((v) => !Number.isFinite(v));
+    if (d >= 0) {
+      throw new Error(`Cannot trust ${title}: its ${name} for digit ${d} is ${values[d]} (are its weights too large?)`);
+    }
+  }
+  return { out, probabilities, distances };
+}
+
+async function predictNow(image: Uint8Array): Promise<Last> {
+  if (isBlank(image)) {
+    clearAnswer();
+    throw new Error("Cannot read the picture: it holds no ink (every pixel is the same grey level)");
+  }
+  const s = await getSession();
+  const t0 = performance.now();
+  let result;
+  try {
+    result = await runSession(s, image, current!.title);
+  } catch (e) {
+    clearAnswer();
+    throw e;
+  }
+  const { out, probabilities, distances } = result;
+  const ms = performance.now() - t0;
   const last: Last = {
     input: Array.from(image),
     class: Number((outputOf(out, "class")!.data as BigInt64Array)[0]),
@@ -126,12 +150,22 @@ async function predictNow(image: Uint8Array): Promise<Last> {
   return last;
 }
 
-/** The drawing (white ink on black) as an MNIST-style 28x28 image. */
-function padImage(): Uint8Array {
+/** The drawing (white ink on black) as an MNIST-style 28x28 image, or null when nothing is drawn. */
+function padImage(): Uint8Array | null {
   const { data, width, height } = ctx.getImageData(0, 0, pad.width, pad.height);
   const grey = new Uint8Array(width * height);
   for (let i = 0; i < grey.length; i++) grey[i] = data[4 * i];
-  return mnistify(grey, width, height).image;
+  const m = mnistify(grey, width, height);
+  return m.box ? m.image : null;
+}
+
+/** No answer on screen: the digit, the bars and the pictures of how it decided are cleared. */
+function clearAnswer(): void {
+  page.last = null;
+  $("digit").textContent = "–";
+  $("bars").replaceChildren();
+  $("f6").replaceChildren();
+  $("maps").replaceChildren();
 }
 
 let pending = false, again = false;
@@ -144,8 +178,12 @@ async function update(): Promise<void> {
   pending = true;
   try {
     const image = padImage();
-    drawGrey($<HTMLCanvasElement>("input28"), image, 28, 28);
-    await predict(image);
+    drawGrey($<HTMLCanvasElement>("input28"), image ?? new Uint8Array(784), 28, 28);
+    if (image) await predict(image);
+    else {
+      clearAnswer();
+      status.textContent = `${current?.title ?? "The model"}: draw a digit.`;
+    }
   } catch (e) {
     status.textContent = `error: ${(e as Error).message}`;
     console.warn(e);
@@ -199,7 +237,8 @@ function grid(values: ArrayLike<number>, w: number, h: number, scale: number, lo
   return c;
 }
 
-const code = (d: number) => Array.from(RBF_CODES[d], (ch) => (ch === "1" ? 1 : -1));
+/** The 7x12 RBF code of digit `d` (+1 ink, -1 background), row by row as F6's outputs are drawn. */
+const code = (d: number) => parseCode(RBF_CODES[d])!;
 
 function showInside(out: ort.InferenceSession.OnnxValueMapType, r: Last): void {
   const f6 = outputOf(out, intermediateName("F6"));
@@ -309,39 +348,59 @@ async function fromImageFile(file: Blob): Promise<void> {
   for (let i = 0; i < grey.length; i++) {
     grey[i] = 0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2];
   }
-  const image = mnistify(grey, w, h).image;
-  drawGrey($<HTMLCanvasElement>("input28"), image, 28, 28);
-  await predict(image);
+  const m = mnistify(grey, w, h);
+  drawGrey($<HTMLCanvasElement>("input28"), m.image, 28, 28);
+  if (!m.box) {
+    clearAnswer();
+    throw new Error(`Cannot read "${(file as File).name ?? "the picture"}": it holds no ink (it is one grey level)`);
+  }
+  await predict(m.image);
 }
+
+/** Shows an error of something the user gave (a picture, a model) in the status line. */
+const showError = (e: Error) => (status.textContent = `error: ${e.message}`);
 
 $<HTMLInputElement>("upload").addEventListener("change", (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
-  if (f) fromImageFile(f).catch((err) => (status.textContent = `error: ${err.message}`));
+  if (f) fromImageFile(f).catch(showError);
 });
 document.addEventListener("paste", (e) => {
   const f = [...(e.clipboardData?.files ?? [])].find((x) => x.type.startsWith("image/"));
-  if (f) fromImageFile(f).catch((err) => (status.textContent = `error: ${err.message}`));
+  if (f) fromImageFile(f).catch(showError);
 });
 document.addEventListener("dragover", (e) => e.preventDefault());
 document.addEventListener("drop", (e) => {
   e.preventDefault();
   const f = e.dataTransfer?.files?.[0];
   if (!f) return;
-  if (/\.(onnx|json)$/i.test(f.name)) ownModel(f);
-  else fromImageFile(f).catch((err) => (status.textContent = `error: ${err.message}`));
+  if (/\.(onnx|json)$/i.test(f.name)) ownModel(f).catch(showError);
+  else fromImageFile(f).catch(showError);
 });
 
-/** A model the user brings: an .onnx (raw or preprocessed input) or a model.json of this project. */
-function ownModel(file: File): void {
-  addModel({
-    name: file.name,
-    title: `your model ${file.name}`,
-    bytes: async () => {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      if (!/\.json$/i.test(file.name)) return bytes;
-      return onnxOf(JSON.parse(new TextDecoder().decode(bytes)), `"${file.name}"`);
-    },
-  });
+/**
+ * A model the user brings: an .onnx (raw or preprocessed input) or a
+ * model.json of this project. It joins the picker only once it loads and
+ * gives finite answers; otherwise the error names the file and the model in
+ * use stays.
+ */
+async function ownModel(file: File): Promise<void> {
+  const source = `"${file.name}"`;
+  let bytes: Uint8Array = new Uint8Array(await file.arrayBuffer());
+  try {
+    if (/\.json$/i.test(file.name)) {
+      let data: unknown;
+      try {
+        data = JSON.parse(new TextDecoder().decode(bytes));
+      } catch (e) {
+        throw new SyntaxError(`Cannot load ${source}: it is not JSON (${(e as Error).message.slice(0, 80)})`);
+      }
+      bytes = onnxOf(data, source);
+    }
+    await addModel({ name: file.name, title: `your model ${file.name}`, bytes: () => Promise.resolve(bytes) });
+  } catch (e) {
+    const message = (e as Error).message;
+    throw new Error(message.includes(file.name) ? message : `Cannot use your model ${source}: ${message}`);
+  }
 }
 
 /** Model-file data as the .onnx the page runs: raw uint8 images in, the layers' activations among the outputs. */
@@ -349,8 +408,27 @@ function onnxOf(data: unknown, source: string): Uint8Array {
   return exportOnnx(modelFromJSON(data, defaultRegistry, source), { rawInput: "uint8", intermediates: true });
 }
 
-/** A model joins the picker and becomes the current one. */
-function addModel(entry: ModelEntry): void {
+/**
+ * A model joins the picker and becomes the current one, once onnxruntime
+ * loads it and it gives finite answers on the drawing (or a blank image);
+ * otherwise it throws and the current model stays.
+ */
+async function addModel(entry: ModelEntry): Promise<void> {
+  const checked = chain.then(async () => {
+    const s = await ort.InferenceSession.create(await entry.bytes(), { executionProviders: [page.backend] });
+    try {
+      await runSession(s, padImage() ?? new Uint8Array(784), entry.title);
+    } catch (e) {
+      await s.release();
+      throw e;
+    }
+    return s;
+  });
+  chain = checked.catch(() => {});
+  const s = await checked;
+  await session?.release();
+  session = s;
+  sessionKey = `${entry.name}|${page.backend}`;
   models.push(entry);
   const sel = $<HTMLSelectElement>("model");
   sel.add(new Option(entry.title, String(models.length - 1)));
@@ -360,7 +438,7 @@ function addModel(entry: ModelEntry): void {
 }
 $<HTMLInputElement>("own").addEventListener("change", (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
-  if (f) ownModel(f);
+  if (f) ownModel(f).catch(showError);
 });
 
 // ---------------------------------------------------------------- tabs and training
@@ -378,7 +456,7 @@ $("tab-train").addEventListener("click", () => showTab("train"));
 function useTrained(m: ModelFile, title: string): void {
   const bytes = onnxOf(m, "the trained model");
   showTab("draw");
-  addModel({ name: `trained-${models.length}`, title, bytes: () => Promise.resolve(bytes) });
+  addModel({ name: `trained-${models.length}`, title, bytes: () => Promise.resolve(bytes) }).catch(showError);
 }
 page.train = setupTraining(useTrained, (m) => onnxOf(m, "the trained model"));
 
