@@ -73,6 +73,13 @@ try {
     return (await page.locator("#status").textContent()) ?? "";
   };
 
+  /** Empties the status line, so that the next error waited for is the next one shown. */
+  const clearStatus = () =>
+    page.evaluate(() => {
+      const d = (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } })
+        .document;
+      d.getElementById("status").textContent = "";
+    });
   // The Fig. 3 view of a real test digit: each canvas's grey levels and its caption.
   const digit = await predict(JSON.parse(await Deno.readTextFile(imageJson)));
   const figures = await page.locator("#f6 figure").evaluateAll((fs) =>
@@ -91,6 +98,7 @@ try {
 
   // A stroke on the pad, then Clear: the answer goes away.
   const box = (await page.locator("#pad").boundingBox())!;
+  await clearStatus();
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 4);
   await page.mouse.down();
   await page.mouse.move(box.x + box.width / 2, box.y + (3 * box.height) / 4, { steps: 5 });
@@ -109,6 +117,7 @@ try {
     )
   );
   await predict(digit.input);
+  await clearStatus();
   await page.locator("#upload").setInputFiles(`${files}/white.png`);
   await statusMatching(/^error/);
   const white = await shown();
@@ -117,15 +126,11 @@ try {
   const before = await picker();
   const refused: Record<string, { status: string; picker: { selected: string; count: number }; model?: string }> = {};
   for (const name of ["bad.json", "bad.onnx", "overflow.json"]) {
+    await clearStatus();
     await page.locator("#own").setInputFiles(`${files}/${name}`);
     const status = await statusMatching(/^error/);
     const after = await predict(digit.input).catch((e: Error) => ({ model: `error: ${e.message}` }));
     refused[name] = { status, picker: await picker(), model: after.model };
-    await page.evaluate(() => {
-      const d = (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } })
-        .document;
-      d.getElementById("status").textContent = "";
-    });
   }
   // A model that works joins the picker and answers.
   await page.locator("#own").setInputFiles(`${files}/good.json`);
