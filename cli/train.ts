@@ -21,7 +21,6 @@ import {
   writeFileAtomic,
 } from "../engine/model_file.ts";
 import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";
-import type { Registries } from "../engine/registry.ts";
 import { formatSummary } from "../engine/summary.ts";
 import { createOptimizer, type OptimizerSpec } from "../engine/train.ts";
 import { DEFAULT_MAP_J } from "../losses/map.ts";
