@@ -12,7 +12,7 @@ import { readIdxFile } from "../data/idx_file.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { readImages } from "../export/images.ts";
 import { isBlank, mnistify } from "../data/mnistify.ts";
-import { firstNonFiniteIndex } from "../engine/finite.ts";
+import { firstNonFiniteAnswer } from "../engine/finite.ts";
 import { writeFileAtomic } from "../engine/model_file.ts";
 import { encodePng } from "../report/png.ts";
 import { firstNonFiniteWeight, OnnxFormatError } from "../export/weights.ts";
@@ -227,14 +227,12 @@ export function main(args: string[]): Promise<number> {
     }
     await session.release();
     // A model whose weights are not finite, or overflow, answers NaN or Infinity: refuse it.
-    for (const [what, values] of [["score", scores], ["probability", probabilities]] as const) {
-      const bad = firstNonFiniteIndex(values);
-      if (bad >= 0) {
-        throw new Error(
-          `Cannot trust ONNX model "${modelPath}": its ${what} ${bad % k} for image ${Math.floor(bad / k)} is ` +
-            `${values[bad]}; are its weights finite numbers, small enough not to overflow?`,
-        );
-      }
+    const bad = firstNonFiniteAnswer(scores, probabilities, k);
+    if (bad) {
+      throw new Error(
+        `Cannot trust ONNX model "${modelPath}": its ${bad.output} ${bad.class} for image ${bad.sample} is ` +
+          `${bad.value}; are its weights finite numbers, small enough not to overflow?`,
+      );
     }
 
     let wrong = 0;

@@ -56,9 +56,38 @@ export function describeNonFinite(bad: NonFiniteParam): string {
 }
 
 /** The index of the first value of `values` that is NaN or infinite, or -1 when all are finite. */
-export function firstNonFiniteIndex(values: ArrayLike<number>): number {
+function firstNonFiniteIndex(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
   return -1;
+}
+
+/** Where the first answer of a model that is NaN or infinite sits: which output, sample and class. */
+export interface NonFiniteAnswer {
+  /** Which output: the model's score (RBF distance, logit) or the class probability. */
+  readonly output: "score" | "probability";
+  /** The sample, 0 the first of the batch. */
+  readonly sample: number;
+  /** The class. */
+  readonly class: number;
+  /** The value found there: NaN, Infinity or -Infinity. */
+  readonly value: number;
+}
+
+/**
+ * The first score, then the first probability, that is NaN or infinite
+ * among a batch's answers (`k` classes per sample, sample after sample), or
+ * null when all are finite: a model that gives one cannot be trusted.
+ */
+export function firstNonFiniteAnswer(
+  scores: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+  k: number,
+): NonFiniteAnswer | null {
+  for (const [output, values] of [["score", scores], ["probability", probabilities]] as const) {
+    const i = firstNonFiniteIndex(values);
+    if (i >= 0) return { output, sample: Math.floor(i / k), class: i % k, value: values[i] };
+  }
+  return null;
 }
 
 /** Where the first non-finite output of a model on the probe inputs sits. */
@@ -101,14 +130,10 @@ export function firstNonFiniteOutput(model: Model): NonFiniteOutput | null {
   const rng = new Rng(0x5eed);
   for (let i = size; i < x.length; i++) x[i] = rng.uniform(background, ink);
   const scores = Float64Array.from(model.forward(x, n));
-  const probabilities = model.probabilities();
-  const at = (output: NonFiniteOutput["output"], values: ArrayLike<number>): NonFiniteOutput | null => {
-    const i = firstNonFiniteIndex(values);
-    if (i < 0) return null;
-    const probe = Math.floor(i / k);
-    return { input: probe ? `pseudo-random input ${probe}` : "a blank image", output, class: i % k, value: values[i] };
-  };
-  return at("score", scores) ?? at("probability", probabilities);
+  const bad = firstNonFiniteAnswer(scores, model.probabilities(), k);
+  if (!bad) return null;
+  const input = bad.sample ? `pseudo-random input ${bad.sample}` : "a blank image";
+  return { input, output: bad.output, class: bad.class, value: bad.value };
 }
 
 /** "its score for class 3 on a blank image is Infinity": the place, for messages. */

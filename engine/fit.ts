@@ -11,7 +11,7 @@
 import type { Split } from "../data/mnist.ts";
 import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
-import { describeNonFinite, firstNonFinite, firstNonFiniteIndex } from "./finite.ts";
+import { describeNonFinite, firstNonFinite, firstNonFiniteAnswer } from "./finite.ts";
 import { batchProblem } from "./limits.ts";
 import { argmaxRows, type Model } from "./model.ts";
 import type { Floats, LossPlugin, OptimizerState, Shape } from "./types.ts";
@@ -383,15 +383,13 @@ export function evaluate(
     const scores = options.parallel ? options.parallel.forward(x, n) : model.forward(x, n);
     loss += plugin.forward(config, scores, labels, n, k);
     plugin.probabilities(config, scores, n, k, probs);
-    for (const [what, values] of [["score", scores], ["probability", probs]] as const) {
-      const bad = firstNonFiniteIndex(values.subarray(0, n * k));
-      if (bad >= 0) {
-        throw new RangeError(
-          `Cannot evaluate the model: its ${what} for class ${bad % k} of image ${from + s + Math.floor(bad / k)}${
-            split.source ? ` of "${split.source}"` : ""
-          } is ${values[bad]}; a model must answer with finite numbers (are its weights too large?)`,
-        );
-      }
+    const bad = firstNonFiniteAnswer(scores.subarray(0, n * k), probs.subarray(0, n * k), k);
+    if (bad) {
+      throw new RangeError(
+        `Cannot evaluate the model: its ${bad.output} for class ${bad.class} of image ${from + s + bad.sample}${
+          split.source ? ` of "${split.source}"` : ""
+        } is ${bad.value}; a model must answer with finite numbers (are its weights too large?)`,
+      );
     }
     argmaxRows(probs, n, k, predictions.subarray(s, s + n));
     for (let i = 0; i < n; i++) if (predictions[s + i] !== labels[i]) wrong++;

@@ -17,6 +17,7 @@ import { defaultRegistry } from "../builtins.ts";
 import { isBlank, mnistify } from "../data/mnistify.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { modelFromJSON } from "../engine/model_json.ts";
+import { firstNonFiniteAnswer } from "../engine/finite.ts";
 import { exportOnnx, intermediateName } from "../export/onnx.ts";
 import { parseCode } from "../layers/rbf.ts";
 import { RBF_CODES } from "../presets/lenet5_data.ts";
@@ -107,11 +108,11 @@ async function runSession(s: ort.InferenceSession, image: Uint8Array, title: str
   const out = await s.run({ [input]: feed });
   const probabilities = Array.from(outputOf(out, "probabilities")!.data as Float32Array);
   const distances = Array.from(outputOf(out, "scores")!.data as Float32Array);
-  for (const [name, values] of [["score", distances], ["probability", probabilities]] as const) {
-    const d = values.findIndex((v) => !Number.isFinite(v));
-    if (d >= 0) {
-      throw new Error(`Cannot trust ${title}: its ${name} for digit ${d} is ${values[d]} (are its weights too large?)`);
-    }
+  const bad = firstNonFiniteAnswer(distances, probabilities, distances.length);
+  if (bad) {
+    throw new Error(
+      `Cannot trust ${title}: its ${bad.output} for digit ${bad.class} is ${bad.value} (are its weights too large?)`,
+    );
   }
   return { out, probabilities, distances };
 }

@@ -56,7 +56,7 @@ import { notRegularFile, readFileBounded } from "../data/files.ts";
 import { isBlank } from "../data/mnistify.ts";
 import { mnistPackageDir } from "../data/mnist.ts";
 import { MNIST_FILE_NAMES } from "../data/split.ts";
-import { firstNonFiniteIndex } from "../engine/finite.ts";
+import { firstNonFiniteAnswer } from "../engine/finite.ts";
 import { grouped } from "../engine/limits.ts";
 import { ImageError, readPngHeader } from "../export/images.ts";
 import type { FolderLock } from "../data/out_folder.ts";
@@ -199,14 +199,12 @@ export class Predictor {
       const session = await this.#session(m);
       const out = await session.run({ image: new ort.Tensor("uint8", image, [1, 28, 28]) });
       const probabilities = out.probabilities.data as Float32Array, distances = out.scores.data as Float32Array;
-      for (const [what, values] of [["score", distances], ["probability", probabilities]] as const) {
-        const i = firstNonFiniteIndex(values);
-        if (i >= 0) {
-          throw new ApiError(
-            500,
-            `model "${m.name}" gave a non-finite output for this image: its ${what} ${i} is ${values[i]}`,
-          );
-        }
+      const bad = firstNonFiniteAnswer(distances, probabilities, distances.length);
+      if (bad) {
+        throw new ApiError(
+          500,
+          `model "${m.name}" gave a non-finite output for this image: its ${bad.output} ${bad.class} is ${bad.value}`,
+        );
       }
       return {
         class: Number((out.class.data as BigInt64Array)[0]),
