@@ -6,13 +6,14 @@
  *
  * A finished run is kept as a small record in docs/runs/NAME.json (its
  * command, machine and every pass), which is committed; the tables of
- * docs/results.md are rebuilt from those records between its
- * `<!-- table:GROUP -->` and `<!-- /table -->` markers, and the prose around
- * them is left alone.
+ * docs/results.md (today's recipe) and docs/log.md (what was tried) are
+ * rebuilt from those records between their `<!-- table:GROUP -->` and
+ * `<!-- /table -->` markers, and results.md's `<!-- deviations -->` block
+ * from the lenet5 preset's data; the prose around them is left alone.
  *
  *   deno task reproduce                    # every recipe, one after the other, then the tables
  *   deno task reproduce default-seed0 push-samples100-seed1   # some of them, by name
- *   deno task reproduce --table            # only record what has run and rewrite the tables
+ *   deno task reproduce --table            # only record what has run and rewrite the tables (no training)
  *   deno task reproduce --list             # the recipes and their commands
  *
  * @module
@@ -21,8 +22,9 @@ import { join } from "node:path";
 import { cpuModel } from "./_docs.ts";
 import { parseArgs } from "node:util";
 import { LENET5_SETTINGS, PRESETS } from "../presets/presets.ts";
+import { deviationsTable, withDeviations } from "../report/deviations.ts";
 
-/** Which table of docs/results.md a recipe belongs to. */
+/** Which generated table (of docs/results.md or docs/log.md) a recipe belongs to. */
 type Group =
   | "recipes"
   | "seeds"
@@ -65,7 +67,7 @@ const onSeeds = (on: number[], group: Group, prefix: string, what: string, args:
 const seeds = (n: number, group: Group, prefix: string, what: string, args: string[], from = 0): Recipe[] =>
   onSeeds(Array.from({ length: n }, (_, i) => from + i), group, prefix, what, args);
 
-/** A variant of the default run on some seeds, for the push's screening table (one row per prefix). */
+/** A variant run on some seeds, for the screening table (one row per prefix). */
 const screen = (prefix: string, what: string, args: string[], on: number[]): Recipe[] =>
   onSeeds(on, "screen", prefix, what, args);
 
@@ -76,43 +78,42 @@ const seedOf = (r: Recipe) => Number(r.args[r.args.indexOf("--seed") + 1]);
 const variantOf = (r: Recipe) => r.name.replace(/-seed\d+$/, "");
 
 /**
- * The JS kernels: the runs recorded before the WebAssembly kernels became the default keep their kernels, so that
- * their commands give their numbers again (the two kernels agree to about 1e-6, not bit for bit).
+ * The JS kernels: recipes measured on them name them, so that their commands give their numbers again (the two kernels
+ * agree to about 1e-6, not bit for bit).
  */
 const JS = ["--kernels", "js"];
 
 /**
- * S2's and S4's coefficients and biases drawn like every weight, as they were before the default started them as 2x2
- * averaging: `--init` sets every layer's init, and the recipes measured then keep it, so that their commands still
- * give their numbers.
+ * S2's and S4's coefficients and biases drawn like every weight (the lenet5 preset starts them as 2x2 averaging):
+ * `--init` sets every layer's init.
  */
 const DRAWN = ["--init", "paper-sqrt"];
 
-/** SDLM's mu of the default before it went to 0.1 (and S2, S4 drawn): the recipes measured then keep both. */
+/** SDLM's mu at 0.03, with S2 and S4 drawn. */
 const MU003 = [...DRAWN, "--mu", "0.03"];
 
-/** A screened variant of the default with mu 0.1 given (its command keeps its meaning if the default's mu changes). */
+/** A screened variant with S2 and S4 drawn and mu 0.1 named in its command. */
 const mu01 = (name: string, what: string, args: string[], on: number[]): Recipe[] =>
   screen(`push-mu01-${name}`, `the default recipe with ${what}`, [...DRAWN, "--mu", "0.1", ...args], on);
 
-/** The recipes, in the order of docs/results.md's tables. */
+/** The recipes, in the order of the tables of docs/results.md and docs/log.md. */
 export const RECIPES: readonly Recipe[] = [
   ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
   ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", ["--distort"]),
-  // The paper's mu with S2 and S4 starting as averaging.
+  // The paper's mu 0.02 with S2 and S4 starting as averaging.
   ...seeds(10, "avg-mu002-seeds", "avg-mu002", "the default recipe with the paper's mu 0.02", ["--mu", "0.02"]),
-  // The default before S2 and S4 started as 2x2 averaging, without and with distortions.
+  // S2 and S4 drawn like every weight, without and with distortions.
   ...seeds(5, "drawn-seeds", "drawn", "the default recipe with S2 and S4 drawn like every weight", [...DRAWN]),
   ...seeds(3, "drawn-distort-seeds", "drawn-distort", "the same with distortions", [...DRAWN, "--distort"]),
-  // The default before mu went from 0.03 to 0.1, on both kernels and with distortions.
+  // mu 0.03 with S2 and S4 drawn, on both kernels and with distortions.
   ...seeds(5, "mu003-seeds", "mu003", "the default recipe with mu 0.03", [...MU003]),
   ...seeds(5, "mu003-js-seeds", "mu003-js", "the default recipe with mu 0.03 on the JS kernels", [...JS, ...MU003]),
   ...seeds(3, "mu003-distort-seeds", "mu003-distort", "the same with distortions", [...JS, ...MU003, "--distort"]),
-  // Fifteen more seeds of each (5-19), to compare them on twenty.
+  // Seeds 5-19 of three of them, to compare them on twenty seeds.
   ...seeds(15, "more-seeds", "default", "the default lenet5 recipe", [], 5),
   ...seeds(15, "more-seeds", "drawn", "the default recipe with S2 and S4 drawn like every weight", [...DRAWN], 5),
   ...seeds(15, "more-seeds", "mu003", "the default recipe with mu 0.03", [...MU003], 5),
-  // The default before SDLM's mu went from the paper's 0.02 to 0.03.
+  // The paper's mu 0.02 with S2 and S4 drawn, on the JS kernels.
   ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", [...JS, ...DRAWN, "--mu", "0.02"]),
   ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", [
     ...JS,
@@ -121,25 +122,25 @@ export const RECIPES: readonly Recipe[] = [
     "0.02",
     "--distort",
   ]),
-  // The push: h_kk estimated on 100 patterns before each pass, as the authors' later library did.
+  // h_kk estimated on 100 patterns before each pass, as the authors' later library did.
   ...seeds(5, "samples100-seeds", "push-samples100", "the mu 0.03 recipe with h_kk from 100 patterns", [
     ...JS,
     ...MU003,
     "--curvature-samples",
     "100",
   ]),
-  // The push: h_kk from the MSE criterion's curvature (E = y_D), the MAP loss giving the gradients.
+  // h_kk from the MSE criterion's curvature (E = y_D), the MAP loss giving the gradients.
   ...seeds(5, "mse-curvature-seeds", "push-mse-curvature", "the mu 0.03 recipe with h_kk from the MSE criterion", [
     ...MU003,
     "--curvature-loss",
     "mse-rbf",
   ]),
-  // The push: a new pattern order every pass instead of one fixed order.
+  // A new pattern order every pass instead of one fixed order.
   ...seeds(5, "shuffle-seeds", "push-shuffle", "the mu 0.03 recipe with a new pattern order every pass", [
     ...MU003,
     "--shuffle",
   ]),
-  // The push's screening: variants on seeds 0 and 2 first (where mu 0.03 ended highest), on all five if they helped.
+  // The screening: variants on seeds 0 and 2 first (where mu 0.03 ended highest), on all five if they helped.
   ...screen("push-mu005", "the default recipe with mu 0.05", [...DRAWN, "--mu", "0.05"], [0, 2, 1, 4]),
   ...screen("push-eta15", "the mu 0.03 recipe with every eta x1.5", [...MU003, "--eta-scale", "1.5"], [0, 2]),
   ...screen("push-samples2000", "the mu 0.03 recipe with h_kk from 2,000 patterns", [
@@ -260,7 +261,7 @@ export interface RunRecord {
   readonly trainError: number | null;
   readonly wallSeconds: number | null;
   readonly machine?: unknown;
-  /** A run from before records were kept: its table numbers, without the per-pass history. */
+  /** A run without a per-pass record: its table numbers only. */
   readonly legacy?: {
     readonly note: string;
     readonly best: [number, number | null];
@@ -456,16 +457,16 @@ export function table(group: Group, records: ReadonlyMap<string, RunRecord>): st
 }
 
 /**
- * The screening table: one row per variant after three reference rows (the default; the default before S2 and S4
- * started as 2x2 averaging, which every variant here changes one thing of; and that one with mu 0.03), a column per
- * seed with the test error after pass 20 (after pass 1 in brackets), the variant's mean over the seeds it ran, and the
- * two earlier recipes' means on those seeds.
+ * The screening table: one row per variant after three reference rows (the default; `--init paper-sqrt`, S2 and S4
+ * drawn, which every variant here changes one thing of; and that one with mu 0.03), a column per seed with the test
+ * error after pass 20 (after pass 1 in brackets), the variant's mean over the seeds it ran, and the two reference
+ * recipes' means on those seeds.
  */
 function screenTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunRecord>): string {
   const seedsShown = [...new Set(shown.map(seedOf))].sort();
   const bySeed = (group: Group) =>
     new Map(RECIPES.filter((r) => r.group === group).map((r) => [seedOf(r), records.get(r.name)]));
-  const now = { label: "(the default)", runs: bySeed("seeds") };
+  const current = { label: "(the default)", runs: bySeed("seeds") };
   const refs = [
     { label: "`--init paper-sqrt` (the default before)", runs: bySeed("drawn-seeds") },
     { label: "`--init paper-sqrt --mu 0.03`", runs: bySeed("mu003-seeds") },
@@ -479,7 +480,7 @@ function screenTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunR
   ]);
   const meanOf = (rs: (RunRecord | undefined)[]) =>
     rs.every((r): r is RunRecord => r !== undefined) ? pct(mean(rs.map((r) => r.testError))) : "-";
-  for (const ref of [now, ...refs]) {
+  for (const ref of [current, ...refs]) {
     const runs = seedsShown.map((s) => ref.runs.get(s));
     lines.push(row([ref.label, ...runs.map(errorsCell), meanOf(runs), "", ""]));
   }
@@ -501,8 +502,7 @@ function screenTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunR
 }
 
 /**
- * The default, the default before S2 and S4 started as 2x2 averaging (`drawn`) and that one with mu 0.03 on seeds
- * 5-19, seed by seed (test error after pass 20, after pass 1 in brackets), then the means over seeds 0-4, 5-9, 10-19,
+ * The default, S2 and S4 drawn (`drawn`) and that one with mu 0.03 on seeds 5-19, seed by seed (test error after pass 20, after pass 1 in brackets), then the means over seeds 0-4, 5-9, 10-19,
  * 0-9 and 0-19 (each where the recipe has every seed).
  */
 function moreSeedsTable(shown: readonly Recipe[], records: ReadonlyMap<string, RunRecord>): string {
@@ -545,34 +545,37 @@ function moreSeedsTable(shown: readonly Recipe[], records: ReadonlyMap<string, R
   return lines.join("\n");
 }
 
-/** The default recipe's departures from the paper, from the preset's own data. */
-function deviationTable(): string {
-  const lines = head(["setting", "the paper", "the default", "why (measured)", "flag for the paper's reading"]);
-  for (const d of PRESETS.lenet5.deviations ?? []) {
-    lines.push(row([d.setting, d.paper, d.here, d.why, `\`${d.literal}\``]));
-  }
-  return lines.join("\n");
-}
+/** The documents whose `<!-- table:GROUP -->` blocks are rewritten: today's recipe, and the log of what was tried. */
+const DOCS = ["results.md", "log.md"].map((f) => join(root, "docs", f));
 
-/** Rewrites every `<!-- table:GROUP -->` ... `<!-- /table -->` block of docs/results.md. */
-async function writeTables(): Promise<string> {
+/**
+ * Rewrites every `<!-- table:GROUP -->` ... `<!-- /table -->` block of docs/results.md and docs/log.md (a group may
+ * sit in either), and results.md's `<!-- deviations -->` block from the lenet5 preset's data.
+ */
+async function writeTables(): Promise<void> {
   const records = new Map<string, RunRecord>();
   for (const r of RECIPES) {
     const rec = await readJson<RunRecord>(recordPath(r.name));
     if (rec) records.set(r.name, rec);
   }
-  const path = join(root, "docs", "results.md");
-  const text = await Deno.readTextFile(path);
-  const out = text.replace(
-    /(<!-- table:([a-z0-9-]+) -->)[\s\S]*?(<!-- \/table -->)/g,
-    (_m, open: string, group: string, close: string) =>
-      `${open}\n\n${group === "deviations" ? deviationTable() : table(group as Group, records)}\n\n${close}`,
-  );
-  if (out !== text) {
-    await Deno.writeTextFile(path + ".tmp-reproduce", out);
-    await Deno.rename(path + ".tmp-reproduce", path);
+  const shown = new Set<string>();
+  for (const path of DOCS) {
+    const text = await Deno.readTextFile(path);
+    let out = text.replace(
+      /(<!-- table:([a-z0-9-]+) -->)[\s\S]*?(<!-- \/table -->)/g,
+      (_m, open: string, group: string, close: string) => {
+        shown.add(group);
+        return `${open}\n\n${table(group as Group, records)}\n\n${close}`;
+      },
+    );
+    if (path.endsWith("results.md")) out = withDeviations(out, deviationsTable(PRESETS.lenet5.deviations ?? []));
+    if (out !== text) {
+      await Deno.writeTextFile(path + ".tmp-reproduce", out);
+      await Deno.rename(path + ".tmp-reproduce", path);
+    }
   }
-  return out;
+  const missing = [...new Set(RECIPES.map((r) => r.group))].filter((g) => !shown.has(g));
+  if (missing.length) console.error(`No <!-- table:GROUP --> block in docs/ for ${missing.join(", ")}`);
 }
 
 if (import.meta.main) {
@@ -596,7 +599,7 @@ if (import.meta.main) {
   await writeTables();
   // The tables' column widths and the records' layout as `deno fmt` (and so `deno task ok`) wants them.
   await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--quiet", join(root, "docs", "results.md"), join(root, "docs", "runs")],
+    args: ["fmt", "--quiet", ...DOCS, join(root, "docs", "runs")],
   }).output();
-  console.log("docs/results.md: tables rewritten from docs/runs/*.json");
+  console.log("docs/results.md, docs/log.md: tables rewritten from docs/runs/*.json");
 }
