@@ -14,7 +14,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { loadModel } from "../engine/model_file.ts";
@@ -26,8 +25,8 @@ import { DecodePool } from "../web/decode_pool.ts";
 import { handler, MAX_API_PIXELS, MAX_BODY_BYTES, Predictor, startServer } from "../web/server.ts";
 import { compress, png } from "./_files.ts";
 import { portOf, rawRequest, type RawResponse } from "./_http.ts";
+import { deno, ROOT, run } from "./_task.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MB = 2 ** 20;
 const mnist = loadMnist();
 
@@ -241,7 +240,7 @@ Deno.test("server: a model with non-finite outputs is a 500 naming it; a model f
     model.params.fill(3e38);
     await Deno.writeFile(join(dir, "overflow.onnx"), exportOnnx(model, { rawInput: "uint8" }));
     const fifo = join(dir, "fifo.onnx");
-    assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    assert.equal((await run("mkfifo", [fifo])).code, 0);
     const predictor = new Predictor([
       { ...shipped, name: "overflow", onnx: "overflow.onnx" },
       { ...shipped, name: "fifo", onnx: "fifo.onnx" },
@@ -387,10 +386,10 @@ Deno.test("server: symlinks, FIFOs and sockets in the site folder answer 404 and
       await Deno.symlink(outside, join(site, "linked"));
       await Deno.symlink(join(site, "index.html"), join(site, "alias.html"));
       await Deno.symlink(join(outside, "passwd"), join(site, "models", "passwd.json"));
-      assert.equal((await new Deno.Command("mkfifo", { args: [join(site, "fifo")] }).output()).code, 0);
+      assert.equal((await run("mkfifo", [join(site, "fifo")])).code, 0);
       // A socket file left by a process that exits without closing it (the tests may not listen on unix sockets).
       const listen = `Deno.listen({ transport: "unix", path: ${JSON.stringify(join(site, "socket"))} }); Deno.exit(0);`;
-      assert.equal((await new Deno.Command(Deno.execPath(), { args: ["eval", listen] }).output()).code, 0);
+      assert.equal((await deno(["eval", listen])).code, 0);
       assert.ok((await Deno.lstat(join(site, "socket"))).isSocket);
       const paths = ["/passwd", "/linked/passwd", "/alias.html", "/models/passwd.json", "/fifo", "/socket"];
       // Twenty FIFO requests at once: each would pin a blocking thread if the FIFO were opened.
