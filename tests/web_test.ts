@@ -133,17 +133,17 @@ Deno.test("web: the API answers PNG and JSON requests as the engine does, and re
   }
 });
 
-Deno.test("web: 50 concurrent clients for 10 s lose no request and get no 5xx", async () => {
+Deno.test("web: 50 concurrent clients of 4 requests each lose no request and get no 5xx", async () => {
   const site = await Deno.makeTempDir({ prefix: "lenet5-web-" });
   const server = await startServer({ port: 0, site, quiet: true });
   try {
     const { test } = await mnist;
-    const until = performance.now() + 10_000;
+    const clients = 50, requests = 4;
     let ok = 0;
     const failures: string[] = [];
-    await Promise.all(Array.from({ length: 50 }, async (_, c) => {
+    await Promise.all(Array.from({ length: clients }, async (_, c) => {
       const body = JSON.stringify({ pixels: Array.from(test.images.subarray(c * 784, (c + 1) * 784)) });
-      while (performance.now() < until) {
+      for (let i = 0; i < requests; i++) {
         try {
           const r = await fetch(`${server.url}api/predict`, {
             method: "POST",
@@ -159,7 +159,7 @@ Deno.test("web: 50 concurrent clients for 10 s lose no request and get no 5xx", 
       }
     }));
     assert.deepEqual(failures.slice(0, 5), []);
-    assert.ok(ok > 50, `${ok} answers in 10 s`);
+    assert.equal(ok, clients * requests);
   } finally {
     await server.close();
     await Deno.remove(site, { recursive: true });
