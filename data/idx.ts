@@ -153,6 +153,17 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
+let inflated = 0;
+
+/**
+ * Bytes {@linkcode decompress} has handed out in this thread since the module
+ * loaded (every gzip idx file and PNG image read here): a count of work, not
+ * of time, that tests use to bound what a refusal costs.
+ */
+export function inflatedBytes(): number {
+  return inflated;
+}
+
 /**
  * Decompresses `parts` (one gzip or zlib stream, split anywhere) with the
  * web-standard DecompressionStream and hands the output to `onChunk` piece by
@@ -185,6 +196,7 @@ export async function decompress(
         return corrupt(e as Error);
       }
       if (result.done) return;
+      inflated += result.value.length;
       onChunk(result.value);
     }
   } catch (e) {

@@ -4,13 +4,11 @@
  * (tests/_ort_node.ts), so the test task itself needs no FFI permission.
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-web";
+import { deno, ROOT } from "./_task.ts";
 
 // One thread: no worker left running between tests, and the same order of sums every run.
 ort.env.wasm.numThreads = 1;
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** One graph input. */
 export interface Feed {
@@ -78,15 +76,9 @@ export async function runNode(modelPath: string, feeds: Record<string, Feed>): P
   const dir = await Deno.makeTempDir({ prefix: "lenet5-ort-node-" });
   try {
     const spec = await writeFeeds(dir, "", feeds);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: denoRun(["--allow-read", "--allow-ffi"], "_ort_node.ts", [modelPath, JSON.stringify(spec)]),
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    if (out.code !== 0) throw new Error(`onnxruntime-node failed (exit code ${out.code}):\n${stderr}`);
-    return JSON.parse(new TextDecoder().decode(out.stdout));
+    const out = await deno(denoRun(["--allow-read", "--allow-ffi"], "_ort_node.ts", [modelPath, JSON.stringify(spec)]));
+    if (out.code !== 0) throw new Error(`onnxruntime-node failed (exit code ${out.code}):\n${out.stderr}`);
+    return JSON.parse(out.stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -94,16 +86,11 @@ export async function runNode(modelPath: string, feeds: Record<string, Feed>): P
 
 /** The WebGPU adapter Deno's navigator.gpu offers here (asked in a child process), or null with the reason. */
 export async function webGpuAdapter(): Promise<{ adapter: string | null; why: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      "const a = await navigator.gpu?.requestAdapter(); console.log(a ? a.info.description || a.info.vendor : '')",
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const adapter = new TextDecoder().decode(out.stdout).trim();
+  const out = await deno([
+    "eval",
+    "const a = await navigator.gpu?.requestAdapter(); console.log(a ? a.info.description || a.info.vendor : '')",
+  ]);
+  const adapter = out.stdout.trim();
   return adapter
     ? { adapter, why: adapter }
     : { adapter: null, why: "navigator.gpu offers no adapter (no GPU and no software driver such as Mesa's llvmpipe)" };
@@ -124,16 +111,10 @@ export async function runWebGpu(jobs: { model: Uint8Array; feeds: Record<string,
     }
     const jobsPath = join(dir, "jobs.json"), resultsPath = join(dir, "results.json");
     await Deno.writeTextFile(jobsPath, JSON.stringify(spec));
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: denoRun(["--allow-read", "--allow-write"], "_ort_webgpu.ts", [jobsPath, resultsPath]),
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
+    const out = await deno(denoRun(["--allow-read", "--allow-write"], "_ort_webgpu.ts", [jobsPath, resultsPath]));
     const written = await Deno.readTextFile(resultsPath).then((t) => JSON.parse(t), () => null);
     if (out.code !== 0 || !written?.results) {
-      throw new Error(`onnxruntime-web on WebGPU failed (exit code ${out.code}, signal ${out.signal}):\n${stderr}`);
+      throw new Error(`onnxruntime-web on WebGPU failed (exit code ${out.code}, signal ${out.signal}):\n${out.stderr}`);
     }
     return written.results;
   } finally {

@@ -7,18 +7,11 @@ import { buildModel } from "../engine/model.ts";
 import { saveModel } from "../engine/model_file.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { stalledWarning } from "../cli/train.ts";
+import { deno } from "./_task.ts";
 
 const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
-async function train(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", TRAIN, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+const train = (...args: string[]) => deno(["run", "--allow-read", "--allow-write", TRAIN, ...args]);
 
 Deno.test("cli: --summary prints the layer table of a preset with the paper's totals", async () => {
   const { code, stdout } = await train("--preset", "lenet5", "--summary");
@@ -177,13 +170,15 @@ Deno.test("cli: the stalled-run warning fires at chance level or a non-finite lo
 Deno.test("cli: --version prints the version from deno.json on every command", async () => {
   const { version, name } = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   for (const command of ["train", "eval", "export", "predict"]) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", fileURLToPath(new URL(`../cli/${command}.ts`, import.meta.url)), "--version"],
-      stdout: "piped",
-    }).output();
+    const out = await deno([
+      "run",
+      "--allow-read",
+      fileURLToPath(new URL(`../cli/${command}.ts`, import.meta.url)),
+      "--version",
+    ]);
     assert.equal(out.code, 0);
     assert.match(
-      new TextDecoder().decode(out.stdout),
+      out.stdout,
       new RegExp(`^${name} ${version.replaceAll(".", "\\.")} \\(deno task ${command}`),
     );
   }

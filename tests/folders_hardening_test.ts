@@ -16,7 +16,7 @@ import { saveModel, writeFileAtomic } from "../engine/model_file.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { SITE_FOLDER } from "../web/build.ts";
 import { withTempDir } from "./_files.ts";
-import { ROOT, spawnTask, task } from "./_task.ts";
+import { ROOT, run, spawnTask, task } from "./_task.ts";
 
 type Entry = { link: string } | { bytes: Uint8Array } | "folder";
 
@@ -178,17 +178,11 @@ Deno.test("folders: a build that fails half-way (a full disk) leaves the last si
       .sort((a, b) => b - a);
     const blocks = Math.floor((sizes[0] - 1) / 1024);
     assert.ok(sizes[1] < blocks * 1024 && sizes.length > 10, "all files but the largest fit");
-    const out = await new Deno.Command("bash", {
-      args: ["-c", 'ulimit -f "$1"; shift; exec "$@"', "bash", String(blocks), Deno.execPath(), "task", "--quiet"]
-        .concat(["web:build", "--out", dir]),
+    const limited = ["-c", 'ulimit -f "$1"; shift; exec "$@"', "bash", String(blocks), Deno.execPath()];
+    const { code, stderr } = await run("bash", [...limited, "task", "--quiet", "web:build", "--out", dir], {
       cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 1, stderr);
+    });
+    assert.equal(code, 1, stderr);
     assert.equal(stderr, `error: Cannot build the site in "${dir}": file too large\n`, "one line, no stack trace");
     assert.deepEqual(await snapshot(dir), before, "the last site, byte for byte");
     assert.deepEqual(await temporaries(dir), []);

@@ -17,18 +17,21 @@
  * - every error (4xx, 5xx) from the server is JSON `{"error": string}`;
  * - a 200 from /api/predict is a class 0..9 with 10 finite probabilities;
  * - nothing is logged (console.error) while it runs: no stack trace;
- * - afterwards the server answers a good request exactly as before, and the
- *   resident set has grown by at most 300 MB.
+ * - afterwards the server answers a good request exactly as before, and its
+ *   decode pool holds no body; bounded work: the pool was handed at most one
+ *   body per request, none over MAX_BODY_BYTES or whose header declares more
+ *   than MAX_API_PIXELS pixels.
  */
 import assert from "node:assert/strict";
 import { loadMnist } from "../data/mnist.ts";
 import { Rng } from "../engine/rng.ts";
 import { encodePng } from "../report/png.ts";
-import { MAX_BODY_BYTES, startServer } from "../web/server.ts";
+import { readPngHeader } from "../export/images.ts";
+import { type DecodedImage, DecodePool } from "../web/decode_pool.ts";
+import { MAX_API_PIXELS, MAX_BODY_BYTES, startServer } from "../web/server.ts";
 import { bigInverted } from "./_files.ts";
 import { MalformedResponse, portOf, rawRequest, type RawResponse } from "./_http.ts";
 
-const MB = 2 ** 20;
 /** The seeds: each makes CASES requests. */
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 const CASES = 80;
@@ -38,8 +41,6 @@ const PARALLEL = 8;
 const BODY_TIMEOUT_MS = 250;
 /** The longest wait for one response: past it the connection counts as hanging. */
 const HANG_MS = 10_000;
-/** The most the resident set may grow over the whole run. */
-const RSS_LIMIT_MB = 300;
 
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[rng.int(items.length)];
 const chance = (rng: Rng, p: number) => rng.next() < p;
@@ -349,10 +350,21 @@ async function inParallel<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[
   return out;
 }
 
+/** The server's decode pool, recording the size and header's pixels of each body it is handed. */
+class RecordingPool extends DecodePool {
+  readonly bodies: { bytes: number; pixels: number }[] = [];
+  override decode(body: Uint8Array<ArrayBuffer>): Promise<DecodedImage> {
+    const { width, height } = readPngHeader(body, "body");
+    this.bodies.push({ bytes: body.length, pixels: width * height });
+    return super.decode(body);
+  }
+}
+
 Deno.test("fuzz: the HTTP layer answers every malformed request well-formed, with a JSON error and no stack trace", async () => {
   const seeds = await seedBodies();
   const site = await Deno.makeTempDir({ prefix: "lenet5-fuzz-http-" });
-  const server = await startServer({ port: 0, site, quiet: true, bodyTimeoutMs: BODY_TIMEOUT_MS });
+  const decoder = new RecordingPool({ maxPixels: MAX_API_PIXELS });
+  const server = await startServer({ port: 0, site, quiet: true, bodyTimeoutMs: BODY_TIMEOUT_MS, decoder });
   const logged: string[] = [], original = console.error;
   try {
     const port = portOf(server.url);
@@ -363,20 +375,6 @@ Deno.test("fuzz: the HTTP layer answers every malformed request well-formed, wit
         body: JSON.stringify({ pixels: seeds.pixels[0] }),
       }).then((r) => r.json());
     const before = await good();
-    // Both decode workers started first: a worker's first start loads (and on a fresh checkout type-checks) its
-    // module, which takes memory once, not per request.
-    const digit = seeds.pngs[seeds.pngs.length - 4];
-    await Promise.all(
-      [0, 1].map(() =>
-        fetch(`${server.url}api/predict`, {
-          method: "POST",
-          headers: { "content-type": "image/png" },
-          body: digit.slice(),
-        })
-          .then((r) => r.json())
-      ),
-    );
-    const rss = Deno.memoryUsage().rss;
     console.error = (...args: unknown[]) => logged.push(args.map(String).join(" "));
     const failures: string[] = [];
     const statuses = new Map<number | string, number>();
@@ -407,8 +405,11 @@ Deno.test("fuzz: the HTTP layer answers every malformed request well-formed, wit
     // Every kind of answer was reached: the fuzzing is not all refused at the door.
     for (const s of [200, 400, 404, 405, 408, 413, 415, 422]) assert.ok(statuses.has(s), `no ${s} in ${[...statuses]}`);
     assert.deepEqual(await good(), before, "a good request answers as before");
-    const growth = (Deno.memoryUsage().rss - rss) / MB;
-    assert.ok(growth <= RSS_LIMIT_MB, `the resident set grew by ${growth.toFixed(0)} MB`);
+    assert.equal(decoder.pending, 0, "bodies left in the decode pool");
+    assert.ok(decoder.bodies.length <= SEEDS.length * CASES, `${decoder.bodies.length} bodies decoded`);
+    for (const { bytes, pixels } of decoder.bodies) {
+      assert.ok(bytes <= MAX_BODY_BYTES && pixels <= MAX_API_PIXELS, `a body of ${bytes} bytes, ${pixels} pixels`);
+    }
   } finally {
     console.error = original;
     await server.close();

@@ -19,7 +19,7 @@ import { PRESETS } from "../presets/presets.ts";
 import { encodePng } from "../report/png.ts";
 import { lineChart } from "../report/svg.ts";
 import { compress, idxFile, png, withTempDir, writeMnistFolder } from "./_files.ts";
-import { spawnTask, type TaskResult } from "./_task.ts";
+import { resultOf, run as runProgram, spawnTask, type TaskResult } from "./_task.ts";
 
 /** Longest a command may run here before the test calls it a hang (a guard, not a measurement). */
 const HANG_MS = 120_000;
@@ -52,8 +52,7 @@ async function run(name: string, ...args: string[]): Promise<TaskResult> {
     await done;
     assert.fail(`deno task ${name} ${args.join(" ")}: still running after ${HANG_MS / 1000} s, killed`);
   }
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: first.code, stdout: text(first.stdout), stderr: text(first.stderr) };
+  return resultOf(first);
 }
 
 /** Asserts that the command failed with exit code `code` and an error matching `message`. */
@@ -84,8 +83,7 @@ const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 Deno.test("inputs: devices and FIFOs are refused at once by every reader, never read, never waited on", async () => {
   await withTempDir(async (dir) => {
     const fifo = join(dir, "fifo");
-    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
-    assert.equal(made.code, 0, "mkfifo");
+    assert.equal((await runProgram("mkfifo", [fifo])).code, 0, "mkfifo");
     const onnx = join(dir, "m.onnx"), digit = join(dir, "digit.idx");
     await Deno.writeFile(onnx, exportOnnx(lenet5(), { rawInput: "uint8" }));
     await Deno.writeFile(digit, idxImages(bar()));
@@ -97,7 +95,7 @@ Deno.test("inputs: devices and FIFOs are refused at once by every reader, never 
     await Deno.remove(join(fifoData, "t10k-labels-idx1-ubyte"));
     await Deno.mkdir(fifoRun);
     for (const f of [join(fifoData, "t10k-labels-idx1-ubyte"), join(fifoRun, "checkpoint.json")]) {
-      assert.equal((await new Deno.Command("mkfifo", { args: [f] }).output()).code, 0);
+      assert.equal((await runProgram("mkfifo", [f])).code, 0);
     }
     const model = join(dir, "model.json");
     await saveModel(model, lenet5());

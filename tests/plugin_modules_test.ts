@@ -18,6 +18,7 @@ import * as esbuild from "esbuild";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../web/server.ts";
+import { deno } from "./_task.ts";
 
 const GRAPH: GraphSpec = {
   input: [1, 32, 32],
@@ -87,14 +88,10 @@ Deno.test({
         logLevel: "silent",
       });
       await esbuild.stop();
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", fileURLToPath(new URL("./_plugin_browser.ts", import.meta.url)), server.url],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(120_000),
-      }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      const browser = fileURLToPath(new URL("./_plugin_browser.ts", import.meta.url));
+      const out = await deno(["run", "-A", browser, server.url], { signal: AbortSignal.timeout(120_000) });
+      assert.equal(out.code, 0, out.stderr);
+      const r = JSON.parse(out.stdout);
       assert.deepEqual(r.errors, []);
       assert.ok(r.isolated);
       assert.equal(r.kernels, "wasm");

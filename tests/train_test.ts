@@ -5,17 +5,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { deno, spawnDeno } from "./_task.ts";
 
 const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
 async function train(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", TRAIN, "--quiet", ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  const out = await deno(["run", "--allow-read", "--allow-write", TRAIN, "--quiet", ...args]);
+  const text = out.stdout + out.stderr;
   assert.equal(out.code, 0, text);
   return text;
 }
@@ -154,13 +150,9 @@ Deno.test("train: a run stopped after pass 1 and resumed ends with the same weig
     assert.equal(await weights(d), await weights(c), "same weights after resume with --shuffle --curvature-memory");
     assert.notEqual(await weights(c), await weights(a));
     // An existing run is never overwritten by a new one.
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write", TRAIN, "--out", a, "--limit", "10"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const out = await deno(["run", "--allow-read", "--allow-write", TRAIN, "--out", a, "--limit", "10"]);
     assert.equal(out.code, 2);
-    assert.match(new TextDecoder().decode(out.stderr), /already holds a run; pass --resume/);
+    assert.match(out.stderr, /already holds a run; pass --resume/);
   } finally {
     await Deno.remove(base, { recursive: true });
   }
@@ -173,11 +165,20 @@ Deno.test("train: a run killed (SIGKILL) during pass 2 and resumed ends bit-iden
     const whole = join(base, "whole"), killed = join(base, "killed");
     await train(...common, "--out", whole);
     // Each pass evaluated before the next starts (--sequential): pass 2 begins right after pass 1's checkpoint.
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write", TRAIN, "--quiet", ...common, "--sequential", "--out", killed],
+    const child = spawnDeno([
+      "run",
+      "--allow-read",
+      "--allow-write",
+      TRAIN,
+      "--quiet",
+      ...common,
+      "--sequential",
+      "--out",
+      killed,
+    ], {
       stdout: "null",
       stderr: "null",
-    }).spawn();
+    });
     let exited = false;
     const status = child.status.then((s) => (exited = true, s));
     const checkpoint = join(killed, "checkpoint.json");

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildModel, defaultRegistry, PRESETS } from "../mod.ts";
+import { deno } from "./_task.ts";
 
 const ROOT = normalize(join(fileURLToPath(import.meta.url), "..", ".."));
 
@@ -38,16 +39,12 @@ const scores = model.forward(x, 2);
 console.log(JSON.stringify({ trainable: model.counts().trainable, kernels: model.kernels, scores: Array.from(scores) }));
 `,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-config", "--no-lock", `--allow-import=127.0.0.1:${port}`, script],
+    const out = await deno(["run", "--no-config", "--no-lock", `--allow-import=127.0.0.1:${port}`, script], {
       cwd: tmp,
       env: { DENO_DIR: join(tmp, "deno_dir"), NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, stderr);
-    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    });
+    assert.equal(out.code, 0, out.stderr);
+    const got = JSON.parse(out.stdout);
     assert.equal(got.trainable, 60_000);
     // The WebAssembly kernels load from the URL import too (the module is a .ts file of base64).
     assert.equal(got.kernels, "wasm");

@@ -19,6 +19,7 @@ import { createWasmKernels, wasmKernelsProblem } from "../engine/wasm/backend.ts
 import { C3_TABLE } from "../presets/lenet5_data.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { compare, randomFill } from "./_helpers.ts";
+import { deno } from "./_task.ts";
 
 const problem = wasmKernelsProblem();
 const ignore = problem !== null;
@@ -211,14 +212,10 @@ Deno.test({
   ignore,
   async fn() {
     const root = new URL("..", import.meta.url).pathname;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write", "--allow-run", "--allow-env", "cli/build_wasm.ts", "--check"],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, text);
+    const permissions = ["--allow-read", "--allow-write", "--allow-run", "--allow-env"];
+    const out = await deno(["run", ...permissions, "cli/build_wasm.ts", "--check"], { cwd: root });
+    const text = out.stdout + out.stderr;
+    assert.ok(out.code === 0, text);
     assert.match(text, /matches engine\/wasm\/assembly\/kernels\.ts/);
   },
 });

@@ -21,7 +21,7 @@ import { encodePng } from "../report/png.ts";
 import { shippedModels } from "../web/build.ts";
 import { startServer } from "../web/server.ts";
 import { withTempDir } from "./_files.ts";
-import { ROOT } from "./_task.ts";
+import { deno, ROOT } from "./_task.ts";
 
 const hasChromium = await Deno.stat("/usr/bin/chromium").then(() => true, () => false);
 
@@ -81,15 +81,12 @@ Deno.test({
       const server = await startServer({ port: 0, site, quiet: true });
       let r: Report;
       try {
-        const out = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", join(ROOT, "tests", "_web_page_browser.ts"), server.url, join(dir, "digit.json"), files],
-          env: { NO_COLOR: "1" },
-          stdout: "piped",
-          stderr: "piped",
+        const browser = join(ROOT, "tests", "_web_page_browser.ts");
+        const out = await deno(["run", "-A", browser, server.url, join(dir, "digit.json"), files], {
           signal: AbortSignal.timeout(240_000), // a hang fails the test instead of stalling the suite
-        }).output();
-        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-        r = JSON.parse(new TextDecoder().decode(out.stdout));
+        });
+        assert.equal(out.code, 0, out.stderr);
+        r = JSON.parse(out.stdout);
       } finally {
         await server.close();
       }

@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-web";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
@@ -16,10 +15,10 @@ import { evaluate } from "../engine/fit.ts";
 import { loadModel } from "../engine/model_file.ts";
 import { encodePng } from "../report/png.ts";
 import { bigInverted } from "./_files.ts";
+import { deno, ROOT } from "./_task.ts";
 import { shippedModels } from "../web/build.ts";
 import { MAX_BODY_BYTES, startServer } from "../web/server.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";
 
 const mnist = loadMnist();
@@ -134,17 +133,17 @@ Deno.test("web: the API answers PNG and JSON requests as the engine does, and re
   }
 });
 
-Deno.test("web: 50 concurrent clients for 10 s lose no request and get no 5xx", async () => {
+Deno.test("web: 50 concurrent clients of 4 requests each lose no request and get no 5xx", async () => {
   const site = await Deno.makeTempDir({ prefix: "lenet5-web-" });
   const server = await startServer({ port: 0, site, quiet: true });
   try {
     const { test } = await mnist;
-    const until = performance.now() + 10_000;
+    const clients = 50, requests = 4;
     let ok = 0;
     const failures: string[] = [];
-    await Promise.all(Array.from({ length: 50 }, async (_, c) => {
+    await Promise.all(Array.from({ length: clients }, async (_, c) => {
       const body = JSON.stringify({ pixels: Array.from(test.images.subarray(c * 784, (c + 1) * 784)) });
-      while (performance.now() < until) {
+      for (let i = 0; i < requests; i++) {
         try {
           const r = await fetch(`${server.url}api/predict`, {
             method: "POST",
@@ -160,7 +159,7 @@ Deno.test("web: 50 concurrent clients for 10 s lose no request and get no 5xx", 
       }
     }));
     assert.deepEqual(failures.slice(0, 5), []);
-    assert.ok(ok > 50, `${ok} answers in 10 s`);
+    assert.equal(ok, clients * requests);
   } finally {
     await server.close();
     await Deno.remove(site, { recursive: true });
@@ -190,23 +189,12 @@ Deno.test({
     try {
       // playwright-core reads /proc and the home folder: it runs in its own process with every permission.
       const n = 10;
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          join(ROOT, "tests", "_web_browser.ts"),
-          server.url,
-          String(n),
-          join(ROOT, "runs", "web-page.png"),
-        ],
-        env: { NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
+      const browser = join(ROOT, "tests", "_web_browser.ts"), png = join(ROOT, "runs", "web-page.png");
+      const out = await deno(["run", "-A", browser, server.url, String(n), png], {
         signal: AbortSignal.timeout(300_000), // a hang fails the test instead of stalling the suite
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, stderr);
-      const r = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      });
+      assert.equal(out.code, 0, out.stderr);
+      const r = JSON.parse(out.stdout) as {
         status: string;
         errors: string[];
         seen: Last[];
