@@ -99,10 +99,7 @@ export {
 export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
 export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";
 export {
-  checkSplitFits,
   DivergenceError,
-  evaluate,
-  type Evaluation,
   fit,
   type FitOptions,
   type FitState,
@@ -113,6 +110,9 @@ export {
   patternOrder,
   type Progress,
 } from "./engine/fit.ts";
+export { evaluate, type Evaluation, type Scorer } from "./engine/evaluate.ts";
+export { type PassEvalOptions, type PassEvaluation, PassEvaluations } from "./engine/pass_eval.ts";
+export { checkSplitFits, type DataSource, imageSource, type InputSpec, isSplit, tensorSource } from "./data/source.ts";
 export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
 export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
 export { type DistortionRanges } from "./data/distort.ts";

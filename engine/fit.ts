@@ -1,25 +1,26 @@
 /**
  * The training loop: passes over a data set in a fixed random order from a
- * seed, one update per batch, SDLM's curvature re-estimated before each pass,
- * an eta schedule, progress reports, and evaluation after each pass.
+ * seed, one update per batch, the optimizer's hooks around each pass and
+ * update (SDLM re-estimates its curvature there), an eta schedule, progress
+ * reports, and an evaluation of each pass's weights.
  *
  * Everything random is derived from (seed, pass), so a run resumed after
  * pass p continues exactly as an uninterrupted one.
  *
  * @module
  */
-import type { Split } from "../data/mnist.ts";
-import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
-import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
-import { describeNonFinite, firstNonFinite, firstNonFiniteAnswer } from "./finite.ts";
+import type { DistortionRanges } from "../data/distort.ts";
+import { type DataSource, imageSource, isSplit } from "../data/source.ts";
+import type { Split } from "../data/split.ts";
+import { describeNonFinite, firstNonFinite } from "./finite.ts";
 import { batchProblem } from "./limits.ts";
-import { argmaxRows, type Model } from "./model.ts";
-import type { Floats, LossPlugin, OptimizerState, Shape } from "./types.ts";
-import { BackgroundEvaluator, splitRanges } from "./evaluator.ts";
+import type { Model } from "./model.ts";
+import type { Floats, OptimizerState } from "./types.ts";
+import { type PassEvaluation, PassEvaluations } from "./pass_eval.ts";
 import { ParallelTrainer } from "./parallel.ts";
 import type { Registries } from "./registry.ts";
 import { Rng } from "./rng.ts";
-import { estimateCurvature, type Optimizer, trainStep } from "./train.ts";
+import { type Optimizer, trainStep } from "./train.ts";
 
 /** What one pass produced. */
 export interface PassResult {
@@ -47,20 +48,6 @@ export interface PassResult {
   readonly evalSeconds?: number;
   /** SDLM only: smallest and largest per-parameter step eta / (mu + h_kk) in the pass. */
   readonly stepRange?: readonly [number, number];
-}
-
-/** What `evaluate` measured. */
-export interface Evaluation {
-  /** Fraction misclassified (0..1). */
-  readonly error: number;
-  /** Patterns misclassified. */
-  readonly wrong: number;
-  /** Mean loss. */
-  readonly loss: number;
-  /** Predicted class of each pattern evaluated. */
-  readonly predictions: Int32Array;
-  /** Patterns evaluated. */
-  readonly count: number;
 }
 
 /** Patterns between two points of the running loss, unless `FitOptions.lossEvery` says otherwise. */
@@ -104,30 +91,6 @@ export interface FitOptions {
   readonly seed: number;
   /** eta per pass (index 0 = pass 1; the last repeats); absent: the optimizer's own lr. */
   readonly schedule?: readonly number[];
-  /** Patterns the curvature is estimated on before each pass (SDLM); default 500. */
-  readonly curvatureSamples?: number;
-  /**
-   * Fraction of the last pass's h_kk kept when it is re-estimated (SDLM):
-   * h = m h_last + (1 - m) (mean over the samples). 0 (default): a fresh
-   * estimate every pass, the paper's rule; 1: pass 1's estimate throughout.
-   * The kept h_kk lives in the optimizer state as `curvature`, so resume sees it.
-   */
-  readonly curvatureMemory?: number;
-  /**
-   * SDLM: also update h_kk during the pass, as a running average over the
-   * patterns trained on (appendix C's rule): every `curvatureEvery` updates,
-   * h = (1 - rate) h + rate (h_kk of the batch just trained on). 0 or absent:
-   * h_kk is held fixed for the pass, the paper's experiments.
-   */
-  readonly curvatureRate?: number;
-  /** Updates between two running h_kk updates (default 10). */
-  readonly curvatureEvery?: number;
-  /**
-   * SDLM: the loss whose curvature h_kk is estimated from (a plugin and its
-   * checked config), e.g. the paper's MSE criterion E = y_D while the MAP
-   * loss gives the gradients. Absent: the model's own loss.
-   */
-  readonly curvatureLoss?: { readonly plugin: LossPlugin; readonly config: unknown };
   /**
    * Where the model's plugins were registered (default `defaultRegistry`):
    * worker threads import each plugin that is not built in from the module
@@ -147,8 +110,8 @@ export interface FitOptions {
   /** Evaluate on at most this many training patterns after each pass (default all). */
   readonly evalTrainLimit?: number;
   /**
-   * Distort each training pattern at random before it is presented (the
-   * paper's "with distortions" runs); absent: no distortion.
+   * Distort each training image at random before it is presented (the
+   * paper's "with distortions" runs); absent: no distortion. For image splits.
    */
   readonly distort?: DistortionRanges;
   /**
@@ -167,8 +130,9 @@ export interface FitOptions {
   onProgress?(p: Progress): void;
   /**
    * Evaluate each pass's weights on a second thread while the next pass
-   * trains (only with `threads` 1); the last pass's evaluation is shared by
-   * both threads. Default false. The weights do not depend on it.
+   * trains (only with `threads` 1 and image splits); the last pass's
+   * evaluation is shared by both threads. Default false. The weights do not
+   * depend on it.
    */
   readonly background?: boolean;
   /**
@@ -234,185 +198,103 @@ export function streamFor(seed: number, pass: number, purpose: number): Rng {
   return new Rng(((seed * 0x9e3779b1) ^ (pass * 0x85ebca6b) ^ (purpose * 0xc2b2ae35)) >>> 0);
 }
 
+/** The random streams of a pass, by purpose. */
+const STREAM = { ORDER: 1, CURVATURE_SAMPLE: 2, DISTORTION: 3, SHUFFLE: 4 } as const;
+
 /**
  * The order patterns are presented in: one permutation from the seed, the same
  * every pass; or, given `pass` (1-based), that pass's own permutation (`shuffle`).
  */
 export function patternOrder(count: number, seed: number, pass = 0): Int32Array {
-  return streamFor(seed, pass, pass === 0 ? 1 : 4).shuffle(Int32Array.from({ length: count }, (_, i) => i));
+  const purpose = pass === 0 ? STREAM.ORDER : STREAM.SHUFFLE;
+  return streamFor(seed, pass, purpose).shuffle(Int32Array.from({ length: count }, (_, i) => i));
 }
 
-/** Estimates h_kk into `model.hess` before pass `pass`, blended with the last pass's (`curvatureMemory`). */
-function curvatureFor(
-  model: Model,
-  optimizer: Optimizer,
-  train: Split,
-  order: Int32Array,
-  count: number,
-  pass: number,
-  options: FitOptions,
-): Floats {
-  const memory = options.curvatureMemory ?? 0;
-  if (!(memory >= 0 && memory <= 1)) {
-    throw new RangeError(`FitOptions.curvatureMemory must be a number in 0..1, got ${memory}`);
-  }
-  const last = memory > 0 ? optimizer.state.curvature : undefined;
-  if (last !== undefined && (typeof last === "number" || last.length !== model.hess.length)) {
-    throw new TypeError(`Optimizer state "curvature" must hold ${model.hess.length} floats (the kept h_kk)`);
-  }
-  const h = model.hess;
-  if (last && memory === 1) {
-    h.set(last);
-    model.curvatureChanged();
-  } else {
-    const k = Math.min(options.curvatureSamples ?? 500, count);
-    const rng = streamFor(options.seed, pass, 2);
-    const pick = Int32Array.from({ length: k }, () => order[rng.int(count)]);
-    const cx = new Float32Array(k * model.inputSize), cl = new Uint8Array(k);
-    gather(train, pick, cx, cl);
-    estimateCurvature(model, cx, cl, k, { loss: options.curvatureLoss });
-    if (last) {
-      for (let i = 0; i < h.length; i++) h[i] = memory * last[i] + (1 - memory) * h[i];
-      model.curvatureChanged();
-    }
-  }
-  if (memory > 0) optimizer.state.curvature = Float32Array.from(h);
-  return h;
-}
-
-/**
- * Checks that a split's images, padded as the paper's preprocessing pads
- * them, are the model's input, and that it holds patterns; throws a
- * RangeError naming the images' file otherwise. `what` names the split.
- */
-export function checkSplitFits(model: Model, split: Split, what: string): void {
-  const name = split.source ? `${what} "${split.source}"` : what;
-  const pad = PAPER_PREPROCESS.pad;
-  if (!(split.count >= 1)) throw new RangeError(`Cannot use the ${name}: it holds no patterns`);
-  const h = split.rows + 2 * pad, w = split.cols + 2 * pad;
-  const shape = model.inputShape;
-  const [maps, rows, cols] = shape.length === 3 ? shape : shape.length === 2 ? [1, ...shape] : [shape[0], 1, 1];
-  if (maps !== 1 || rows !== h || cols !== w) {
-    const want = maps === 1 && rows > 2 * pad && cols > 2 * pad ? ` (${rows - 2 * pad}x${cols - 2 * pad} images)` : "";
-    throw new RangeError(
-      `Cannot use the ${name}: its images are ${split.rows}x${split.cols} (${h}x${w} after the ${pad}-pixel ` +
-        `padding), but the model's input is ${shape.join("x")}${want}`,
-    );
-  }
-  if (split.images.length < split.count * split.rows * split.cols || split.labels.length < split.count) {
-    throw new RangeError(`Cannot use the ${name}: it holds fewer pixels or labels than ${split.count} patterns need`);
-  }
-  const k = model.classes;
-  for (let i = 0; i < split.count; i++) {
-    if (split.labels[i] >= k) {
-      throw new RangeError(
-        `Cannot use the ${name}: image ${i} is labelled ${split.labels[i]}, but the model has ${k} class${
-          k === 1 ? "" : "es"
-        } (0..${k - 1})`,
-      );
-    }
-  }
-}
-
-/** Preprocessed inputs and labels of the patterns `indices` of a split. */
-export function gather(split: Split, indices: ArrayLike<number>, x: Float32Array, labels: Uint8Array): void {
-  const size = split.rows * split.cols;
-  const inSize = x.length / Math.max(1, labels.length);
-  for (let i = 0; i < indices.length; i++) {
-    const s = indices[i];
-    preprocessInto(split.images.subarray(s * size, (s + 1) * size), split.rows, split.cols, x, i * inSize);
-    labels[i] = split.labels[s];
-  }
-}
-
-/** Distorts each of the `n` preprocessed patterns in `x` in place, every map of a pattern alike. */
-function distortBatch(
-  x: Float32Array,
-  n: number,
-  shape: Shape,
-  ranges: DistortionRanges,
-  rng: Rng,
-  scratch: Float32Array,
-) {
-  const [maps, rows, cols] = shape.length === 3 ? shape : [1, shape[0], shape[1] ?? 1];
-  const size = maps * rows * cols;
-  for (let i = 0; i < n; i++) {
-    const d = randomDistortion(rng, ranges);
-    scratch.set(x.subarray(i * size, (i + 1) * size));
-    for (let m = 0; m < maps; m++) {
-      distortInto(scratch, m * rows * cols, rows, cols, x, i * size + m * rows * cols, d, PAPER_PREPROCESS.background);
-    }
-  }
-}
-
-/**
- * Classification error and predictions of `model` on a split: patterns
- * [from, limit), by default all of them.
- *
- * @example
- * ```ts
- * import { buildModel, defaultRegistry, PRESETS } from "../mod.ts";
- * import { loadMnist } from "../data/mnist.ts";
- * import { evaluate } from "./fit.ts";
- * const { test } = await loadMnist();
- * const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry });
- * const { error } = evaluate(model, test, { limit: 200 });
- * if (!(error > 0.5)) throw new Error("an untrained model is near chance");
- * ```
- */
-export function evaluate(
-  model: Model,
-  split: Split,
-  options: { from?: number; limit?: number; batch?: number; parallel?: ParallelTrainer } = {},
-): Evaluation {
-  checkSplitFits(model, split, "data");
-  const from = options.from ?? 0;
-  const count = Math.max(0, Math.min(options.limit ?? split.count, split.count) - from);
-  const batch = Math.min(options.batch ?? 100, options.parallel?.capacity ?? Infinity);
-  const k = model.classes, { plugin, config } = model.loss;
-  const x = new Float32Array(batch * model.inputSize);
-  const labels = new Uint8Array(batch);
-  const predictions = new Int32Array(count);
-  const idx = new Int32Array(batch);
-  const probs = new Float32Array(batch * k);
-  let wrong = 0, loss = 0;
-  for (let s = 0; s < count; s += batch) {
-    const n = Math.min(batch, count - s);
-    for (let i = 0; i < n; i++) idx[i] = from + s + i;
-    gather(split, idx.subarray(0, n), x.subarray(0, n * model.inputSize), labels.subarray(0, n));
-    const scores = options.parallel ? options.parallel.forward(x, n) : model.forward(x, n);
-    loss += plugin.forward(config, scores, labels, n, k);
-    plugin.probabilities(config, scores, n, k, probs);
-    const bad = firstNonFiniteAnswer(scores.subarray(0, n * k), probs.subarray(0, n * k), k);
-    if (bad) {
-      throw new RangeError(
-        `Cannot evaluate the model: its ${bad.output} for class ${bad.class} of image ${from + s + bad.sample}${
-          split.source ? ` of "${split.source}"` : ""
-        } is ${bad.value}; a model must answer with finite numbers (are its weights too large?)`,
-      );
-    }
-    argmaxRows(probs, n, k, predictions.subarray(s, s + n));
-    for (let i = 0; i < n; i++) if (predictions[s + i] !== labels[i]) wrong++;
-  }
-  return { error: wrong / count, wrong, loss: loss / count, predictions, count };
-}
-
-/** A pass whose training is over and whose evaluation may still be running. */
+/** A pass whose training is over, waiting for its evaluation. */
 interface Finished {
   readonly result: Omit<PassResult, "trainError" | "testError" | "evalSeconds">;
   /** Updates and loss-curve points at the end of the pass. */
   readonly steps: number;
   readonly lossPoints: number;
   readonly snapshot: PassSnapshot;
-  readonly trainCount: number;
 }
 
 const copyState = (state: OptimizerState): OptimizerState =>
   Object.fromEntries(Object.entries(state).map(([k, v]) => [k, typeof v === "number" ? v : v.slice()]));
 
+/** The running loss and error of a pass, its loss-curve points and its progress reports. */
+class PassMeter {
+  loss = 0;
+  wrong = 0;
+  seen = 0;
+  #windowLoss = 0;
+  #windowSeen = 0;
+  #lastReport: number;
+
+  constructor(
+    readonly pass: number,
+    readonly count: number,
+    readonly started: number,
+    readonly options: FitOptions,
+    readonly state: FitState,
+  ) {
+    this.#lastReport = performance.now();
+  }
+
+  /** Adds a batch of `n` patterns at `s` (0-based in the pass) with its mean loss and wrong predictions. */
+  add(s: number, n: number, loss: number, wrong: number, patternsThisRun: number): void {
+    this.wrong += wrong;
+    this.loss += loss * n;
+    this.seen += n;
+    this.#windowLoss += loss * n;
+    this.#windowSeen += n;
+    if (this.#windowSeen >= (this.options.lossEvery ?? LOSS_EVERY)) {
+      const patterns = (this.pass - 1) * this.count + s + n;
+      this.state.lossCurve.push({ patterns, loss: this.#windowLoss / this.#windowSeen });
+      this.#windowLoss = this.#windowSeen = 0;
+    }
+    const now = performance.now(), o = this.options;
+    if (!o.onProgress || !(now - this.#lastReport > 1000 || s + n >= this.count)) return;
+    this.#lastReport = now;
+    const rate = patternsThisRun / ((now - this.started) / 1000);
+    const left = (o.passes - this.pass) * this.count + (this.count - s - n);
+    const stepsLeft = o.maxSteps !== undefined ? (o.maxSteps - this.state.steps) * o.batch : Infinity;
+    o.onProgress({
+      pass: this.pass,
+      passes: o.passes,
+      done: s + n,
+      total: this.count,
+      patternsPerSecond: rate,
+      eta: Math.min(left, stepsLeft) / rate,
+      runningLoss: this.loss / this.seen,
+      runningError: this.wrong / this.seen,
+    });
+  }
+}
+
+/** The message of a DivergenceError: where it happened and which state is the last good one. */
+function divergence(problem: string, pass: number, at: [number, number] | null, state: FitState, count: number) {
+  const n = (k: number) => k.toLocaleString("en-US");
+  const where = at === null
+    ? `pass ${pass}`
+    : `pass ${pass} at pattern${at[0] < at[1] ? `s ${n(at[0])}-` : " "}${n(at[1])} of ${n(count)} (update ${
+      n(state.steps)
+    })`;
+  const good = state.passesDone ? `the one after pass ${state.passesDone}` : "none (no pass completed)";
+  return new DivergenceError(
+    `Training diverged in ${where}: ${problem}. The last good state is ${good}.`,
+    pass,
+    at?.[1] ?? null,
+    state.steps,
+    state.passesDone,
+  );
+}
+
 /**
  * Trains `model` with `optimizer` on `train`, evaluating on `test` after each
- * pass. `state` resumes a run (passes already done are skipped).
+ * pass. The data are image splits (preprocessed as the paper does) or any
+ * data sources (data/source.ts). `state` resumes a run (passes already done
+ * are skipped).
  *
  * With `background`, pass k's evaluation runs on a worker while pass k+1
  * trains; pass k is recorded (`history`, `onPass`) when it lands, with the
@@ -434,32 +316,27 @@ const copyState = (state: OptimizerState): OptimizerState =>
 export async function fit(
   model: Model,
   optimizer: Optimizer,
-  data: { train: Split; test: Split },
+  data: { readonly train: Split | DataSource; readonly test: Split | DataSource },
   options: FitOptions,
   state: FitState = { passesDone: 0, steps: 0, history: [], lossCurve: [] },
 ): Promise<FitState> {
-  const { train, test } = data;
   if (model.trainableCount === 0) {
     throw new RangeError("Cannot train the model: it has no trainable parameters (its layers hold only fixed ones)");
   }
-  const batch = options.batch;
-  const batchTooLarge = batchProblem(model, batch);
+  const batch = options.batch, batchTooLarge = batchProblem(model, batch);
   if (batchTooLarge) {
     throw new RangeError(`Cannot train the model: FitOptions.batch must be ${batchTooLarge}, got ${batch}`);
   }
-  checkSplitFits(model, train, "training images");
-  checkSplitFits(model, test, "test images");
+  const train = isSplit(data.train) ? imageSource(data.train, { distort: options.distort }) : data.train;
+  const test = isSplit(data.test) ? imageSource(data.test) : data.test;
+  train.check(model, "training images");
+  test.check(model, "test images");
   const count = Math.min(options.limit ?? train.count, train.count);
-  let order = patternOrder(count, options.seed);
-  const x = new Float32Array(batch * model.inputSize);
-  const labels = new Uint8Array(batch);
-  const predicted = new Int32Array(batch);
-  const scratch = new Float32Array(model.inputSize);
-  const lossEvery = options.lossEvery ?? LOSS_EVERY;
+  const trainCount = Math.min(count, options.evalTrainLimit ?? count);
   const totalSteps = options.maxSteps ?? Infinity;
-  const trainEvalCount = Math.min(count, options.evalTrainLimit ?? count);
-  const started = performance.now();
-  let patternsThisRun = 0;
+  const x = new Float32Array(batch * model.inputSize),
+    labels = new Uint8Array(batch),
+    predicted = new Int32Array(batch);
   const threads = options.threads ?? 1;
   const parallel = threads > 1
     ? await ParallelTrainer.create(model, {
@@ -469,192 +346,95 @@ export async function fit(
       workerUrl: options.workerUrls?.parallel,
     })
     : undefined;
-  const rate = optimizer.plugin.needsCurvature ? options.curvatureRate ?? 0 : 0;
-  const every = options.curvatureEvery ?? 10;
-  if (!(rate >= 0 && rate <= 1) || !(Number.isInteger(every) && every >= 1)) {
-    throw new RangeError(
-      `FitOptions.curvatureRate must be in 0..1 and curvatureEvery an integer >= 1, got ${rate} and ${every}`,
-    );
-  }
-  const moreToDo = () => state.passesDone < options.passes && state.steps < totalSteps;
-  const worker = options.background && !parallel && moreToDo()
-    ? await BackgroundEvaluator.create(model, data, {
-      registry: options.registry,
-      workerUrl: options.workerUrls?.evaluator,
-    })
-    : undefined;
-  /** The pass whose evaluation runs on the worker. */
-  let pending: Finished | undefined;
-
+  const evals = await PassEvaluations.create<Finished>(model, data, {
+    trainCount,
+    background: !!options.background && !parallel && state.passesDone < options.passes && state.steps < totalSteps,
+    parallel,
+    registry: options.registry,
+    workerUrl: options.workerUrls?.evaluator,
+  });
   /** Records a pass once its evaluation is known, and hands it to onPass. */
-  const record = async (f: Finished, trainWrong: number, testWrong: number, predictions: Int32Array, secs: number) => {
+  const record = async ([f, e]: [Finished, PassEvaluation]) => {
     state.history.push({
       ...f.result,
-      trainError: trainWrong / Math.max(1, f.trainCount),
-      testError: testWrong / Math.max(1, test.count),
-      evalSeconds: Math.round(secs * 1000) / 1000,
+      trainError: e.trainWrong / Math.max(1, trainCount),
+      testError: e.testWrong / Math.max(1, test.count),
+      evalSeconds: Math.round(e.seconds * 1000) / 1000,
     });
     state.passesDone = f.result.pass;
     // The state as it stood at the end of the pass: a resumed run starts from there.
-    const saved: FitState = worker
+    const saved = evals.background
       ? { ...state, steps: f.steps, lossCurve: state.lossCurve.slice(0, f.lossPoints) }
       : state;
-    await options.onPass?.(saved, predictions, f.snapshot);
+    await options.onPass?.(saved, e.testPredictions, f.snapshot);
   };
-  const collect = async () => {
-    const f = pending!;
-    pending = undefined;
-    const r = worker!.collect();
-    await record(f, r.trainWrong, r.testWrong, r.testPredictions, r.seconds);
+  /** Stops the run; the pass still being evaluated was good, so it is recorded first. */
+  const diverged = async (problem: string, pass: number, at: [number, number] | null): Promise<never> => {
+    const pending = evals.finish();
+    if (pending) await record(pending);
+    throw divergence(problem, pass, at, state, count);
   };
-  /** Stops the run: the pass still being evaluated was good, so it is recorded first. */
-  const diverged = async (
-    problem: string,
-    pass: number,
-    patterns: [number, number] | null,
-    step: number,
-  ): Promise<never> => {
-    if (pending) await collect();
-    const n = (k: number) => k.toLocaleString("en-US");
-    const at = patterns === null
-      ? `pass ${pass}`
-      : `pass ${pass} at pattern${patterns[0] < patterns[1] ? `s ${n(patterns[0])}-` : " "}${n(patterns[1])} of ${
-        n(count)
-      } (update ${n(step)})`;
-    throw new DivergenceError(
-      `Training diverged in ${at}: ${problem}. The last good state is ${
-        state.passesDone ? `the one after pass ${state.passesDone}` : "none (no pass completed)"
-      }.`,
-      pass,
-      patterns?.[1] ?? null,
-      step,
-      state.passesDone,
-    );
-  };
+  const started = performance.now();
+  let order = patternOrder(count, options.seed), patternsThisRun = 0;
   try {
     for (let pass = state.passesDone + 1; pass <= options.passes && state.steps < totalSteps; pass++) {
       const lr = learningRateOf(pass, options.schedule, optimizer.lr);
       if (options.shuffle) order = patternOrder(count, options.seed, pass);
-      let stepRange: [number, number] | undefined;
       const tc = performance.now();
-      if (optimizer.plugin.needsCurvature) {
-        const h = curvatureFor(model, optimizer, train, order, count, pass, options);
-        const steps = optimizer.plugin.stepSizes?.(optimizer.config, lr, h);
-        if (steps) {
-          stepRange = [
-            steps.reduce((a, b) => Math.min(a, b), Infinity),
-            steps.reduce((a, b) => Math.max(a, b), 0),
-          ];
-        }
-      }
+      const notes = optimizer.beforePass(model, pass, lr, (k) => {
+        const n = Math.min(k, count), rng = streamFor(options.seed, pass, STREAM.CURVATURE_SAMPLE);
+        const pick = Int32Array.from({ length: n }, () => order[rng.int(count)]);
+        const inputs = new Float32Array(n * model.inputSize), sampled = new Uint8Array(n);
+        train.read(pick, inputs, sampled);
+        return { inputs, labels: sampled, count: n };
+      });
       const curvatureSeconds = (performance.now() - tc) / 1000;
-      const running = rate > 0 ? Float64Array.from(model.hess) : undefined;
-      const distortRng = streamFor(options.seed, pass, 3);
-      const t0 = performance.now();
-      let passLoss = 0, passWrong = 0, passSeen = 0, windowLoss = 0, windowSeen = 0, lastReport = t0;
+      const distortion = streamFor(options.seed, pass, STREAM.DISTORTION);
+      const t0 = performance.now(), meter = new PassMeter(pass, count, started, options, state);
       for (let s = 0; s < count && state.steps < totalSteps; s += batch) {
-        if (pending && worker!.done) await collect();
+        const landed = evals.poll();
+        if (landed) await record(landed);
         const n = Math.min(batch, count - s);
         const xs = x.subarray(0, n * model.inputSize), ls = labels.subarray(0, n);
-        gather(train, order.subarray(s, s + n), xs, ls);
-        if (options.distort) distortBatch(xs, n, model.inputShape, options.distort, distortRng, scratch);
+        train.read(order.subarray(s, s + n), xs, ls, distortion);
         const loss = parallel
           ? parallel.trainStep(optimizer, xs, ls, n, lr, predicted)
           : trainStep(model, optimizer, xs, ls, n, lr, predicted);
         state.steps++;
-        if (!Number.isFinite(loss)) await diverged(`the loss is ${loss}`, pass, [s + 1, s + n], state.steps);
-        if (running && state.steps % every === 0) {
-          // h_kk of the batch just trained on (after its update), blended into the running estimate.
-          const h = estimateCurvature(model, xs, ls, n, { loss: options.curvatureLoss });
-          for (let k = 0; k < h.length; k++) h[k] = running[k] = (1 - rate) * running[k] + rate * h[k];
-          model.curvatureChanged();
-        }
-        for (let i = 0; i < n; i++) if (predicted[i] !== ls[i]) passWrong++;
-        passLoss += loss * n;
-        passSeen += n;
-        windowLoss += loss * n;
-        windowSeen += n;
+        if (!Number.isFinite(loss)) await diverged(`the loss is ${loss}`, pass, [s + 1, s + n]);
+        optimizer.afterStep(model, state.steps, lr, { inputs: xs, labels: ls, count: n });
+        let wrong = 0;
+        for (let i = 0; i < n; i++) if (predicted[i] !== ls[i]) wrong++;
         patternsThisRun += n;
-        const seen = (pass - 1) * count + s + n;
-        if (windowSeen >= lossEvery) {
-          state.lossCurve.push({ patterns: seen, loss: windowLoss / windowSeen });
-          windowLoss = windowSeen = 0;
-        }
-        const now = performance.now();
-        if (options.onProgress && (now - lastReport > 1000 || s + n >= count)) {
-          lastReport = now;
-          const rate = patternsThisRun / ((now - started) / 1000);
-          const left = (options.passes - pass) * count + (count - s - n);
-          const stepsLeft = Number.isFinite(totalSteps) ? (totalSteps - state.steps) * batch : Infinity;
-          options.onProgress({
-            pass,
-            passes: options.passes,
-            done: s + n,
-            total: count,
-            patternsPerSecond: rate,
-            eta: Math.min(left, stepsLeft) / rate,
-            runningLoss: passLoss / passSeen,
-            runningError: passWrong / passSeen,
-          });
-        }
+        meter.add(s, n, loss, wrong, patternsThisRun);
       }
       const bad = firstNonFinite(model);
-      if (bad) await diverged(`after its last update ${describeNonFinite(bad)}`, pass, null, state.steps);
-      // What the next pass's re-estimate blends with is where the running estimate ended.
-      if (running && typeof optimizer.state.curvature === "object") {
-        optimizer.state.curvature = Float32Array.from(model.hess);
-      }
+      if (bad) await diverged(`after its last update ${describeNonFinite(bad)}`, pass, null);
+      optimizer.afterPass(model);
       const finished: Finished = {
         result: {
           pass,
           lr,
-          loss: passLoss / Math.max(1, passSeen),
-          runningError: passWrong / Math.max(1, passSeen),
+          loss: meter.loss / Math.max(1, meter.seen),
+          runningError: meter.wrong / Math.max(1, meter.seen),
           seconds: (performance.now() - t0) / 1000,
-          ...(optimizer.plugin.needsCurvature ? { curvatureSeconds: Math.round(curvatureSeconds * 1000) / 1000 } : {}),
-          ...(stepRange ? { stepRange } : {}),
+          ...(optimizer.plugin.beforePass ? { curvatureSeconds: Math.round(curvatureSeconds * 1000) / 1000 } : {}),
+          ...(notes.stepRange ? { stepRange: [...notes.stepRange] as [number, number] } : {}),
         },
         steps: state.steps,
         lossPoints: state.lossCurve.length,
-        snapshot: worker
+        snapshot: evals.background
           ? { params: model.params.slice(), optimizerState: copyState(optimizer.state) }
           : { params: model.params, optimizerState: optimizer.state },
-        trainCount: trainEvalCount,
       };
-      if (pending) await collect();
       const last = pass === options.passes || state.steps >= totalSteps;
-      if (worker && !last) {
-        worker.start(finished.snapshot.params, {
-          trainFrom: 0,
-          trainTo: trainEvalCount,
-          testFrom: 0,
-          testTo: test.count,
-        });
-        pending = finished;
-      } else if (worker) {
-        // Nothing trains after the last pass: both threads evaluate it, half each.
-        const te = performance.now();
-        const [theirs, mine] = splitRanges(trainEvalCount, test.count);
-        worker.start(finished.snapshot.params, theirs);
-        const ownTrain = evaluate(model, train, { from: mine.trainFrom, limit: mine.trainTo });
-        const ownTest = evaluate(model, test, { from: mine.testFrom, limit: mine.testTo });
-        const r = worker.collect();
-        const predictions = r.testPredictions;
-        predictions.set(ownTest.predictions, mine.testFrom);
-        const secs = (performance.now() - te) / 1000;
-        await record(finished, r.trainWrong + ownTrain.wrong, r.testWrong + ownTest.wrong, predictions, secs);
-      } else {
-        const te = performance.now();
-        const trainEval = evaluate(model, train, { limit: trainEvalCount, parallel });
-        const testEval = evaluate(model, test, { parallel });
-        const secs = (performance.now() - te) / 1000;
-        await record(finished, trainEval.wrong, testEval.wrong, testEval.predictions, secs);
-      }
+      for (const done of evals.submit(finished, finished.snapshot.params, last)) await record(done);
     }
-    if (pending) await collect();
+    const pending = evals.finish();
+    if (pending) await record(pending);
   } finally {
     parallel?.close();
-    worker?.close();
+    evals.close();
   }
   return state;
 }

@@ -8,12 +8,14 @@ import { show } from "./config.ts";
 import type { Model } from "./model.ts";
 import type { Registries } from "./registry.ts";
 import {
+  type CurvatureLoss,
   type Floats,
   GraphError,
   type Labels,
-  type LossPlugin,
   type OptimizerPlugin,
   type OptimizerState,
+  type OptimizerWork,
+  type PassNotes,
 } from "./types.ts";
 
 /** An optimizer as data: its registered type and its config. */
@@ -24,8 +26,21 @@ export interface OptimizerSpec {
   readonly [field: string]: unknown;
 }
 
+/** Patterns with their labels, as the rule's hooks get them. */
+export interface Batch {
+  /** Inputs, pattern after pattern. */
+  readonly inputs: Floats;
+  /** Their classes. */
+  readonly labels: Labels;
+  /** Number of patterns. */
+  readonly count: number;
+}
+
 /** An optimizer plugin with its checked config and its state for one model. */
 export class Optimizer {
+  /** What the rule derives for its steps (SDLM's step sizes), never saved. */
+  readonly work: OptimizerWork = {};
+
   /** Binds an update rule, its checked config and its state; {@linkcode createOptimizer} makes one for a model. */
   constructor(
     /** The update rule. */
@@ -48,9 +63,53 @@ export class Optimizer {
       grads: model.grads,
       hess: this.plugin.needsCurvature ? model.hess : null,
       lr,
-      curvatureVersion: model.curvatureVersion,
       vectors: model.vectors,
+      work: this.work,
     });
+  }
+
+  /**
+   * Before a pass: the rule's own preparation, e.g. SDLM's h_kk estimated on
+   * `sample(count)` (patterns drawn for the pass) and its step sizes for `lr`.
+   */
+  beforePass(model: Model, pass: number, lr: number, sample: (count: number) => Batch): PassNotes {
+    if (!this.plugin.beforePass) return {};
+    return this.plugin.beforePass(this.config, this.state, {
+      pass,
+      lr,
+      hess: model.hess,
+      vectors: model.vectors,
+      work: this.work,
+      estimateOnSample(count, loss) {
+        const b = sample(count);
+        return estimateCurvature(model, b.inputs, b.labels, b.count, { loss });
+      },
+    });
+  }
+
+  /** After update number `step` on `batch` (e.g. SDLM's running h_kk). */
+  afterStep(model: Model, step: number, lr: number, batch: Batch): void {
+    this.plugin.afterStep?.(this.config, this.state, {
+      step,
+      lr,
+      hess: model.hess,
+      vectors: model.vectors,
+      work: this.work,
+      estimateOnBatch: (loss) => estimateCurvature(model, batch.inputs, batch.labels, batch.count, { loss }),
+    });
+  }
+
+  /** After a pass's last update. */
+  afterPass(model: Model): void {
+    this.plugin.afterPass?.(this.config, this.state, { hess: model.hess, vectors: model.vectors, work: this.work });
+  }
+
+  /**
+   * Drops what the rule derived (SDLM's step sizes), for code that writes
+   * `model.hess` itself between steps; the rule's own hooks keep it current.
+   */
+  forget(): void {
+    for (const k of Object.keys(this.work)) delete this.work[k];
   }
 }
 
@@ -71,7 +130,7 @@ export function createOptimizer(spec: OptimizerSpec, model: Model, registry: Reg
   }
   const plugin = registry.optimizers.get(spec.type, "the optimizer");
   const where = { label: `optimizer (${plugin.type})` };
-  const config = plugin.configure(spec, where);
+  const config = plugin.configure(spec, where, { losses: registry.losses, scores: model.outputShape });
   return new Optimizer(plugin, config, plugin.createState(config, model.trainableCount));
 }
 
@@ -129,7 +188,7 @@ export function estimateCurvature(
   options: {
     batch?: number;
     /** The loss whose curvature to take (default the model's own), e.g. the MSE criterion under a MAP loss. */
-    loss?: { readonly plugin: LossPlugin; readonly config: unknown };
+    loss?: CurvatureLoss;
   } = {},
 ): Floats {
   const batch = Math.max(1, Math.min(options.batch ?? 50, count));

@@ -212,14 +212,10 @@ export interface StepInput {
   readonly hess: Floats | null;
   /** The global learning rate for this step (eta). */
   readonly lr: number;
-  /**
-   * Changes whenever `hess` changes (see Model.curvatureVersion): a rule may
-   * keep what it derives from `hess` while this and `lr` stay the same.
-   * Absent: assume `hess` may have changed.
-   */
-  readonly curvatureVersion?: number;
   /** Vector kernels of the model's kernel backend, when it has them (the wasm backend). */
   readonly vectors?: VectorKernels;
+  /** What the rule derived for its steps (see {@linkcode OptimizerWork}). */
+  readonly work: OptimizerWork;
 }
 
 /** Kernels over parameter-sized vectors that a backend may offer optimizers (see `StepInput.vectors`). */
@@ -234,24 +230,143 @@ export interface VectorKernels {
   scaledStep(params: Floats, steps: Float64Array, grads: Floats): boolean;
 }
 
-/** An update rule. */
+/**
+ * What a rule derives from its config, state and eta for its steps, kept
+ * between steps and never saved (SDLM's per-parameter step sizes).
+ */
+export type OptimizerWork = Record<string, unknown>;
+
+/** A loss whose curvature h_kk is taken from: a plugin and its checked config. */
+export interface CurvatureLoss {
+  /** The loss plugin. */
+  readonly plugin: LossPlugin;
+  /** Its checked config for the model's scores. */
+  readonly config: unknown;
+}
+
+/** The model's curvature as a rule's hooks see it (see `OptimizerPlugin.beforePass`). */
+export interface CurvatureAccess {
+  /** h_kk of the trainable parameters, which the estimates below write. */
+  readonly hess: Floats;
+  /** Vector kernels of the model's kernel backend, when it has them. */
+  readonly vectors?: VectorKernels;
+  /** What the rule derived for its steps (see {@linkcode OptimizerWork}). */
+  readonly work: OptimizerWork;
+}
+
+/** What `beforePass` sees: the pass, its eta, and how to estimate h_kk on a sample of the pass's patterns. */
+export interface PassHookInput extends CurvatureAccess {
+  /** The pass about to run, 1-based. */
+  readonly pass: number;
+  /** Its global learning rate (eta). */
+  readonly lr: number;
+  /**
+   * Sets `hess` to the mean h_kk over `count` training patterns drawn at
+   * random for this pass (fewer when the pass has fewer), taking the
+   * curvature of `loss` (default the model's own loss).
+   */
+  estimateOnSample(count: number, loss?: CurvatureLoss): Floats;
+}
+
+/** What `afterStep` sees: the update just made and how to estimate h_kk on its batch. */
+export interface StepHookInput extends CurvatureAccess {
+  /** Updates made so far in the run, this one included. */
+  readonly step: number;
+  /** The update's global learning rate (eta). */
+  readonly lr: number;
+  /** Sets `hess` to the mean h_kk over the batch just trained on, with the weights after its update. */
+  estimateOnBatch(loss?: CurvatureLoss): Floats;
+}
+
+/** What a rule's `beforePass` reports for the pass's record. */
+export interface PassNotes {
+  /** Smallest and largest per-parameter step of the pass (SDLM: eta / (mu + h_kk)). */
+  readonly stepRange?: readonly [number, number];
+}
+
+/** What values a setting takes: in words for messages, and as a test. */
+export interface Rule {
+  /** The values, as the end of "must be ...": "an integer >= 1". */
+  readonly expected: string;
+  /** Whether `value` is one of them. */
+  ok(value: unknown): boolean;
+}
+
+/**
+ * A setting of a training run that an update rule owns (SDLM's curvature
+ * samples, say): a field of the rule's raw config and of a run's settings,
+ * the flag of `deno task train` that gives it, and what it takes.
+ */
+export interface OptimizerOption {
+  /** Field in the rule's raw config and in a run's settings, e.g. `"curvatureSamples"`. */
+  readonly key: string;
+  /** Flag of `deno task train` without the dashes, e.g. `"curvature-samples"`. */
+  readonly flag: string;
+  /** The flag's value in the help text, e.g. `"N"`. */
+  readonly arg: string;
+  /** What the flag does, for the help text. */
+  readonly help: string;
+  /** What it takes; `"loss"`: the type of a registered loss. */
+  readonly rule: Rule | "loss";
+  /** Its value when the config gives none. */
+  readonly fallback?: number;
+  /** Every run's settings hold it (`fallback` when neither the flag nor the preset gives one). */
+  readonly always?: boolean;
+}
+
+/** How a configured rule describes itself in a run's recipe and settings table. */
+export interface OptimizerDescription {
+  /** The rule and its main setting, e.g. `"sdlm (mu 0.1)"`. */
+  readonly name: string;
+  /** What follows the schedule and batch in the recipe line, e.g. `", h_kk from 500 patterns before each pass"`. */
+  readonly recipe: string;
+  /** Rows (name, value) of the run's settings table. */
+  readonly rows: readonly (readonly [string, string])[];
+}
+
+/** What `configure` may need beyond the raw config: the losses registered and the model's scores. */
+export interface OptimizerContext {
+  /** Registered loss types (SDLM's `curvatureLoss` names one). */
+  readonly losses: { get(type: string): LossPlugin };
+  /** Per-sample shape of the model's scores. */
+  readonly scores: Shape;
+}
+
+/** What values a rule's saved state takes, by key, beyond being a finite number. */
+export type StateRules = Readonly<Record<string, Rule>>;
+
+/**
+ * An update rule. `fit` calls its hooks around the passes and updates; the
+ * rule keeps what must survive a resume in `state` and what it derives in
+ * `work` (given with each hook's and step's input).
+ */
 export interface OptimizerPlugin<C = unknown> {
   /** Registered name, e.g. `"sdlm"`. */
   readonly type: string;
   /** One line for help texts and summaries. */
   readonly description: string;
-  /** True when the rule needs `hess` (estimated by the trainer before each pass). */
+  /** True when the rule needs `hess` (which its own `beforePass` estimates). */
   readonly needsCurvature: boolean;
+  /** The run settings the rule owns, each with its flag (absent: none). */
+  readonly options?: readonly OptimizerOption[];
+  /** Values its saved state may hold, by key (others: any finite number); a key `createState` leaves out may be absent. */
+  readonly stateRules?: StateRules;
   /** Checks the raw config and fills in defaults; throws a {@linkcode GraphError} naming the field. */
-  configure(raw: RawConfig, where: ConfigWhere): C;
+  configure(raw: RawConfig, where: ConfigWhere, context?: OptimizerContext): C;
   /** The learning rate the config asks for, used when no schedule overrides it. */
   learningRate(config: C): number;
   /** Fresh state for `size` trainable parameters (e.g. Adam's moments); `{}` when the rule keeps none. */
   createState(config: C, size: number): OptimizerState;
-  /** Updates `input.params` in place from the gradients (and curvature), keeping what it needs in `state`. */
+  /** The rule's recipe text and settings rows. */
+  describe?(config: C): OptimizerDescription;
+  /** Before each pass of `fit` (SDLM estimates h_kk and its step sizes for the pass's eta). */
+  beforePass?(config: C, state: OptimizerState, input: PassHookInput): PassNotes;
+  /** After each update of `fit` (SDLM's running h_kk). */
+  afterStep?(config: C, state: OptimizerState, input: StepHookInput): void;
+  /** After each pass's last update of `fit`. */
+  afterPass?(config: C, state: OptimizerState, input: CurvatureAccess): void;
+  /** Updates `input.params` in place from the gradients (and curvature), keeping what it needs in `state` and `input.work`. */
   step(config: C, state: OptimizerState, input: StepInput): void;
-  /** Per-parameter step sizes for a global rate and curvature, where the rule has them (SDLM). */
-  stepSizes?(config: C, lr: number, hess: ArrayLike<number>): Float32Array;
 }
 
 /** Where a config sits, for error messages: `layer "C3" (conv2d)`. */

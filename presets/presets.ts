@@ -18,7 +18,7 @@ export interface Preset {
   readonly description: string;
   /** The model to build. */
   readonly graph: GraphSpec;
-  /** The optimizer to train with and its config, e.g. SDLM with its `lr` and `mu`. */
+  /** The optimizer to train with and its config, e.g. SDLM with its `lr`, `mu` and curvature settings. */
   readonly optimizer: OptimizerSpec;
   /** Patterns per update. */
   readonly batch: number;
@@ -26,10 +26,6 @@ export interface Preset {
   readonly epochs: number;
   /** Global learning rate per pass (index 0 = pass 1; the last value repeats). Absent: the optimizer's lr. */
   readonly schedule?: readonly number[];
-  /** SDLM: patterns h_kk is estimated on before each pass (absent: 500, the paper's). */
-  readonly curvatureSamples?: number;
-  /** SDLM: fraction of the last pass's h_kk kept at each re-estimate (absent: 0, a fresh estimate, the paper's). */
-  readonly curvatureMemory?: number;
   /** Where the recipe departs from the paper's text, or fills in what the paper leaves open. */
   readonly deviations?: readonly Deviation[];
 }
@@ -63,8 +59,8 @@ export interface RunRecipe {
   readonly graph: GraphSpec;
   /** The optimizer (SDLM's mu). */
   readonly optimizer?: OptimizerSpec;
-  /** Fraction of h_kk kept from pass to pass; absent: 0. */
-  readonly curvatureMemory?: number;
+  /** Fraction of h_kk kept from pass to pass (SDLM's `curvatureMemory`); absent: 0. */
+  readonly curvatureMemory?: unknown;
 }
 
 /** The value a run has for a deviation's setting (defaults: init "paper", SDLM's mu 0.02, curvature memory 0). */
@@ -80,7 +76,7 @@ export function settingValue(setting: Deviation["setting"], run: RunRecipe): str
   if (setting === "j") {
     return run.graph.loss.type === "map" ? (run.graph.loss.j as number | undefined) ?? DEFAULT_MAP_J : undefined;
   }
-  return run.curvatureMemory ?? 0;
+  return (run.curvatureMemory ?? run.optimizer?.curvatureMemory ?? 0) as number;
 }
 
 /**
@@ -91,8 +87,8 @@ export function settingValue(setting: Deviation["setting"], run: RunRecipe): str
  * ```ts
  * import { activeDeviations, PRESETS } from "./presets.ts";
  * const p = PRESETS.lenet5;
- * const all = activeDeviations(p, { graph: p.graph, curvatureMemory: p.curvatureMemory });
- * const noInit = activeDeviations(p, { graph: { ...p.graph, init: "paper" }, curvatureMemory: p.curvatureMemory });
+ * const all = activeDeviations(p, { graph: p.graph, optimizer: p.optimizer });
+ * const noInit = activeDeviations(p, { graph: { ...p.graph, init: "paper" }, optimizer: p.optimizer });
  * if (all.length !== noInit.length + 1) throw new Error("--init paper takes the init deviation away");
  * ```
  */
@@ -185,7 +181,7 @@ export const LENET5_SUBSAMPLE_INIT = "mean";
 export const LENET5_SETTINGS: string = `init +-2.4/sqrt(F_i) with S2 and S4 starting as 2x2 means, ` +
   `${LENET5_CURVATURE_MEMORY} of h_kk kept, mu ${LENET5_MU}, j = ${LENET5_J}`;
 
-/** Where the default `lenet5` recipe departs from the paper's text, measured (docs/results.md has the runs). */
+/** Where the default `lenet5` recipe departs from the paper's text, measured (docs/results.md has the runs, docs/log.md how they were found). */
 export const LENET5_DEVIATIONS: readonly Deviation[] = [
   {
     setting: "init",
@@ -242,12 +238,16 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     description: "LeNet-5 with the paper's machinery (C3 table, trainable subsampling, squash, RBF codes, MAP loss, " +
       `SDLM, eta schedule) and the recipe measured to train best: ${LENET5_SETTINGS}`,
     graph: lenet5Graph({ j: LENET5_J, init: "paper-sqrt", subsampleInit: LENET5_SUBSAMPLE_INIT }),
-    optimizer: { type: "sdlm", lr: PAPER_SCHEDULE[0], mu: LENET5_MU },
+    optimizer: {
+      type: "sdlm",
+      lr: PAPER_SCHEDULE[0],
+      mu: LENET5_MU,
+      curvatureSamples: 500,
+      curvatureMemory: LENET5_CURVATURE_MEMORY,
+    },
     batch: 1,
     epochs: 20,
     schedule: PAPER_SCHEDULE,
-    curvatureSamples: 500,
-    curvatureMemory: LENET5_CURVATURE_MEMORY,
     deviations: LENET5_DEVIATIONS,
   },
   "lenet5-literal": {
@@ -256,11 +256,10 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       "LeNet-5 as the paper's text reads: init +-2.4/F_i, a fresh h_kk each pass (stays at 90% error while " +
       "eta >= 0.0001)",
     graph: lenet5Graph(),
-    optimizer: { type: "sdlm", lr: PAPER_SCHEDULE[0], mu: DEFAULT_SDLM_MU },
+    optimizer: { type: "sdlm", lr: PAPER_SCHEDULE[0], mu: DEFAULT_SDLM_MU, curvatureSamples: 500 },
     batch: 1,
     epochs: 20,
     schedule: PAPER_SCHEDULE,
-    curvatureSamples: 500,
     deviations: [
       {
         setting: "j",

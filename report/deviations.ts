@@ -8,6 +8,7 @@
  * @module
  */
 import type { Deviation } from "../presets/presets.ts";
+import { escapeXml } from "./svg.ts";
 
 /** The block's markers in docs/results.md. */
 export const DEVIATIONS_OPEN = "<!-- deviations -->";
@@ -43,4 +44,16 @@ export function withDeviations(text: string, table: string): string {
   const a = text.indexOf(DEVIATIONS_OPEN), b = text.indexOf(DEVIATIONS_CLOSE);
   if (a < 0 || b < a) throw new Error(`Cannot find the markers ${DEVIATIONS_OPEN} ... ${DEVIATIONS_CLOSE}`);
   return `${text.slice(0, a + DEVIATIONS_OPEN.length)}\n\n${table}\n\n${text.slice(b)}`;
+}
+
+/** The deviations as an HTML table for a run's index.html (none: nothing). */
+export function deviationsHtml(devs: readonly Deviation[] | undefined): string[] {
+  if (!devs?.length) return [];
+  const rows = devs.map((d) =>
+    `<tr><td>${[d.setting, d.paper, d.here, d.why, d.literal].map(escapeXml).join("</td><td>")}</td></tr>`
+  );
+  return [
+    `Where this run departs from the paper's text:</p><table class="deviations"><tr><th>setting</th><th>paper</th><th>here</th>` +
+    `<th>why</th><th>flag for the paper's reading</th></tr>${rows.join("")}</table><p>`,
+  ];
 }

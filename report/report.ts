@@ -9,7 +9,8 @@ import { distortInto, type DistortionRanges, NO_DISTORTION, randomDistortion } f
 import type { Split } from "../data/mnist.ts";
 import { PAPER_PREPROCESS, preprocess } from "../data/preprocess.ts";
 import { Rng } from "../engine/rng.ts";
-import { type FitState, gather } from "../engine/fit.ts";
+import type { FitState } from "../engine/fit.ts";
+import { gather } from "../data/source.ts";
 import type { Metrics } from "../engine/metrics.ts";
 import type { Model } from "../engine/model.ts";
 import { toBase64, writeFileAtomic } from "../engine/model_file.ts";

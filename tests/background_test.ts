@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist, type Split } from "../data/mnist.ts";
 import { BackgroundEvaluator, splitRanges } from "../engine/evaluator.ts";
-import { evaluate, fit, type FitState, type PassResult } from "../engine/fit.ts";
+import { evaluate } from "../engine/evaluate.ts";
+import { fit, type FitState, type PassResult } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
 import { createOptimizer } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
@@ -33,7 +34,7 @@ async function run(background: boolean, passes: number, maxSteps?: number) {
   const data = { train: mnist.train, test: first(mnist.test, 700) };
   const p = PRESETS.lenet5;
   const model = buildModel(p.graph, { registry: defaultRegistry, seed: 4 });
-  const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
+  const optimizer = createOptimizer({ ...p.optimizer, curvatureSamples: 60 }, model, defaultRegistry);
   const saved: Saved[] = [];
   const state = await fit(model, optimizer, data, {
     passes,
@@ -41,8 +42,6 @@ async function run(background: boolean, passes: number, maxSteps?: number) {
     seed: 4,
     limit: 500,
     schedule: p.schedule,
-    curvatureSamples: 60,
-    curvatureMemory: p.curvatureMemory,
     background,
     ...(maxSteps ? { maxSteps } : {}),
     onPass(s, predictions, snapshot) {

@@ -42,20 +42,21 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
+import { type Checkpoint, checkpointPath, loadCheckpoint, saveCheckpoint } from "../cli/_run.ts";
 import {
-  type Checkpoint,
-  checkpointPath,
   fitOptionsOf,
-  loadCheckpoint,
+  formatRecipe,
+  optimizerSpecOf,
   type RunSettings,
-  saveCheckpoint,
-} from "../cli/_run.ts";
+  settingsRows,
+  splitOptimizer,
+} from "../presets/recipe.ts";
 import { gunzipIdx, IdxError, inflatedBytes, MAX_IDX_BYTES, parseIdx } from "../data/idx.ts";
 import { readIdxFile } from "../data/idx_file.ts";
 import { DEFAULT_DISTORTION } from "../data/distort.ts";
 import type { Split } from "../data/mnist.ts";
 import { PAPER_PREPROCESS } from "../data/preprocess.ts";
-import { formatRecipe, settingsRows, stalledWarning } from "../cli/train.ts";
+import { stalledWarning } from "../cli/train.ts";
 import { writeCurves, writeIndex } from "../report/report.ts";
 import { ImageError, readImages } from "../export/images.ts";
 import { DivergenceError, fit, type FitState, type PassResult } from "../engine/fit.ts";
@@ -64,7 +65,7 @@ import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";
 import { floatsToBase64, modelFromJSON, modelToJSON } from "../engine/model_file.ts";
 import { RegistryError } from "../engine/registry.ts";
 import { Rng } from "../engine/rng.ts";
-import { createOptimizer } from "../engine/train.ts";
+import { createOptimizer, type Optimizer } from "../engine/train.ts";
 import { GraphError } from "../engine/types.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { chunk, compress, concat, idxFile, png, withTempDir } from "./_files.ts";
@@ -860,7 +861,7 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
     [{
       source: paper.name,
       graph: paper.graph,
-      optimizer: paper.optimizer,
+      optimizer: splitOptimizer(paper.optimizer, defaultRegistry).optimizer,
       passes: paper.epochs,
       batch: paper.batch,
       schedule: paper.schedule,
@@ -896,7 +897,7 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
   const texts: string[] = [];
   for (const [settings, fit] of runs) {
     const model = buildModel(settings.graph, { registry: defaultRegistry, seed: settings.seed });
-    const optimizer = createOptimizer(settings.optimizer, model, defaultRegistry);
+    const optimizer = createOptimizer(optimizerSpecOf(settings, defaultRegistry), model, defaultRegistry);
     for (const [k, v] of Object.entries(optimizer.state)) {
       if (typeof v === "number") optimizer.state[k] = 3;
       else v.forEach((_, i) => v[i] = rng.uniform(0, 1e-3));
@@ -1075,12 +1076,19 @@ function splitFor(model: Model, count: number, seed: number): Split | null {
 }
 
 /** What a resumed run's report does with its state: the recipe, the settings, the warnings, the charts and the page. */
-async function reportOn(dir: string, settings: RunSettings, state: FitState, classes: number, count: number) {
+async function reportOn(
+  dir: string,
+  settings: RunSettings,
+  optimizer: Optimizer,
+  state: FitState,
+  classes: number,
+  count: number,
+) {
   const warnings = state.history.flatMap((h) => stalledWarning(h, classes, settings) ?? []);
   await writeCurves(dir, state, count);
   await writeIndex(dir, `LeNet-5 run: ${settings.source}`, state, [], {
-    recipe: formatRecipe(settings),
-    settings: settingsRows(settings, { resume: dir }, { source: "fuzz", trainCount: count }),
+    recipe: formatRecipe(settings, optimizer),
+    settings: settingsRows(settings, optimizer, { resume: dir }, { source: "fuzz", trainCount: count }),
     warnings,
     wallSeconds: 1,
   });
@@ -1096,17 +1104,23 @@ async function reportOn(dir: string, settings: RunSettings, state: FitState, cla
 async function resumeOnce(dir: string, loaded: Awaited<ReturnType<typeof loadCheckpoint>>): Promise<boolean> {
   const { settings, model, optimizer, fit: state } = loaded;
   const train = splitFor(model, 24, 1), test = splitFor(model, 8, 2);
-  await reportOn(dir, settings, state, model.classes, train?.count ?? 1);
+  await reportOn(dir, settings, optimizer, state, model.classes, train?.count ?? 1);
   if (!train || !test) return false;
   const passes = state.passesDone + 1;
   try {
-    await fit(model, optimizer, { train, test }, { ...fitOptionsOf(settings, model, defaultRegistry), passes }, state);
+    await fit(
+      model,
+      optimizer,
+      { train, test },
+      { ...fitOptionsOf(settings, defaultRegistry), threads: 1, passes },
+      state,
+    );
   } catch (e) {
     if (e instanceof DivergenceError) return false;
     throw e;
   }
   const after = { ...settings, passes: Math.max(settings.passes, passes) };
-  await reportOn(dir, after, state, model.classes, train.count);
+  await reportOn(dir, after, optimizer, state, model.classes, train.count);
   await saveCheckpoint(dir, after, model, optimizer, state, 2);
   await loadCheckpoint(dir, defaultRegistry);
   return true;

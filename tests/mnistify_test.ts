@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { mnistify } from "../data/mnistify.ts";
-import { evaluate } from "../engine/fit.ts";
+import { evaluate } from "../engine/evaluate.ts";
 import { loadModel } from "../engine/model_file.ts";
 import { bigInverted } from "./_files.ts";
 import { task } from "./_task.ts";

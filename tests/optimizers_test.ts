@@ -1,7 +1,8 @@
 /** Each optimizer lowers the loss on a tiny synthetic problem in a few steps; SDLM keeps h_kk across passes as told. */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
-import { fit, gather } from "../engine/fit.ts";
+import { gather } from "../data/source.ts";
+import { fit } from "../engine/fit.ts";
 import { buildModel, type GraphSpec } from "../engine/model.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { createOptimizer, estimateCurvature, type OptimizerSpec, trainStep } from "../engine/train.ts";
@@ -75,7 +76,7 @@ Deno.test("sdlm: the step of parameter k is eta / (mu + h_kk), estimated from se
   const g = Float64Array.from(model.grads);
   const w0 = Float64Array.from(model.params.subarray(0, model.trainableCount));
   opt.step(model);
-  const steps = sdlmStepSizes({ lr: 0.001, mu: 0.02 }, 0.001, h);
+  const steps = sdlmStepSizes({ mu: 0.02 }, 0.001, h);
   for (let k = 0; k < w0.length; k++) {
     const expected = w0[k] - (0.001 / (0.02 + h[k])) * g[k];
     assert.ok(Math.abs(model.params[k] - expected) <= 1e-6 * Math.max(1, Math.abs(expected)), `param ${k}`);
@@ -89,7 +90,8 @@ Deno.test("sdlm: stepping without a curvature estimate is an error naming the fi
   assert.equal(opt.lr, 0.0005);
   // hess is all zero: steps are eta / mu, which is allowed; null hess is not.
   assert.throws(
-    () => opt.plugin.step(opt.config, opt.state, { params: model.params, grads: model.grads, hess: null, lr: 1 }),
+    () =>
+      opt.plugin.step(opt.config, opt.state, { params: model.params, grads: model.grads, hess: null, lr: 1, work: {} }),
     /Cannot take an sdlm step: no curvature estimate/,
   );
 });
@@ -98,11 +100,12 @@ Deno.test("sdlm fit: curvatureMemory m keeps m of the last pass's h_kk (0: fresh
   const data = { train: syntheticSplit(40, 1), test: syntheticSplit(10, 2) };
   const run = async (curvatureMemory: number) => {
     const model = buildModel({ ...PRESETS.lenet5.graph, init: "paper-sqrt" }, { registry: defaultRegistry, seed: 1 });
-    const optimizer = createOptimizer(PRESETS.lenet5.optimizer, model, defaultRegistry);
+    const spec = { ...PRESETS.lenet5.optimizer, curvatureSamples: 20, curvatureMemory };
+    const optimizer = createOptimizer(spec, model, defaultRegistry);
     const used: Float32Array[] = [];
     // Training steps leave hess alone, so after a pass it still holds the h_kk that pass used.
     const onPass = () => void used.push(Float32Array.from(model.hess));
-    await fit(model, optimizer, data, { passes: 3, batch: 1, seed: 3, curvatureSamples: 20, curvatureMemory, onPass });
+    await fit(model, optimizer, data, { passes: 3, batch: 1, seed: 3, onPass });
     return used;
   };
   const fresh = await run(0), half = await run(0.5), kept = await run(1);
@@ -122,9 +125,10 @@ Deno.test("sdlm fit: curvatureRate g updates h_kk during the pass, h = (1 - g) h
   const graph = PRESETS.lenet5.graph;
   const trained = buildModel(graph, { registry: defaultRegistry, seed: 2 });
   const start = Float32Array.from(trained.params);
-  const optimizer = createOptimizer(PRESETS.lenet5.optimizer, trained, defaultRegistry);
+  const spec = { ...PRESETS.lenet5.optimizer, curvatureMemory: 0, curvatureRate: 0.3, curvatureEvery: 1 };
+  const optimizer = createOptimizer(spec, trained, defaultRegistry);
   // One pattern, so the pass is one update followed by one running update.
-  await fit(trained, optimizer, data, { passes: 1, batch: 1, seed: 1, curvatureRate: 0.3, curvatureEvery: 1 });
+  await fit(trained, optimizer, data, { passes: 1, batch: 1, seed: 1 });
   const check = buildModel(graph, { registry: defaultRegistry });
   check.params.set(start);
   const before = Float64Array.from(estimateCurvature(check, x, labels, 1));

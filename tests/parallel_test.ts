@@ -1,7 +1,9 @@
 /** Data-parallel training: deterministic for a seed and thread count, and the same updates as one thread. */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
-import { evaluate, fit, gather, patternOrder } from "../engine/fit.ts";
+import { gather } from "../data/source.ts";
+import { evaluate } from "../engine/evaluate.ts";
+import { fit, patternOrder } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
 import { Rng } from "../engine/rng.ts";

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
 import type { Split } from "../data/mnist.ts";
-import { evaluate, type FitState, type PassResult } from "../engine/fit.ts";
+import { evaluate } from "../engine/evaluate.ts";
+import type { FitState, PassResult } from "../engine/fit.ts";
 import { classificationMetrics } from "../engine/metrics.ts";
 import { buildModel } from "../engine/model.ts";
 import { Rng } from "../engine/rng.ts";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
-import { evaluate } from "../engine/fit.ts";
+import { evaluate } from "../engine/evaluate.ts";
 import { loadModel } from "../engine/model_file.ts";
 import { encodePng } from "../report/png.ts";
 import { bigInverted } from "./_files.ts";

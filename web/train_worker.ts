@@ -23,6 +23,7 @@ import { buildModel } from "../engine/model.ts";
 import { floatsToBase64, modelToJSON } from "../engine/model_json.ts";
 import { createOptimizer } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
+import { fitOptionsOf, formatRecipe, optimizerSpecOf, presetSettings } from "../presets/recipe.ts";
 import { PAUSE, STOP, type WorkerRequest } from "./_train_protocol.ts";
 import { sdlmRate } from "../bench/_sdlm_rate.ts";
 
@@ -46,13 +47,22 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       train: splitFromIdx(file(N.trainImages, 2051), file(N.trainLabels, 2049), N.trainImages, N.trainLabels),
       test: splitFromIdx(file(N.testImages, 2051), file(N.testLabels, 2049), N.testImages, N.testLabels),
     };
-    const model = buildModel(p.graph, { registry: defaultRegistry, seed: r.seed });
-    const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
-    const sdlm = p.optimizer.type === "sdlm";
+    const settings = presetSettings(p, defaultRegistry, r.seed, {
+      passes: r.passes,
+      ...(r.limit ? { limit: r.limit } : {}),
+      ...(r.distort ? { distort: DEFAULT_DISTORTION } : {}),
+    });
+    const model = buildModel(settings.graph, { registry: defaultRegistry, seed: settings.seed });
+    const optimizer = createOptimizer(optimizerSpecOf(settings, defaultRegistry), model, defaultRegistry);
     const control = r.control ? new Int32Array(r.control) : null;
     // Where C1's weights sit in the flat parameters (the snapshot's layout).
     const c1At = (model.layers[0].params[0].byteOffset - model.params.byteOffset) / model.params.BYTES_PER_ELEMENT;
-    post({ kind: "start", kernels: model.kernels, parameters: model.trainableCount });
+    post({
+      kind: "start",
+      kernels: model.kernels,
+      parameters: model.trainableCount,
+      recipe: formatRecipe(settings, optimizer),
+    });
     const onProgress = (pr: Progress) => {
       post({ kind: "progress", ...pr });
       if (!control) return;
@@ -64,13 +74,7 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       if (Atomics.load(control, 0) === STOP) throw new Stopped();
     };
     const state = await fit(model, optimizer, data, {
-      passes: r.passes,
-      batch: p.batch,
-      seed: r.seed,
-      schedule: p.schedule,
-      ...(sdlm ? { curvatureSamples: p.curvatureSamples ?? 500, curvatureMemory: p.curvatureMemory } : {}),
-      ...(r.limit ? { limit: r.limit } : {}),
-      ...(r.distort ? { distort: DEFAULT_DISTORTION } : {}),
+      ...fitOptionsOf(settings, defaultRegistry),
       // Each pass's evaluation on a second worker while the next pass trains (it needs shared memory), as in Deno.
       background: control !== null,
       workerUrls: {
