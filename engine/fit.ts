@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Split } from "../data/mnist.ts";
+import type { Split } from "../data/split.ts";
 import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
 import { PAPER_PREPROCESS, preprocessInto } from "../data/preprocess.ts";
 import { describeNonFinite, firstNonFinite, firstNonFiniteAnswer } from "./finite.ts";
@@ -129,9 +129,8 @@ export interface FitOptions {
    */
   readonly curvatureLoss?: { readonly plugin: LossPlugin; readonly config: unknown };
   /**
-   * Where the model's plugins were registered (default `defaultRegistry`):
-   * worker threads import each plugin that is not built in from the module
-   * URL registered with it.
+   * Where the model's plugins were registered (default `model.registry`):
+   * worker threads import each plugin from the module URL registered with it.
    */
   readonly registry?: Registries;
   /**

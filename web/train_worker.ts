@@ -14,12 +14,13 @@
  * @module
  */
 /// <reference lib="webworker" />
-import { defaultRegistry } from "../builtins.ts";
+import { registerBuiltins } from "../builtins.ts";
 import { DEFAULT_DISTORTION } from "../data/distort.ts";
 import { parseIdx } from "../data/idx.ts";
 import { MNIST_FILE_NAMES, splitFromIdx } from "../data/split.ts";
 import { fit, type Progress } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
+import { emptyRegistries } from "../engine/registry.ts";
 import { floatsToBase64, modelToJSON } from "../engine/model_json.ts";
 import { createOptimizer } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
@@ -27,6 +28,9 @@ import { PAUSE, STOP, type WorkerRequest } from "./_train_protocol.ts";
 import { sdlmRate } from "../bench/_sdlm_rate.ts";
 
 class Stopped extends Error {}
+
+/** The built-ins, which the engine's worker threads import from the site's bundle of the core. */
+const registry = registerBuiltins(emptyRegistries(), { module: new URL("./core.js", self.location.href) });
 
 const post = (message: unknown, transfer: Transferable[] = []) =>
   (self as DedicatedWorkerGlobalScope).postMessage(message, transfer);
@@ -46,8 +50,8 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       train: splitFromIdx(file(N.trainImages, 2051), file(N.trainLabels, 2049), N.trainImages, N.trainLabels),
       test: splitFromIdx(file(N.testImages, 2051), file(N.testLabels, 2049), N.testImages, N.testLabels),
     };
-    const model = buildModel(p.graph, { registry: defaultRegistry, seed: r.seed });
-    const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
+    const model = buildModel(p.graph, { registry, seed: r.seed });
+    const optimizer = createOptimizer(p.optimizer, model, registry);
     const sdlm = p.optimizer.type === "sdlm";
     const control = r.control ? new Int32Array(r.control) : null;
     // Where C1's weights sit in the flat parameters (the snapshot's layout).
