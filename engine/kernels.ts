@@ -58,11 +58,6 @@ export class KernelRegistry {
   get(kernelName: string, backendName: string): KernelConfig | undefined {
     return this.#kernels.get(`${backendName}/${kernelName}`);
   }
-
-  /** Registered kernels, sorted by backend and type. */
-  list(): KernelConfig[] {
-    return [...this.#kernels.keys()].sort().map((k) => this.#kernels.get(k)!);
-  }
 }
 
 /** What `BuildOptions.kernels` accepts: a backend's name, `"auto"`, or a backend object. */
