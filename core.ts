@@ -19,6 +19,7 @@
 export * from "./engine/types.ts";
 export { emptyRegistries, type Registries, Registry, RegistryError } from "./engine/registry.ts";
 export {
+  BUILTIN_KERNELS,
   BUILTIN_LAYERS,
   BUILTIN_LOSSES,
   BUILTIN_OPTIMIZERS,
@@ -57,6 +58,8 @@ export {
   KERNEL_NAMES,
   type KernelBackend,
   type KernelChoice,
+  type KernelConfig,
+  KernelRegistry,
   type LayerCompute,
   layerCompute,
 } from "./engine/kernels.ts";

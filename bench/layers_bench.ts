@@ -37,7 +37,7 @@ for (const [preset, batch] of [["lenet5", 1], ["lenet5", 32], ["lenet5-modern", 
     Deno.bench(`${l.name} (${l.type}) backward, ${tag}`, { group: `backward ${tag}` }, () => {
       l.plugin.backward(l, xin, y, dy, i > 0 ? dx : null, l.grads, batch);
     });
-    const own = wasm.compute(l, l.plugin);
+    const own = defaultRegistry.kernels.get(l.type, wasm.name)?.kernelFunc(l, wasm);
     if (own?.forward && own.backward) {
       const { forward, backward } = own;
       Deno.bench(`${l.name} (${l.type}) wasm forward, ${tag}`, { group: `forward ${tag}` }, () => {

@@ -6,7 +6,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import type { Split } from "../data/mnist.ts";
+import type { Split } from "../data/split.ts";
 import { ERROR_BYTES, EVAL, type EvalWorkerInit } from "./evaluator.ts";
 import { evaluate } from "./evaluate.ts";
 import { buildModel, type GraphSpec } from "./model.ts";

@@ -10,10 +10,9 @@
  *
  * @module
  */
-import type { Split } from "../data/mnist.ts";
+import type { Split } from "../data/split.ts";
 import type { Model } from "./model.ts";
 import { floatView } from "./parallel.ts";
-import { defaultRegistry } from "../builtins.ts";
 import { type PluginModule, pluginModules } from "./plugin_modules.ts";
 import type { Registries } from "./registry.ts";
 
@@ -46,7 +45,7 @@ export interface EvalWorkerInit {
   readonly dtype: "float32" | "float64";
   /** The kernel backend of the model the replica copies (`Model.kernels`). */
   readonly kernels: string;
-  /** Plugins of the graph that are not built in, by module URL. */
+  /** The graph's plugins, by module URL. */
   readonly plugins: readonly PluginModule[];
   readonly params: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
@@ -107,8 +106,8 @@ export class BackgroundEvaluator {
 
   /**
    * Starts the worker with a replica of `model` (built from its graph) and a
-   * copy of both splits. `options.registry` (default `defaultRegistry`) gives
-   * the module URLs of the model's plugins that are not built in.
+   * copy of both splits. `options.registry` (default `model.registry`) gives
+   * the module URLs of the model's plugins.
    */
   static async create(
     model: Model,
@@ -130,7 +129,7 @@ export class BackgroundEvaluator {
       graph: model.graph,
       dtype: model.dtype,
       kernels: model.kernels,
-      plugins: pluginModules(model, options.registry ?? defaultRegistry, "evaluate on a second thread"),
+      plugins: pluginModules(model, options.registry ?? model.registry, "evaluate on a second thread"),
       params: new SharedArrayBuffer(model.params.length * (model.dtype === "float64" ? 8 : 4)),
       control: new SharedArrayBuffer(EVAL.SIZE * 4),
       predictions: new SharedArrayBuffer(data.test.count * 4),

@@ -92,9 +92,8 @@ export interface FitOptions {
   /** eta per pass (index 0 = pass 1; the last repeats); absent: the optimizer's own lr. */
   readonly schedule?: readonly number[];
   /**
-   * Where the model's plugins were registered (default `defaultRegistry`):
-   * worker threads import each plugin that is not built in from the module
-   * URL registered with it.
+   * Where the model's plugins were registered (default `model.registry`):
+   * worker threads import each plugin from the module URL registered with it.
    */
   readonly registry?: Registries;
   /**

@@ -158,10 +158,12 @@ export class Model {
   readonly kernels: string;
   /** The kernel backend's vector kernels for optimizers, if it has them. */
   readonly vectors: VectorKernels | undefined;
+  /** The registries it was built with: its plugins, their module URLs and kernels. */
+  readonly registry: Registries;
 
   readonly #F: FloatCtor;
   readonly #backend: KernelBackend;
-  /** Each layer's forward, backward and backward2: its plugin's, or the backend's. */
+  /** Each layer's forward, backward and backward2: its plugin's, or those registered for the backend. */
   readonly #compute: LayerCompute[];
   #capacity = 0;
   /** acts[0] is the input; acts[i + 1] the output of layer i. */
@@ -169,7 +171,6 @@ export class Model {
   #d: Floats[] = [];
   #d2: Floats[] = [];
   #n = 0;
-  #curvatureVersion = 0;
 
   /** @internal Use buildModel. */
   constructor(
@@ -178,6 +179,7 @@ export class Model {
     loss: { plugin: LossPlugin; config: unknown },
     buffers: { params: Floats; grads: Floats; hess: Floats; trainableCount: number },
     dtype: "float32" | "float64",
+    registry: Registries,
     backend: KernelBackend = jsKernels,
   ) {
     this.graph = graph;
@@ -195,7 +197,8 @@ export class Model {
     this.#backend = dtype === "float32" ? backend : jsKernels;
     this.kernels = this.#backend.name;
     this.vectors = this.#backend.vectors;
-    this.#compute = layers.map((l) => layerCompute(l, l.plugin, this.#backend));
+    this.registry = registry;
+    this.#compute = layers.map((l) => layerCompute(l, l.plugin, this.#backend, registry.kernels));
   }
 
   /** A zeroed buffer of `length` values of the model's type, where its kernels can reach it. */
@@ -314,7 +317,6 @@ export class Model {
     const n = this.#checkLabels(labels);
     const scale = options.scale ?? 1 / n;
     const L = this.layers.length;
-    this.#curvatureVersion++;
     if (this.#d2.length === 0) {
       this.#d2 = [this.inputSize, ...this.layers.map((l) => l.outSize)].map((s) => this.#alloc(s * this.#capacity));
     }
@@ -338,21 +340,6 @@ export class Model {
   /** Sets `hess` to zero. */
   zeroHess(): void {
     this.hess.fill(0);
-    this.#curvatureVersion++;
-  }
-
-  /**
-   * A number that changes whenever `zeroHess` or `backward2` changes `hess`,
-   * so an optimizer may keep what it derives from `hess` while it stays the
-   * same. Code that writes `hess` itself calls `curvatureChanged`.
-   */
-  get curvatureVersion(): number {
-    return this.#curvatureVersion;
-  }
-
-  /** Marks `hess` as changed (after writing it directly). */
-  curvatureChanged(): void {
-    this.#curvatureVersion++;
   }
 
   /** Class probabilities of the last forward pass (n x classes). */
@@ -673,6 +660,7 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     { plugin: lossPlugin, config: lossConfig },
     { params, grads, hess, trainableCount },
     options.dtype ?? "float32",
+    registry,
     backend,
   );
   if (given.params === undefined) model.init(options.seed ?? 0);

@@ -11,16 +11,16 @@
  * (not on timing); with one thread, or a batch smaller than the thread
  * count, it is exactly `trainStep`.
  *
- * The workers build their replicas from the graph with the default registry,
- * so a model of plugins registered elsewhere cannot run here. Threads meet
- * through Atomics.wait and Atomics.notify on a shared control array.
+ * The workers build their replicas from the graph, importing each plugin
+ * from the module URL it was registered with (engine/plugin_modules.ts).
+ * Threads meet through Atomics.wait and Atomics.notify on a shared control
+ * array.
  *
  * @module
  */
 import { argmaxRows, type Model } from "./model.ts";
 import { type Optimizer, trainStep } from "./train.ts";
 import type { Floats, Labels } from "./types.ts";
-import { defaultRegistry } from "../builtins.ts";
 import { type PluginModule, pluginModules } from "./plugin_modules.ts";
 import type { Registries } from "./registry.ts";
 
@@ -52,7 +52,7 @@ export interface WorkerInit {
   readonly dtype: "float32" | "float64";
   /** The kernel backend of the model the replica copies (`Model.kernels`). */
   readonly kernels: string;
-  /** Plugins of the graph that are not built in, by module URL. */
+  /** The graph's plugins, by module URL. */
   readonly plugins: readonly PluginModule[];
   readonly capacity: number;
   readonly params: SharedArrayBuffer;
@@ -71,9 +71,9 @@ export interface ParallelOptions {
   /** Largest batch a call may pass (default 1,024). */
   readonly capacity?: number;
   /**
-   * Where the model's plugins were registered (default `defaultRegistry`):
-   * the workers import each plugin that is not built in from the module URL
-   * registered with it.
+   * Where the model's plugins were registered (default `model.registry`, the
+   * one it was built with): the workers import each plugin from the module
+   * URL registered with it.
    */
   readonly registry?: Registries;
   /** The workers' script (default engine/_parallel_worker.ts beside this file; a bundle gives its own build of it). */
@@ -140,7 +140,7 @@ export class ParallelTrainer {
       graph: model.graph,
       dtype: model.dtype,
       kernels: model.kernels,
-      plugins: threads > 1 ? pluginModules(model, options.registry ?? defaultRegistry, "train on several threads") : [],
+      plugins: threads > 1 ? pluginModules(model, options.registry ?? model.registry, "train on several threads") : [],
       capacity,
       params: bytes(model.params.length),
       input: bytes(capacity * model.inputSize),

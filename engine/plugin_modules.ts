@@ -1,14 +1,16 @@
 /**
  * Plugins by module URL, for worker threads: a worker rebuilds the model
- * from its graph, so it needs every plugin the graph uses. The built-ins it
- * has; any other plugin is imported from the module URL it was registered
- * with (`Registry.register(plugin, { module: import.meta.url })`).
+ * from its graph, so it needs every plugin the graph uses and the kernels
+ * registered for them. It imports each from the module URL it was registered
+ * with: `Registry.register(plugin, { module: import.meta.url })` in a
+ * plugin's own file, and for the built-ins a module that exports
+ * `registerBuiltins` (builtins.ts, or a bundle of it such as the site's
+ * core.js), which registers them with their kernels.
  *
  * @module
  */
-import { BUILTIN_LAYERS, BUILTIN_LOSSES, createRegistries } from "../builtins.ts";
 import type { Model } from "./model.ts";
-import type { Registries } from "./registry.ts";
+import { emptyRegistries, type Registries } from "./registry.ts";
 
 /** A plugin a worker imports: the registry it goes in, its type and the module that exports it. */
 export interface PluginModule {
@@ -16,14 +18,17 @@ export interface PluginModule {
   readonly kind: "layers" | "losses";
   /** The plugin's registered type. */
   readonly type: string;
-  /** URL of a module that exports the plugin object (under any name). */
+  /** URL of a module that exports the plugin object (under any name), or `registerBuiltins` registering it. */
   readonly module: string;
 }
 
+/** What a module exporting `registerBuiltins` offers (see builtins.ts). */
+type RegisterBuiltins = (registries: Registries, options: { module: string }) => Registries;
+
 /**
- * The plugins of `model` that are not the built-ins, each with the module
- * URL `registry` holds for it. Throws, naming the layer and what to do, for
- * a plugin registered without one; `what` says what needed it.
+ * The plugins of `model`, each with the module URL `registry` holds for it.
+ * Throws, naming the layer and what to do, for a plugin registered without
+ * one; `what` says what needed it.
  */
 export function pluginModules(model: Model, registry: Registries, what: string): PluginModule[] {
   const out: PluginModule[] = [];
@@ -38,18 +43,22 @@ export function pluginModules(model: Model, registry: Registries, what: string):
     }
     out.push({ kind, type, module });
   };
-  for (const l of model.layers) {
-    if (!BUILTIN_LAYERS.includes(l.plugin)) add("layers", l.type, `layer "${l.name}"`);
-  }
-  if (!BUILTIN_LOSSES.includes(model.loss.plugin)) add("losses", model.loss.plugin.type, "the loss");
+  for (const l of model.layers) add("layers", l.type, `layer "${l.name}"`);
+  add("losses", model.loss.plugin.type, "the loss");
   return out;
 }
 
-/** New registries with the built-ins and the plugins of `modules`, imported from their URLs. */
+/** New registries with the plugins of `modules` (and their kernels), imported from their URLs. */
 export async function registriesWith(modules: readonly PluginModule[]): Promise<Registries> {
-  const registries = createRegistries();
+  const registries = emptyRegistries();
+  const loaded = new Map<string, Record<string, unknown>>();
+  for (const m of modules) if (!loaded.has(m.module)) loaded.set(m.module, await import(m.module));
+  // Sets of built-ins first, so that a plugin of one's own under a built-in's name replaces it.
+  const sets = [...loaded].filter(([, exports]) => typeof exports.registerBuiltins === "function");
+  for (const [module, exports] of sets) (exports.registerBuiltins as RegisterBuiltins)(registries, { module });
   for (const m of modules) {
-    const exports: Record<string, unknown> = await import(m.module);
+    const exports = loaded.get(m.module)!;
+    if (typeof exports.registerBuiltins === "function" && registries[m.kind].has(m.type)) continue;
     const plugin = Object.values(exports).find((v) =>
       v !== null && typeof v === "object" && (v as { type?: unknown }).type === m.type &&
       typeof (v as { forward?: unknown }).forward === "function"

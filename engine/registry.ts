@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { KernelRegistry } from "./kernels.ts";
 import type { LayerPlugin, LossPlugin, OptimizerPlugin } from "./types.ts";
 
 /** A set of plugins of one kind, keyed by `type`. */
@@ -16,7 +17,8 @@ export class Registry<P extends { readonly type: string; readonly description: s
   /**
    * Adds a plugin. Registering a type twice is an error unless `replace` is set.
    * `module` is the URL of a module that exports the plugin (under any name),
-   * e.g. `import.meta.url` in the plugin's own file: worker threads (parallel
+   * e.g. `import.meta.url` in the plugin's own file, or that exports
+   * `registerBuiltins` registering it (builtins.ts): worker threads (parallel
    * training, background evaluation) import it to rebuild the model there.
    *
    * @example
@@ -86,7 +88,7 @@ export class RegistryError extends TypeError {
   override name = "RegistryError";
 }
 
-/** The three registries a model and its training use. */
+/** The registries a model and its training use. */
 export interface Registries {
   /** Layer types a graph's `layers` may use (conv2d, subsample, rbf, ...). */
   readonly layers: Registry<LayerPlugin>;
@@ -94,6 +96,8 @@ export interface Registries {
   readonly losses: Registry<LossPlugin>;
   /** Optimizer types an `OptimizerSpec` may use (sdlm, sgd, adam, ...). */
   readonly optimizers: Registry<OptimizerPlugin>;
+  /** Kernels of the kernel backends for layer plugins (the `wasm` ones of conv2d, full, ...). */
+  readonly kernels: KernelRegistry;
 }
 
 /** Empty registries (see `createRegistries` in builtins.ts for ones holding the built-ins). */
@@ -102,5 +106,6 @@ export function emptyRegistries(): Registries {
     layers: new Registry<LayerPlugin>("layer"),
     losses: new Registry<LossPlugin>("loss"),
     optimizers: new Registry<OptimizerPlugin>("optimizer"),
+    kernels: new KernelRegistry(),
   };
 }

@@ -14,12 +14,13 @@
  * @module
  */
 /// <reference lib="webworker" />
-import { defaultRegistry } from "../builtins.ts";
+import { registerBuiltins } from "../builtins.ts";
 import { DEFAULT_DISTORTION } from "../data/distort.ts";
 import { parseIdx } from "../data/idx.ts";
 import { MNIST_FILE_NAMES, splitFromIdx } from "../data/split.ts";
 import { fit, type Progress } from "../engine/fit.ts";
 import { buildModel } from "../engine/model.ts";
+import { emptyRegistries } from "../engine/registry.ts";
 import { floatsToBase64, modelToJSON } from "../engine/model_json.ts";
 import { createOptimizer } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
@@ -28,6 +29,9 @@ import { PAUSE, STOP, type WorkerRequest } from "./_train_protocol.ts";
 import { sdlmRate } from "../bench/_sdlm_rate.ts";
 
 class Stopped extends Error {}
+
+/** The built-ins, which the engine's worker threads import from the site's bundle of the core. */
+const registry = registerBuiltins(emptyRegistries(), { module: new URL("./core.js", self.location.href) });
 
 const post = (message: unknown, transfer: Transferable[] = []) =>
   (self as DedicatedWorkerGlobalScope).postMessage(message, transfer);
@@ -47,13 +51,13 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       train: splitFromIdx(file(N.trainImages, 2051), file(N.trainLabels, 2049), N.trainImages, N.trainLabels),
       test: splitFromIdx(file(N.testImages, 2051), file(N.testLabels, 2049), N.testImages, N.testLabels),
     };
-    const settings = presetSettings(p, defaultRegistry, r.seed, {
+    const settings = presetSettings(p, registry, r.seed, {
       passes: r.passes,
       ...(r.limit ? { limit: r.limit } : {}),
       ...(r.distort ? { distort: DEFAULT_DISTORTION } : {}),
     });
-    const model = buildModel(settings.graph, { registry: defaultRegistry, seed: settings.seed });
-    const optimizer = createOptimizer(optimizerSpecOf(settings, defaultRegistry), model, defaultRegistry);
+    const model = buildModel(settings.graph, { registry, seed: settings.seed });
+    const optimizer = createOptimizer(optimizerSpecOf(settings, registry), model, registry);
     const control = r.control ? new Int32Array(r.control) : null;
     // Where C1's weights sit in the flat parameters (the snapshot's layout).
     const c1At = (model.layers[0].params[0].byteOffset - model.params.byteOffset) / model.params.BYTES_PER_ELEMENT;
@@ -74,7 +78,7 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       if (Atomics.load(control, 0) === STOP) throw new Stopped();
     };
     const state = await fit(model, optimizer, data, {
-      ...fitOptionsOf(settings, defaultRegistry),
+      ...fitOptionsOf(settings, registry),
       // Each pass's evaluation on a second worker while the next pass trains (it needs shared memory), as in Deno.
       background: control !== null,
       workerUrls: {
