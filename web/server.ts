@@ -58,7 +58,7 @@ import { mnistPackageDir } from "../data/mnist.ts";
 import { MNIST_FILE_NAMES } from "../data/split.ts";
 import { firstNonFiniteAnswer } from "../engine/finite.ts";
 import { grouped } from "../engine/limits.ts";
-import { ImageError, readPngHeader } from "../export/images.ts";
+import { ImageError, readPngHeader } from "../data/images.ts";
 import type { FolderLock } from "../data/out_folder.ts";
 import { buildSite, claimSite, type ShippedModel, shippedModels } from "./build.ts";
 import { DecodeBusyError, DecodePool } from "./decode_pool.ts";
@@ -84,7 +84,7 @@ export const MAX_BODY_BYTES = 1 << 20;
  * The most pixels a PNG posted to the API may have: 4 megapixels (2048 x
  * 2048), far more than a digit needs. A larger one is refused (413) from its
  * header, before anything is inflated; files given to the commands have
- * MAX_PNG_SIDE and MAX_PNG_BYTES (export/images.ts) instead.
+ * MAX_PNG_SIDE and MAX_PNG_BYTES (data/images.ts) instead.
  */
 export const MAX_API_PIXELS = 2048 * 2048;
 
