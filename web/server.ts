@@ -1,7 +1,7 @@
 /**
- * `deno task web`: builds the page (web/app.ts bundled by esbuild, the
- * shipped models, onnxruntime-web's WebAssembly file) into a folder and
- * serves it on 127.0.0.1 with `Deno.serve`, with an HTTP API beside it:
+ * The page's server (what `deno task web`, cli/web.ts, runs): startServer
+ * builds the site (web/build.ts) into a folder and serves it on 127.0.0.1
+ * with `Deno.serve`, with an HTTP API beside it:
  *
  *   GET  /api/models    the models: name, file, test error, command
  *   GET  /mnist/NAME    the four MNIST idx files of the npm package (the Train tab's data)
@@ -44,8 +44,6 @@
  * (a body that stops gets its 408, but its connection stays open until the
  * client closes it): the server listens on 127.0.0.1, and a proxy with its own
  * timeouts belongs in front of it anywhere else.
- *
- * `deno task web:build [--out DIR]` writes the same static site (web/build.ts) and stops.
  *
  * @module
  */
