@@ -37,11 +37,6 @@ export interface TrainApi {
   pause(): void;
   resume(): void;
   stop(): void;
-  /**
-   * One-pattern SDLM training of lenet5 timed in a fresh worker as
-   * bench/compare.ts times the engine in Deno: median patterns/s and the kernels.
-   */
-  bench(seconds: number, reps: number): Promise<{ patternsPerSecond: number; kernels: string }>;
   /** The model of the last pass (or of the stop), as model-file data. */
   model: ModelFile | null;
   /** Kernels the worker trains on ("wasm" or "js"), its last progress, and the passes so far. */
@@ -153,22 +148,6 @@ export function setupTraining(
     history: [],
     running: false,
     run,
-    bench(seconds, reps) {
-      const w = new Worker(new URL("./train_worker.js", location.href), { type: "module" });
-      return new Promise((resolve, reject) => {
-        w.onmessage = (e) => {
-          w.terminate();
-          if (e.data.kind === "bench") resolve(e.data);
-          else reject(new Error(e.data.message ?? "the bench failed"));
-        };
-        w.onerror = (e) => {
-          e.preventDefault();
-          w.terminate();
-          reject(new Error(e.message));
-        };
-        w.postMessage({ kind: "bench", seconds, reps });
-      });
-    },
     pause() {
       if (control) Atomics.store(control, 0, PAUSE);
     },
