@@ -37,7 +37,17 @@ export {
   type LossSpec,
   Model,
 } from "./engine/model.ts";
-export { buildError, ConfigReader, fieldError, requireMaps, requireVector, sizeOf } from "./engine/config.ts";
+export {
+  buildError,
+  ConfigReader,
+  fieldError,
+  FRACTION,
+  integerRule,
+  numberRule,
+  requireMaps,
+  requireVector,
+  sizeOf,
+} from "./engine/config.ts";
 export { INIT_NAMES, INITIALIZERS } from "./engine/init.ts";
 export {
   MAX_ACTIVATIONS,
@@ -51,7 +61,14 @@ export {
   MAX_WINDOW,
 } from "./engine/limits.ts";
 export { Rng } from "./engine/rng.ts";
-export { createOptimizer, estimateCurvature, Optimizer, type OptimizerSpec, trainStep } from "./engine/train.ts";
+export {
+  type Batch,
+  createOptimizer,
+  estimateCurvature,
+  Optimizer,
+  type OptimizerSpec,
+  trainStep,
+} from "./engine/train.ts";
 export { type ParallelOptions, ParallelTrainer } from "./engine/parallel.ts";
 export {
   jsKernels,
@@ -81,7 +98,14 @@ export { DEFAULT_MAP_J, type MapConfig, mapLoss } from "./losses/map.ts";
 export { mseRbfLoss } from "./losses/mse_rbf.ts";
 export { softmaxCrossEntropyLoss } from "./losses/softmax_cross_entropy.ts";
 export { sgd, type SgdConfig } from "./optim/sgd.ts";
-export { DEFAULT_SDLM_MU, sdlm, type SdlmConfig, sdlmStepSizes } from "./optim/sdlm.ts";
+export {
+  DEFAULT_SDLM_MU,
+  sdlm,
+  SDLM_OPTIONS,
+  type SdlmConfig,
+  type SdlmCurvature,
+  sdlmStepSizes,
+} from "./optim/sdlm.ts";
 export { adam, type AdamConfig } from "./optim/adam.ts";
 export {
   activeDeviations,
@@ -99,6 +123,18 @@ export {
   type RunRecipe,
   settingValue,
 } from "./presets/presets.ts";
+export {
+  type CommonSettings,
+  fitOptionsOf,
+  formatRecipe,
+  formatSchedule,
+  optimizerSpecOf,
+  optionsOf,
+  presetSettings,
+  type RunSettings,
+  settingsRows,
+  splitOptimizer,
+} from "./presets/recipe.ts";
 export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
 export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";
 export {

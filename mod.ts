@@ -29,4 +29,4 @@ export {
   MAX_PNG_SIDE,
   readImages,
   type ReadImagesOptions,
-} from "./export/images.ts";
+} from "./data/images.ts";

@@ -163,7 +163,7 @@ for (const c of CASES) {
   }
 }
 
-// The same one-pattern SDLM training in Chromium, in the page's training worker (web/, bundled by esbuild).
+// The same one-pattern SDLM training in Chromium, in a Web Worker bundled by esbuild (bench/_chromium.ts).
 if (await Deno.stat("/usr/bin/chromium").then(() => true, () => false)) {
   const root = new URL("..", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
@@ -180,7 +180,7 @@ if (await Deno.stat("/usr/bin/chromium").then(() => true, () => false)) {
     threads: 1,
     samplesPerSecond: r.patternsPerSecond,
     ratio: {},
-    note: `Chromium ${r.version}, the page's worker, ${r.kernels} kernels`,
+    note: `Chromium ${r.version}, a Web Worker, ${r.kernels} kernels`,
   });
   console.error(`  engine-chromium lenet5 batch 1 train: ${r.patternsPerSecond.toFixed(0)}/s`);
 } else console.error("  no /usr/bin/chromium: no engine-chromium row");

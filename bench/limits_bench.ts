@@ -5,7 +5,7 @@
  * count the bytes inflated; this times them). Run with `deno task bench`.
  */
 import { gunzipIdx } from "../data/idx.ts";
-import { decodePng } from "../export/images.ts";
+import { decodePng } from "../data/images.ts";
 import { compress, idxHeader, png } from "../tests/_files.ts";
 
 const MB = 2 ** 20;

@@ -10,7 +10,7 @@ import { readFileBounded } from "../data/files.ts";
 import { MAX_IDX_BYTES } from "../data/idx.ts";
 import { readIdxFile } from "../data/idx_file.ts";
 import { preprocess } from "../data/preprocess.ts";
-import { readImages } from "../export/images.ts";
+import { readImages } from "../data/images.ts";
 import { isBlank, mnistify } from "../data/mnistify.ts";
 import { firstNonFiniteAnswer } from "../engine/finite.ts";
 import { writeFileAtomic } from "../engine/model_file.ts";

@@ -132,7 +132,13 @@ export function presetSettings(
  * the caller adds progress, what happens after each pass and where the
  * evaluation runs.
  */
-export function fitOptionsOf(settings: RunSettings, registry: Registries) {
+export function fitOptionsOf(
+  settings: RunSettings,
+  registry: Registries,
+): Pick<
+  FitOptions,
+  "registry" | "passes" | "batch" | "seed" | "schedule" | "limit" | "maxSteps" | "distort" | "shuffle" | "threads"
+> {
   return {
     registry,
     passes: settings.passes,
@@ -144,7 +150,7 @@ export function fitOptionsOf(settings: RunSettings, registry: Registries) {
     distort: settings.distort,
     shuffle: settings.shuffle,
     threads: settings.threads,
-  } satisfies Partial<FitOptions>;
+  };
 }
 
 /** A schedule as ETAxN runs: 0.0005x2 0.0002x3 0.0001. */

@@ -57,7 +57,8 @@ export const textWidth = (text: string, size = 12): number => text.length * size
 
 /** Options of `lineChart`. */
 export interface LineChartOptions {
-  title: string;
+  /** Written above the plot; without one the plot starts near the top. */
+  title?: string;
   xLabel: string;
   yLabel: string;
   /** A log scale on y (zeros sit at half the smallest positive value). */
@@ -90,7 +91,7 @@ function most(values: readonly number[], start: number): number {
  */
 export function lineChart(series: readonly Series[], options: LineChartOptions): string {
   const W = options.width ?? 640, plotH = options.height ?? 360;
-  const m = { l: 64, r: 16, t: 36, b: 48 };
+  const m = { l: 64, r: 16, t: options.title ? 36 : 12, b: 48 };
   // The legend of the series drawn: items side by side below the x label, wrapped to fit the width.
   // A name too long for a line of its own is cut short with an ellipsis.
   const legend: { x: number; row: number; s: Series; name: string }[] = [];
@@ -128,8 +129,10 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
   ];
+  if (options.title) {
+    parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`);
+  }
   for (const t of niceTicks(x0, x1, 5, options.integerX ? 1 : 0)) {
     if (options.integerX && !Number.isInteger(t)) continue;
     parts.push(
@@ -271,31 +274,54 @@ export function gridPixels(
   return { pixels, width, height };
 }
 
+/** A cell of a digit grid: its true class, and the predicted one once there is a prediction. */
+export interface DigitCell {
+  readonly label: number;
+  readonly predicted?: number;
+}
+
+/** Options of {@linkcode digitGrid}. */
+export interface DigitGridOptions {
+  readonly columns: number;
+  /** Pixels on a side of each image, and how many times larger it is drawn. */
+  readonly side: number;
+  readonly scale: number;
+  /** Written above the grid, with the count of mistakes. */
+  readonly title?: string;
+  /**
+   * For a PNG of `gridPixels` with band 0: only the mistakes are labelled,
+   * with the predicted class in the cell's corner.
+   */
+  readonly compact?: boolean;
+}
+
 /**
  * A grid of digits: the PNG from `gridPixels` scaled up, with each cell's
  * prediction under it; misclassified ones framed in red with the true label.
+ * A cell without a prediction is drawn plain.
  */
-export function digitGrid(
-  pngBase64: string,
-  cells: readonly { label: number; predicted: number }[],
-  options: { columns: number; side: number; scale: number; title: string },
-): string {
-  const { columns, side, scale } = options;
+export function digitGrid(pngBase64: string, cells: readonly DigitCell[], options: DigitGridOptions): string {
+  const { columns, side, scale, compact } = options;
   const rows = Math.ceil(cells.length / columns);
-  const cw = side * scale, ch = (side + GRID_BAND) * scale, top = 30;
+  const cw = side * scale, ch = (side + (compact ? 0 : GRID_BAND)) * scale, top = options.title ? 30 : 0;
   const W = columns * cw, H = top + rows * ch;
-  const wrong = cells.filter((c) => c.label !== c.predicted).length;
+  const wrong = cells.filter((c) => c.predicted !== undefined && c.label !== c.predicted).length;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${
-      escapeXml(options.title)
-    }: ${wrong} of ${cells.length} wrong</text>`,
+    ...(options.title
+      ? [
+        `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${
+          escapeXml(options.title)
+        }: ${wrong} of ${cells.length} wrong</text>`,
+      ]
+      : []),
     `<image x="0" y="${top}" width="${W}" height="${
       rows * ch
     }" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${pngBase64}"/>`,
   ];
   cells.forEach((c, i) => {
+    if (c.predicted === undefined) return;
     const x = (i % columns) * cw, y = top + Math.floor(i / columns) * ch;
     const ok = c.label === c.predicted;
     if (!ok) {
@@ -305,11 +331,17 @@ export function digitGrid(
         }" fill="none" stroke="#d32f2f" stroke-width="2"/>`,
       );
     }
-    parts.push(
-      `<text x="${x + cw / 2}" y="${y + cw + 14}" text-anchor="middle" fill="${ok ? "#2e7d32" : "#d32f2f"}">${
-        ok ? c.predicted : `${c.predicted} (true ${c.label})`
-      }</text>`,
-    );
+    if (compact && !ok) {
+      parts.push(
+        `<text x="${x + 2}" y="${y + 10}" fill="#d32f2f" font-size="10" font-weight="bold">${c.predicted}</text>`,
+      );
+    } else if (!compact) {
+      parts.push(
+        `<text x="${x + cw / 2}" y="${y + cw + 14}" text-anchor="middle" fill="${ok ? "#2e7d32" : "#d32f2f"}">${
+          ok ? c.predicted : `${c.predicted} (true ${c.label})`
+        }</text>`,
+      );
+    }
   });
   parts.push("</svg>");
   return parts.join("\n");

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { IdxError, inflatedBytes, MAX_IDX_BYTES, parseIdx } from "../data/idx.ts";
 import { readIdxFile } from "../data/idx_file.ts";
-import { ImageError, MAX_PNG_BYTES, MAX_PNG_SIDE, readImages } from "../export/images.ts";
+import { ImageError, MAX_PNG_BYTES, MAX_PNG_SIDE, readImages } from "../data/images.ts";
 import { encodePng } from "../report/png.ts";
 import { compress, idxHeader, png, withTempDir } from "./_files.ts";
 

@@ -22,7 +22,7 @@ import { buildModel, type LayerSpec } from "../engine/model.ts";
 import { modelFromJSON, modelToJSON, saveModel } from "../engine/model_file.ts";
 import { Rng } from "../engine/rng.ts";
 import { GraphError, type LayerPlugin } from "../engine/types.ts";
-import { decodePgm, readImages } from "../export/images.ts";
+import { decodePgm, readImages } from "../data/images.ts";
 import { exportOnnx, intermediateName, ONNX_IR_VERSION, ONNX_OPSET, onnxModel } from "../export/onnx.ts";
 import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeValueInfo } from "../export/proto.ts";
 import { mseRbfLoss } from "../losses/mse_rbf.ts";

@@ -58,7 +58,7 @@ import type { Split } from "../data/mnist.ts";
 import { PAPER_PREPROCESS } from "../data/preprocess.ts";
 import { stalledWarning } from "../cli/train.ts";
 import { writeCurves, writeIndex } from "../report/report.ts";
-import { ImageError, readImages } from "../export/images.ts";
+import { ImageError, readImages } from "../data/images.ts";
 import { DivergenceError, fit, type FitState, type PassResult } from "../engine/fit.ts";
 import { MAX_BUFFER_BYTES } from "../engine/limits.ts";
 import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";

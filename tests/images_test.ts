@@ -5,7 +5,7 @@
  * (grey and colour, decoded by jpeg-js) against ImageMagick's decoding too.
  */
 import assert from "node:assert/strict";
-import { decodePgm, decodePng, readImages } from "../export/images.ts";
+import { decodePgm, decodePng, readImages } from "../data/images.ts";
 
 const DIR = new URL("./fixtures/png/", import.meta.url);
 

@@ -102,16 +102,14 @@ Deno.test("import rules: layers/, losses/ and optim/ import only engine/ and the
   assert.deepEqual(broken(all, allowed), []);
 });
 
-Deno.test("import rules: data/, export/ and report/ import nothing from cli/, web/ or bench/", () => {
+Deno.test("import rules: data/, export/, presets/ and report/ import nothing from cli/, web/ or bench/", () => {
   const allowed = (f: string, t: string) =>
-    !under(f, ["data/", "export/", "report/"]) || !under(t, ["cli/", "web/", "bench/"]);
+    !under(f, ["data/", "export/", "presets/", "report/"]) || !under(t, ["cli/", "web/", "bench/"]);
   assert.deepEqual(broken(all, allowed), []);
 });
 
 Deno.test("import rules: what the page ships imports nothing from bench/ or cli/", async () => {
   const page = ["web/app.ts", "web/train_worker.ts", "engine/_eval_worker.ts", "engine/_parallel_worker.ts", "core.ts"];
   const pairs = edges(await graph(page)).filter(([f]) => !under(f, ["bench/", "cli/"]));
-  // Known exception, on its way out: the Train tab's speed probe.
-  const known = ["web/train_worker.ts -> bench/_sdlm_rate.ts"];
-  assert.deepEqual(broken(pairs, (_f, t) => !under(t, ["bench/", "cli/"])).filter((e) => !known.includes(e)), []);
+  assert.deepEqual(broken(pairs, (_f, t) => !under(t, ["bench/", "cli/"])), []);
 });

@@ -14,7 +14,7 @@ import { mnistPackageDir } from "../data/mnist.ts";
 import { buildModel, type GraphSpec } from "../engine/model.ts";
 import { base64ToFloats, floatsToBase64, saveModel } from "../engine/model_file.ts";
 import { exportOnnx } from "../export/onnx.ts";
-import { readImages } from "../export/images.ts";
+import { readImages } from "../data/images.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { encodePng } from "../report/png.ts";
 import { lineChart } from "../report/svg.ts";

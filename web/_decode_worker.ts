@@ -7,7 +7,7 @@
  */
 /// <reference lib="deno.worker" />
 import { isBlank, mnistify } from "../data/mnistify.ts";
-import { decodePng, ImageError } from "../export/images.ts";
+import { decodePng, ImageError } from "../data/images.ts";
 import type { DecodeJob, DecodeReply } from "./decode_pool.ts";
 
 self.onmessage = async ({ data: job }: MessageEvent<DecodeJob>) => {

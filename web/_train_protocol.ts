@@ -5,10 +5,7 @@
  * @module
  */
 
-/** What the page asks the worker for: a training run, or the one-pattern SDLM bench (bench/_sdlm_rate.ts). */
-export type WorkerRequest = TrainRequest | { readonly kind: "bench"; readonly seconds: number; readonly reps: number };
-
-/** A training run. */
+/** A training run: what the page asks the worker for. */
 export interface TrainRequest {
   readonly kind: "train";
   readonly preset: string;

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { ImageError } from "../export/images.ts";
+import { ImageError } from "../data/images.ts";
 
 /** Options of {@linkcode DecodePool}. */
 export interface DecodePoolOptions {

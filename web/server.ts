@@ -1,7 +1,7 @@
 /**
- * `deno task web`: builds the page (web/app.ts bundled by esbuild, the
- * shipped models, onnxruntime-web's WebAssembly file) into a folder and
- * serves it on 127.0.0.1 with `Deno.serve`, with an HTTP API beside it:
+ * The page's server (what `deno task web`, cli/web.ts, runs): startServer
+ * builds the site (web/build.ts) into a folder and serves it on 127.0.0.1
+ * with `Deno.serve`, with an HTTP API beside it:
  *
  *   GET  /api/models    the models: name, file, test error, command
  *   GET  /mnist/NAME    the four MNIST idx files of the npm package (the Train tab's data)
@@ -45,8 +45,6 @@
  * client closes it): the server listens on 127.0.0.1, and a proxy with its own
  * timeouts belongs in front of it anywhere else.
  *
- * `deno task web:build [--out DIR]` writes the same static site (web/build.ts) and stops.
- *
  * @module
  */
 import { extname, join } from "node:path";
@@ -58,7 +56,7 @@ import { mnistPackageDir } from "../data/mnist.ts";
 import { MNIST_FILE_NAMES } from "../data/split.ts";
 import { firstNonFiniteAnswer } from "../engine/finite.ts";
 import { grouped } from "../engine/limits.ts";
-import { ImageError, readPngHeader } from "../export/images.ts";
+import { ImageError, readPngHeader } from "../data/images.ts";
 import type { FolderLock } from "../data/out_folder.ts";
 import { buildSite, claimSite, type ShippedModel, shippedModels } from "./build.ts";
 import { DecodeBusyError, DecodePool } from "./decode_pool.ts";
@@ -84,7 +82,7 @@ export const MAX_BODY_BYTES = 1 << 20;
  * The most pixels a PNG posted to the API may have: 4 megapixels (2048 x
  * 2048), far more than a digit needs. A larger one is refused (413) from its
  * header, before anything is inflated; files given to the commands have
- * MAX_PNG_SIDE and MAX_PNG_BYTES (export/images.ts) instead.
+ * MAX_PNG_SIDE and MAX_PNG_BYTES (data/images.ts) instead.
  */
 export const MAX_API_PIXELS = 2048 * 2048;
 

@@ -11,8 +11,11 @@
  */
 /// <reference lib="dom" />
 import { MNIST_FILE_NAMES, MNIST_FILES, sha256Hex } from "../data/split.ts";
+import { toBase64 } from "../engine/base64.ts";
 import type { PassResult, Progress } from "../engine/fit.ts";
 import type { ModelFile } from "../engine/model_json.ts";
+import { encodePng } from "../report/png.ts";
+import { digitGrid, gridPixels, lineChart } from "../report/svg.ts";
 import { PAUSE, RUN, STOP, type TrainRequest } from "./_train_protocol.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -34,11 +37,6 @@ export interface TrainApi {
   pause(): void;
   resume(): void;
   stop(): void;
-  /**
-   * One-pattern SDLM training of lenet5 timed in a fresh worker as
-   * bench/compare.ts times the engine in Deno: median patterns/s and the kernels.
-   */
-  bench(seconds: number, reps: number): Promise<{ patternsPerSecond: number; kernels: string }>;
   /** The model of the last pass (or of the stop), as model-file data. */
   model: ModelFile | null;
   /** Kernels the worker trains on ("wasm" or "js"), its last progress, and the passes so far. */
@@ -103,63 +101,6 @@ async function mnistFiles(onProgress: (got: number, total: number, note: string)
   return files;
 }
 
-/** A line chart of a few series on a canvas, x from 0 to xMax, y from 0 to the largest value. */
-function chart(
-  canvas: HTMLCanvasElement,
-  series: { label: string; color: string; points: [number, number][] }[],
-  xMax: number,
-  xLabel: string,
-  yFormat: (v: number) => string,
-) {
-  const c = canvas.getContext("2d")!, w = canvas.width, h = canvas.height, left = 48, bottom = 22, top = 8;
-  c.clearRect(0, 0, w, h);
-  const all = series.flatMap((s) => s.points.map((p) => p[1]));
-  const yMax = Math.max(1e-9, ...all);
-  const X = (x: number) => left + ((w - left - 8) * x) / Math.max(1e-9, xMax);
-  const Y = (y: number) => h - bottom - ((h - bottom - top) * y) / yMax;
-  c.strokeStyle = "#999";
-  c.fillStyle = "#444";
-  c.font = "11px sans-serif";
-  c.beginPath();
-  c.moveTo(left, top);
-  c.lineTo(left, h - bottom);
-  c.lineTo(w - 8, h - bottom);
-  c.stroke();
-  c.fillText(yFormat(yMax), 2, top + 8);
-  c.fillText(yFormat(0), 2, h - bottom);
-  c.fillText(xLabel, left + 4, h - 6);
-  series.forEach((s, i) => {
-    c.strokeStyle = c.fillStyle = s.color;
-    c.fillText(s.label, w - 120, top + 12 + 13 * i);
-    c.beginPath();
-    s.points.forEach(([x, y], j) => (j ? c.lineTo(X(x), Y(y)) : c.moveTo(X(x), Y(y))));
-    c.stroke();
-    // A dot per point where there are few (one pass draws no line).
-    if (s.points.length <= 30) { for (const [x, y] of s.points) c.fillRect(X(x) - 2, Y(y) - 2, 4, 4); }
-  });
-}
-
-/** The first 100 test digits in a 10x10 grid, each framed red where the prediction is wrong, with the prediction. */
-function digitGrid(canvas: HTMLCanvasElement, images: Uint8Array, labels: Uint8Array, predictions: Int32Array | null) {
-  const c = canvas.getContext("2d")!, cell = canvas.width / 10;
-  const img = c.createImageData(28, 28);
-  for (let i = 0; i < 100; i++) {
-    for (let p = 0; p < 784; p++) {
-      const v = 255 - images[i * 784 + p];
-      img.data.set([v, v, v, 255], 4 * p);
-    }
-    const x = (i % 10) * cell, y = Math.floor(i / 10) * cell;
-    c.putImageData(img, x, y);
-    if (predictions && predictions[i] !== labels[i]) {
-      c.strokeStyle = c.fillStyle = "#d00";
-      c.lineWidth = 2;
-      c.strokeRect(x + 1, y + 1, 26, 26);
-      c.font = "bold 10px sans-serif";
-      c.fillText(String(predictions[i]), x + 2, y + 10);
-    }
-  }
-}
-
 /** C1's six 5x5 kernels as grey images (white positive, black negative), each scaled by its largest weight. */
 function kernelPictures(box: HTMLElement, weights: Float32Array) {
   box.replaceChildren();
@@ -196,7 +137,7 @@ export function setupTraining(
   const stopButton = $<HTMLButtonElement>("t-stop");
   const downloads = ["t-use", "t-json", "t-onnx"].map((id) => $<HTMLButtonElement>(id));
   let worker: Worker | null = null, control: Int32Array | null = null, paused = false;
-  let testImages: Uint8Array | null = null, testLabels: Uint8Array | null = null;
+  let testLabels: Uint8Array | null = null, digitsPng = "";
   let lossPoints: [number, number][] = [], runName = "";
   let finish: ((r: TrainResult) => void) | null = null, fail: ((e: Error) => void) | null = null;
 
@@ -207,22 +148,6 @@ export function setupTraining(
     history: [],
     running: false,
     run,
-    bench(seconds, reps) {
-      const w = new Worker(new URL("./train_worker.js", location.href), { type: "module" });
-      return new Promise((resolve, reject) => {
-        w.onmessage = (e) => {
-          w.terminate();
-          if (e.data.kind === "bench") resolve(e.data);
-          else reject(new Error(e.data.message ?? "the bench failed"));
-        };
-        w.onerror = (e) => {
-          e.preventDefault();
-          w.terminate();
-          reject(new Error(e.message));
-        };
-        w.postMessage({ kind: "bench", seconds, reps });
-      });
-    },
     pause() {
       if (control) Atomics.store(control, 0, PAUSE);
     },
@@ -246,24 +171,25 @@ export function setupTraining(
   };
 
   function drawCurves() {
-    chart(
-      $("t-loss"),
-      [{ label: "running loss", color: "#0366d6", points: lossPoints }],
-      Math.max(1, ...lossPoints.map((p) => p[0])),
-      "patterns",
-      (v) => v.toFixed(2),
+    const size = { width: 360, height: 180 };
+    $("t-loss").innerHTML = lineChart(
+      [{ name: "running loss", color: "#0366d6", points: lossPoints }],
+      { xLabel: "patterns", yLabel: "loss", ...size },
     );
-    const passes = api.history.length;
-    chart(
-      $("t-error"),
+    $("t-error").innerHTML = lineChart(
       [
-        { label: "test error", color: "#d00", points: api.history.map((h) => [h.pass, h.testError]) },
-        { label: "training error", color: "#0a0", points: api.history.map((h) => [h.pass, h.trainError]) },
+        { name: "test error", color: "#d00", points: api.history.map((h) => [h.pass, 100 * h.testError]) },
+        { name: "training error", color: "#0a0", points: api.history.map((h) => [h.pass, 100 * h.trainError]) },
       ],
-      Math.max(1, passes),
-      "passes",
-      pct,
+      { xLabel: "passes", yLabel: "error (%)", integerX: true, yUnit: "%", ...size },
     );
+  }
+
+  /** The first 100 test digits in a 10x10 grid, mistakes framed in red with the prediction. */
+  function drawDigits(predictions: Int32Array | null) {
+    if (!testLabels) return;
+    const cells = Array.from(testLabels, (label, i) => ({ label, predicted: predictions?.[i] }));
+    $("t-digits").innerHTML = digitGrid(digitsPng, cells, { columns: 10, side: 28, scale: 1, compact: true });
   }
 
   function end(stopped: boolean) {
@@ -310,9 +236,11 @@ export function setupTraining(
       });
       dataStatus.textContent = "MNIST: 60,000 training and 10,000 test digits, kept in this browser";
       const N = MNIST_FILE_NAMES;
-      testImages = new Uint8Array(files[N.testImages], 16, 100 * 784).slice();
+      const testImages = new Uint8Array(files[N.testImages], 16, 100 * 784);
+      const grid = gridPixels(testImages, 28, Array.from({ length: 100 }, (_, i) => i), 10, 0);
+      digitsPng = toBase64(await encodePng(grid.pixels, grid.width, grid.height, 1));
       testLabels = new Uint8Array(files[N.testLabels], 8, 100).slice();
-      digitGrid($("t-digits"), testImages, testLabels, null);
+      drawDigits(null);
       runName = `trained in this tab (${options.preset}, seed ${options.seed})`;
       control = typeof SharedArrayBuffer === "function" ? new Int32Array(new SharedArrayBuffer(4)) : null;
       paused = false;
@@ -345,6 +273,7 @@ export function setupTraining(
   function onMessage(m: { kind: string; [k: string]: unknown }) {
     if (m.kind === "start") {
       api.kernels = m.kernels as string;
+      $<HTMLPreElement>("t-recipe").textContent = m.recipe as string;
       status.textContent = `Training ${
         (m.parameters as number).toLocaleString("en-US")
       } parameters on ${api.kernels} kernels…`;
@@ -366,7 +295,7 @@ export function setupTraining(
       // The run's loss curve (a point every few thousand patterns) replaces the progress points once it has any.
       const curve = m.lossCurve as { patterns: number; loss: number }[];
       if (curve.length > 1) lossPoints = curve.map((p) => [p.patterns, p.loss]);
-      if (testImages && testLabels) digitGrid($("t-digits"), testImages, testLabels, m.predictions as Int32Array);
+      drawDigits(m.predictions as Int32Array);
       kernelPictures($("t-kernels"), m.kernels as Float32Array);
       $("t-pass").textContent = `After pass ${h.pass}: test error ${pct(h.testError)}, training error ${
         pct(h.trainError)
@@ -389,6 +318,7 @@ export function setupTraining(
     }
   }
 
+  drawCurves();
   const number = (id: string) => Number($<HTMLInputElement>(id).value);
   startButton.addEventListener("click", () => {
     const limit = number("t-limit");

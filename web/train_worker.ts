@@ -25,8 +25,7 @@ import { floatsToBase64, modelToJSON } from "../engine/model_json.ts";
 import { createOptimizer } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { fitOptionsOf, formatRecipe, optimizerSpecOf, presetSettings } from "../presets/recipe.ts";
-import { PAUSE, STOP, type WorkerRequest } from "./_train_protocol.ts";
-import { sdlmRate } from "../bench/_sdlm_rate.ts";
+import { PAUSE, STOP, type TrainRequest } from "./_train_protocol.ts";
 
 class Stopped extends Error {}
 
@@ -36,13 +35,9 @@ const registry = registerBuiltins(emptyRegistries(), { module: new URL("./core.j
 const post = (message: unknown, transfer: Transferable[] = []) =>
   (self as DedicatedWorkerGlobalScope).postMessage(message, transfer);
 
-self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
+self.onmessage = async (e: MessageEvent<TrainRequest>) => {
   const r = e.data;
   try {
-    if (r.kind === "bench") {
-      post({ kind: "bench", ...sdlmRate(r.seconds, r.reps) });
-      return;
-    }
     const p = PRESETS[r.preset];
     if (!p) throw new Error(`no preset "${r.preset}"`);
     const file = (name: string, magic: number) => parseIdx(new Uint8Array(r.files[name]), name, magic);

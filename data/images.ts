@@ -1,5 +1,5 @@
 /**
- * Grey-level images for an exported model: an idx file of images (MNIST
+ * Grey-level input images for a model: an idx file of images (MNIST
  * format, plain or gzip), or one PGM (P2, P5) or PNG image. The format is
  * told by the content, not the file name.
  *
@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { readFileBounded } from "../data/files.ts";
-import { decompress, gunzipIdx, isGzip, MAX_IDX_BYTES, parseIdx } from "../data/idx.ts";
+import { readFileBounded } from "./files.ts";
+import { decompress, gunzipIdx, isGzip, MAX_IDX_BYTES, parseIdx } from "./idx.ts";
 
 /** Images of one size, one after another, row by row. */
 export interface GreyImages {
