@@ -26,7 +26,7 @@ import assert from "node:assert/strict";
 import { loadMnist } from "../data/mnist.ts";
 import { Rng } from "../engine/rng.ts";
 import { encodePng } from "../report/png.ts";
-import { readPngHeader } from "../export/images.ts";
+import { readPngHeader } from "../data/images.ts";
 import { type DecodedImage, DecodePool } from "../web/decode_pool.ts";
 import { MAX_API_PIXELS, MAX_BODY_BYTES, startServer } from "../web/server.ts";
 import { bigInverted } from "./_files.ts";
