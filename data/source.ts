@@ -141,7 +141,11 @@ export function tensorSource(
   source?: string,
 ): DataSource {
   const size = shape.reduce((a, b) => a * b, 1), count = labels.length;
-  const name = (what: string) => source ? `${what} "${source}"` : what;
+  // "training images" in fit's words: these are patterns.
+  const name = (what: string) => {
+    const role = what.replace(/\bimages\b/, "patterns");
+    return source ? `${role} "${source}"` : role;
+  };
   return {
     count,
     source,
@@ -149,7 +153,7 @@ export function tensorSource(
       if (!(count >= 1)) throw new RangeError(`Cannot use the ${name(what)}: it holds no patterns`);
       if (shape.join("x") !== model.inputShape.join("x") || inputs.length < count * size) {
         throw new RangeError(
-          `Cannot use the ${name(what)}: its ${count} patterns are ${shape.join("x")} in ${inputs.length} floats, ` +
+          `Cannot use the ${name(what)}: ${count} patterns of ${shape.join("x")} in ${inputs.length} floats, ` +
             `but the model's input is ${model.inputShape.join("x")}`,
         );
       }

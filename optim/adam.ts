@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { ConfigReader } from "../engine/config.ts";
+import { ConfigReader, integerRule, numberRule } from "../engine/config.ts";
 import type { OptimizerPlugin } from "../engine/types.ts";
 
 /** Config of adam. */
@@ -23,6 +23,7 @@ export const adam: OptimizerPlugin<AdamConfig> = {
   type: "adam",
   description: "Adam: per-parameter steps from running moments of the gradient",
   needsCurvature: false,
+  stateRules: { v: numberRule("a number >= 0 (Adam's second moments)", (v) => v >= 0), t: integerRule(0) },
   configure(raw, where) {
     const r = new ConfigReader(raw, where, ["type"]);
     const c = {
