@@ -9,22 +9,13 @@
 import type { DataSource } from "../data/source.ts";
 import type { Split } from "../data/split.ts";
 import { evaluate, type Scorer } from "./evaluate.ts";
-import { BackgroundEvaluator, splitRanges } from "./evaluator.ts";
+import { BackgroundEvaluator, type EvalResult, splitRanges } from "./evaluator.ts";
 import type { Model } from "./model.ts";
 import type { Registries } from "./registry.ts";
 import type { Floats } from "./types.ts";
 
-/** What evaluating one pass's weights found. */
-export interface PassEvaluation {
-  /** Training patterns misclassified (of the first `trainCount`). */
-  readonly trainWrong: number;
-  /** Test patterns misclassified. */
-  readonly testWrong: number;
-  /** Predicted class of every test pattern. */
-  readonly testPredictions: Int32Array;
-  /** Wall time of the evaluation, seconds. */
-  readonly seconds: number;
-}
+/** What evaluating one pass's weights found: wrong training (of the first `trainCount`) and test patterns, every test prediction. */
+export type PassEvaluation = EvalResult;
 
 /** How `PassEvaluations.create` evaluates. */
 export interface PassEvalOptions {
@@ -131,13 +122,7 @@ export class PassEvaluations<T> {
     const tag = this.#pending;
     if (tag === undefined) return undefined;
     this.#pending = undefined;
-    const r = this.worker!.collect();
-    return [tag, {
-      trainWrong: r.trainWrong,
-      testWrong: r.testWrong,
-      testPredictions: r.testPredictions,
-      seconds: r.seconds,
-    }];
+    return [tag, this.worker!.collect()];
   }
 
   /** Stops the worker. */
