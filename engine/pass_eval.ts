@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DataSource } from "../data/source.ts";
+import { type DataSource, isSplit } from "../data/source.ts";
 import type { Split } from "../data/split.ts";
 import { evaluate, type Scorer } from "./evaluate.ts";
 import { BackgroundEvaluator, type EvalResult, splitRanges } from "./evaluator.ts";
@@ -55,7 +55,7 @@ export class PassEvaluations<T> {
     let worker: BackgroundEvaluator | undefined;
     if (options.background) {
       const { train, test } = data;
-      if (!("images" in train) || !("images" in test)) {
+      if (!isSplit(train) || !isSplit(test)) {
         throw new TypeError("Cannot evaluate in the background: FitOptions.background needs image splits");
       }
       worker = await BackgroundEvaluator.create(model, { train, test }, options);

@@ -107,7 +107,7 @@ export function presetSettings(
   preset: Preset,
   registry: Registries,
   seed: number,
-  more: Partial<Pick<RunSettings, "passes" | "limit" | "distort" | "kernels">> = {},
+  more: Partial<Pick<RunSettings, "passes" | "limit" | "distort">> = {},
 ): RunSettings {
   const { optimizer, options } = splitOptimizer(preset.optimizer, registry);
   const settings: RunSettings = {
@@ -120,7 +120,6 @@ export function presetSettings(
     seed,
     ...(more.limit !== undefined ? { limit: more.limit } : {}),
     ...(more.distort ? { distort: more.distort } : {}),
-    ...(more.kernels ? { kernels: more.kernels } : {}),
     ...options,
   };
   const deviations = activeDeviations(preset, settings);
