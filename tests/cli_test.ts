@@ -8,6 +8,7 @@ import { saveModel } from "../engine/model_file.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { stalledWarning } from "../cli/train.ts";
 import { deno } from "./_task.ts";
+import { withTempDir } from "./_files.ts";
 
 const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
@@ -19,14 +20,8 @@ Deno.test("cli: --summary prints the layer table of a preset with the paper's to
   const lines = stdout.split("\n");
   const row = (name: string) => lines.find((l) => l.startsWith(name + " "))!.split(/\s{2,}/);
   assert.deepEqual(row("C1").slice(0, 5), ["C1", "conv2d", "[6, 28, 28]", "156", "122,304"]);
-  assert.deepEqual(row("C3"), [
-    "C3",
-    "conv2d",
-    "[16, 10, 10]",
-    "1,516",
-    "151,600",
-    "table: 60 of 96 map pairs, init paper-sqrt",
-  ]);
+  const c3 = ["C3", "conv2d", "[16, 10, 10]", "1,516", "151,600", "table: 60 of 96 map pairs, init paper-sqrt"];
+  assert.deepEqual(row("C3"), c3);
   assert.deepEqual(row("OUTPUT"), ["OUTPUT", "rbf", "[10]", "840", "840"]);
   assert.deepEqual(row("total"), ["total", "60,000", "840", "340,908"]);
 });
@@ -63,8 +58,7 @@ Deno.test("cli: --summary shows the recipe and each departure from the paper wit
 });
 
 Deno.test("cli: --summary of a graph JSON file and of a saved model; errors name the file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const graphFile = join(dir, "graph.json");
     await Deno.writeTextFile(graphFile, JSON.stringify(PRESETS["lenet5-modern"].graph));
     const g = await train("--model", graphFile, "--summary");
@@ -86,9 +80,7 @@ Deno.test("cli: --summary of a graph JSON file and of a saved model; errors name
       bad.stderr,
       new RegExp(`In "${graphFile}": Cannot find registered layer type "pool" for layer "pool0"`),
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cli: unknown options get one line and a pointer to --help; unknown presets the list", async () => {
@@ -135,8 +127,7 @@ Deno.test("cli: bad option values name the option and what it takes", async () =
 });
 
 Deno.test("cli: --schedule sets each pass's eta (ETAxN for N passes) and --eta-scale scales it", async () => {
-  const base = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (base) => {
     const cases = [
       [["0.001,0.0005"], [0.001, 0.0005, 0.0005], "0.001 0.0005"],
       [["0.001,0.0005", "--eta-scale", "2"], [0.002, 0.001, 0.001], "0.002 0.001"],
@@ -150,9 +141,7 @@ Deno.test("cli: --schedule sets each pass's eta (ETAxN for N passes) and --eta-s
       assert.deepEqual(summary.passes.map((p: { lr: number }) => p.lr), want);
       assert.match(r.stdout, new RegExp(`eta schedule ${shown};`));
     }
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cli: the stalled-run warning fires at chance level or a non-finite loss, and only then", () => {
@@ -177,9 +166,6 @@ Deno.test("cli: --version prints the version from deno.json on every command", a
       "--version",
     ]);
     assert.equal(out.code, 0);
-    assert.match(
-      out.stdout,
-      new RegExp(`^${name} ${version.replaceAll(".", "\\.")} \\(deno task ${command}`),
-    );
+    assert.match(out.stdout, new RegExp(`^${name} ${version.replaceAll(".", "\\.")} \\(deno task ${command}`));
   }
 });
