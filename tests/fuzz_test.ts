@@ -797,27 +797,20 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
     ...{ pass: n, lr: 0.001, loss: 0.25 / n, trainError: 0.05 / n, runningError: 0.06 / n, testError: 0.04 / n },
     ...{ seconds: 12.5, evalSeconds: 1.5, ...extra },
   });
+  /** The settings of a run of preset `p`. */
+  const presetRun = (p: typeof modern, seed: number) => ({
+    ...{ source: p.name, graph: p.graph, optimizer: p.optimizer, passes: p.epochs, batch: p.batch },
+    ...{ schedule: p.schedule, seed },
+  });
   const curve = (...patterns: number[]) => patterns.map((p, i) => ({ patterns: p, loss: 0.5 / (i + 1) }));
   const runs: [RunSettings, FitState][] = [
+    [
+      { ...presetRun(modern, 0), curvatureSamples: 500, kernels: "js" },
+      { passesDone: 1, steps: 1875, history: [pass(1)], lossCurve: curve(1024, 2048, 3072) },
+    ],
     [{
-      source: modern.name,
-      graph: modern.graph,
-      optimizer: modern.optimizer,
-      passes: modern.epochs,
-      batch: modern.batch,
-      schedule: modern.schedule,
-      seed: 0,
-      curvatureSamples: 500,
-      kernels: "js",
-    }, { passesDone: 1, steps: 1875, history: [pass(1)], lossCurve: curve(1024, 2048, 3072) }],
-    [{
-      source: paper.name,
-      graph: paper.graph,
+      ...presetRun(paper, 3),
       optimizer: splitOptimizer(paper.optimizer, defaultRegistry).optimizer,
-      passes: paper.epochs,
-      batch: paper.batch,
-      schedule: paper.schedule,
-      seed: 3,
       limit: 3000,
       maxSteps: 5000,
       distort: DEFAULT_DISTORTION,
@@ -969,13 +962,8 @@ function splitFor(model: Model, count: number, seed: number): Split | null {
   const shape = model.inputShape, pad = PAPER_PREPROCESS.pad;
   if (shape.length !== 3 || shape[0] !== 1 || shape[1] <= 2 * pad || shape[2] <= 2 * pad) return null;
   const rows = shape[1] - 2 * pad, cols = shape[2] - 2 * pad, rng = new Rng(seed);
-  return {
-    images: Uint8Array.from({ length: count * rows * cols }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, (_, i) => i % model.classes),
-    count,
-    rows,
-    cols,
-  };
+  const images = Uint8Array.from({ length: count * rows * cols }, () => rng.int(256));
+  return { images, labels: Uint8Array.from({ length: count }, (_, i) => i % model.classes), count, rows, cols };
 }
 
 /** What a resumed run's report does with its state: the recipe, the settings, the warnings, the charts and the page. */
