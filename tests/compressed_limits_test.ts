@@ -19,12 +19,7 @@ const SLICE_OUTPUT = 1032 * 8192;
 /** Runs `read`, which must fail, and returns its error and the bytes decompression handed out before it. */
 async function refusal(read: () => Promise<unknown>): Promise<{ error: unknown; inflated: number }> {
   const before = inflatedBytes();
-  let error: unknown;
-  try {
-    await read();
-  } catch (e) {
-    error = e;
-  }
+  const error = await read().then(() => undefined, (e: unknown) => e);
   return { error, inflated: inflatedBytes() - before };
 }
 
