@@ -5,7 +5,7 @@
  * @module
  */
 
-const MB = 2 ** 20;
+export const MB = 2 ** 20;
 
 /** Compresses `head` then `zeros` zero bytes, streaming 1 MB at a time so that the test itself stays light. */
 export async function compress(format: "gzip" | "deflate", head: Uint8Array, zeros = 0): Promise<Uint8Array> {
