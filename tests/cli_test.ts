@@ -7,7 +7,7 @@ import { buildModel } from "../engine/model.ts";
 import { saveModel } from "../engine/model_file.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { stalledWarning } from "../cli/train.ts";
-import { deno } from "./_task.ts";
+import { deno, failed } from "./_task.ts";
 import { withTempDir } from "./_files.ts";
 
 const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
@@ -75,24 +75,18 @@ Deno.test("cli: --summary of a graph JSON file and of a saved model; errors name
       JSON.stringify({ input: [1, 8, 8], layers: [{ type: "pool" }], loss: { type: "map" } }),
     );
     const bad = await train("--model", graphFile, "--summary");
-    assert.equal(bad.code, 1);
-    assert.match(
-      bad.stderr,
-      new RegExp(`In "${graphFile}": Cannot find registered layer type "pool" for layer "pool0"`),
-    );
+    failed(bad, 1, new RegExp(`In "${graphFile}": Cannot find registered layer type "pool" for layer "pool0"`));
   });
 });
 
 Deno.test("cli: unknown options get one line and a pointer to --help; unknown presets the list", async () => {
   for (const args of [["--presett", "lenet5"], ["--epochs"], ["--quiet=3"], ["extra"]]) {
     const a = await train(...args);
-    assert.equal(a.code, 2, args.join(" "));
-    assert.match(a.stderr, /^error: .+ \(--help lists the options\)\n$/, args.join(" "));
+    failed(a, 2, /^error: .+ \(--help lists the options\)\n$/, args.join(" "));
   }
   assert.match((await train("--presett", "lenet5")).stderr, /Unknown option '--presett'/);
   const b = await train("--preset", "lenet6", "--summary");
-  assert.equal(b.code, 1);
-  assert.match(b.stderr, /Cannot find preset "lenet6"; presets: lenet5, lenet5-literal, lenet5-modern/);
+  failed(b, 1, /Cannot find preset "lenet6"; presets: lenet5, lenet5-literal, lenet5-modern/);
 });
 
 Deno.test("cli: bad option values name the option and what it takes", async () => {
@@ -121,8 +115,7 @@ Deno.test("cli: bad option values name the option and what it takes", async () =
   ];
   for (const [args, message] of cases) {
     const r = await train(...args, "--limit", "10");
-    assert.equal(r.code, 2, args.join(" "));
-    assert.match(r.stderr, message);
+    failed(r, 2, message);
   }
 });
 

@@ -19,7 +19,7 @@ import { PRESETS } from "../presets/presets.ts";
 import { encodePng } from "../report/png.ts";
 import { lineChart } from "../report/svg.ts";
 import { compress, idxFile, png, withTempDir, writeMnistFolder } from "./_files.ts";
-import { resultOf, run as runProgram, spawnTask, type TaskResult } from "./_task.ts";
+import { failed, resultOf, run as runProgram, spawnTask, type TaskResult } from "./_task.ts";
 
 /** Longest a command may run here before the test calls it a hang (a guard, not a measurement). */
 const HANG_MS = 120_000;
@@ -53,12 +53,6 @@ async function run(name: string, ...args: string[]): Promise<TaskResult> {
     assert.fail(`deno task ${name} ${args.join(" ")}: still running after ${HANG_MS / 1000} s, killed`);
   }
   return resultOf(first);
-}
-
-/** Asserts that the command failed with exit code `code` and an error matching `message`. */
-function failed(r: TaskResult, code: number, message: RegExp, what: string): void {
-  assert.equal(r.code, code, `${what}: exit ${r.code}, ${r.stderr}`);
-  assert.match(r.stderr, message, what);
 }
 
 const lenet5 = () => buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 });
