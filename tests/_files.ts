@@ -5,7 +5,7 @@
  * @module
  */
 
-const MB = 2 ** 20;
+export const MB = 2 ** 20;
 
 /** Compresses `head` then `zeros` zero bytes, streaming 1 MB at a time so that the test itself stays light. */
 export async function compress(format: "gzip" | "deflate", head: Uint8Array, zeros = 0): Promise<Uint8Array> {
@@ -60,26 +60,17 @@ export function png(width: number, height: number, depth: number, colour: number
   new DataView(ihdr.buffer).setUint32(4, height);
   ihdr[8] = depth;
   ihdr[9] = colour;
-  const parts = [
-    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    ...idat.map((d) => chunk("IDAT", d)),
-    chunk("IEND", new Uint8Array(0)),
-  ];
-  return concat(...parts);
+  const signature = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return concat(signature, chunk("IHDR", ihdr), ...idat.map((d) => chunk("IDAT", d)), chunk("IEND", new Uint8Array(0)));
 }
 
 /** An idx file: header and the values as bytes (uint8 data). */
 export function idxFile(
   type: number,
   dims: number[],
-  data: Uint8Array = new Uint8Array(dims.reduce((a, b) => a * b, 1)),
+  data: ArrayLike<number> = new Uint8Array(dims.reduce((a, b) => a * b, 1)),
 ) {
-  const head = idxHeader(type, dims);
-  const out = new Uint8Array(head.length + data.length);
-  out.set(head);
-  out.set(data, head.length);
-  return out;
+  return concat(idxHeader(type, dims), data);
 }
 
 /** An MNIST-format folder at `dir`: `train` and `test` images of rows x cols (random ink) with labels 0..9. */
@@ -94,13 +85,10 @@ export async function writeMnistFolder(dir: string, rows: number, cols: number, 
 }
 
 /** The parts one after another. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
+export function concat(...parts: ArrayLike<number>[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
+  for (const p of parts) (out.set(p, at), at += p.length);
   return out;
 }
 

@@ -92,21 +92,26 @@ export function harness(
   return { layer, n, x, y: run(), run };
 }
 
+/** f at v[j] + eps and at v[j] - eps (v[j] perturbed in place and restored). */
+function around<T>(v: Floats, j: number, eps: number, f: () => T): [T, T] {
+  const keep = v[j];
+  v[j] = keep + eps;
+  const up = f();
+  v[j] = keep - eps;
+  const down = f();
+  v[j] = keep;
+  return [up, down];
+}
+
 /**
  * Explicit Jacobian of f: R^m -> R^k at `v` by central differences; f reads
  * `v` (perturbed in place and restored). Returns J as rows of outputs.
  */
 export function jacobian(v: Floats, f: () => Float64Array, eps = 1e-5): Float64Array[] {
-  const k = f().length;
-  const J = Array.from({ length: k }, () => new Float64Array(v.length));
+  const J = Array.from({ length: f().length }, () => new Float64Array(v.length));
   for (let j = 0; j < v.length; j++) {
-    const keep = v[j];
-    v[j] = keep + eps;
-    const up = f();
-    v[j] = keep - eps;
-    const down = f();
-    v[j] = keep;
-    for (let i = 0; i < k; i++) J[i][j] = (up[i] - down[i]) / (2 * eps);
+    const [up, down] = around(v, j, eps, f);
+    J.forEach((row, i) => row[j] = (up[i] - down[i]) / (2 * eps));
   }
   return J;
 }
@@ -116,30 +121,18 @@ export function secondDiagonal(v: Floats, f: () => Float64Array, eps = 1e-4): Fl
   const mid = f();
   const H = Array.from({ length: mid.length }, () => new Float64Array(v.length));
   for (let j = 0; j < v.length; j++) {
-    const keep = v[j];
-    v[j] = keep + eps;
-    const up = f();
-    v[j] = keep - eps;
-    const down = f();
-    v[j] = keep;
-    for (let i = 0; i < mid.length; i++) H[i][j] = (up[i] - 2 * mid[i] + down[i]) / (eps * eps);
+    const [up, down] = around(v, j, eps, f);
+    H.forEach((row, i) => row[j] = (up[i] - 2 * mid[i] + down[i]) / (eps * eps));
   }
   return H;
 }
 
 /** Gradient of a scalar function of `v` by central differences. */
 export function numericGradient(v: Floats, f: () => number, eps = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let j = 0; j < v.length; j++) {
-    const keep = v[j];
-    v[j] = keep + eps;
-    const up = f();
-    v[j] = keep - eps;
-    const down = f();
-    v[j] = keep;
-    g[j] = (up - down) / (2 * eps);
-  }
-  return g;
+  return Float64Array.from(v, (_, j) => {
+    const [up, down] = around(v, j, eps, f);
+    return (up - down) / (2 * eps);
+  });
 }
 
 /** Bytes of a typed array, for bit-for-bit comparisons. */

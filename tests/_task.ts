@@ -6,6 +6,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
 /** The repository, where deno.json and its tasks are. */
@@ -63,4 +64,10 @@ export function task(name: string, ...args: string[]): Promise<TaskResult> {
 /** Starts `deno task <name> <args>` in the repository without waiting: the caller reads, kills and awaits it. */
 export function spawnTask(name: string, ...args: string[]): Deno.ChildProcess {
   return spawnDeno(["task", "--quiet", name, ...args], { cwd: ROOT });
+}
+
+/** Asserts that the command failed with exit code `code` and an error matching `message`. */
+export function failed(r: { code: number; stderr: string }, code: number, message: RegExp, what = ""): void {
+  assert.equal(r.code, code, `${what}: exit ${r.code}, ${r.stderr}`);
+  assert.match(r.stderr, message, what);
 }

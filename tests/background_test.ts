@@ -14,12 +14,10 @@ import { createOptimizer } from "../engine/train.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { bytes } from "./_helpers.ts";
 
-const first = (s: Split, n: number): Split => ({
-  ...s,
-  count: n,
-  images: s.images.subarray(0, n * s.rows * s.cols),
-  labels: s.labels.subarray(0, n),
-});
+const first = (s: Split, n: number): Split => {
+  const images = s.images.subarray(0, n * s.rows * s.cols);
+  return { ...s, count: n, images, labels: s.labels.subarray(0, n) };
+};
 
 interface Saved {
   state: FitState;
@@ -36,13 +34,9 @@ async function run(background: boolean, passes: number, maxSteps?: number) {
   const model = buildModel(p.graph, { registry: defaultRegistry, seed: 4 });
   const optimizer = createOptimizer({ ...p.optimizer, curvatureSamples: 60 }, model, defaultRegistry);
   const saved: Saved[] = [];
+  const options = { passes, batch: 1, seed: 4, limit: 500, schedule: p.schedule, background };
   const state = await fit(model, optimizer, data, {
-    passes,
-    batch: 1,
-    seed: 4,
-    limit: 500,
-    schedule: p.schedule,
-    background,
+    ...options,
     ...(maxSteps ? { maxSteps } : {}),
     onPass(s, predictions, snapshot) {
       const c = snapshot.optimizerState.curvature;

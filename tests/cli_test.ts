@@ -7,7 +7,8 @@ import { buildModel } from "../engine/model.ts";
 import { saveModel } from "../engine/model_file.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { stalledWarning } from "../cli/train.ts";
-import { deno } from "./_task.ts";
+import { deno, failed } from "./_task.ts";
+import { withTempDir } from "./_files.ts";
 
 const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
@@ -19,14 +20,8 @@ Deno.test("cli: --summary prints the layer table of a preset with the paper's to
   const lines = stdout.split("\n");
   const row = (name: string) => lines.find((l) => l.startsWith(name + " "))!.split(/\s{2,}/);
   assert.deepEqual(row("C1").slice(0, 5), ["C1", "conv2d", "[6, 28, 28]", "156", "122,304"]);
-  assert.deepEqual(row("C3"), [
-    "C3",
-    "conv2d",
-    "[16, 10, 10]",
-    "1,516",
-    "151,600",
-    "table: 60 of 96 map pairs, init paper-sqrt",
-  ]);
+  const c3 = ["C3", "conv2d", "[16, 10, 10]", "1,516", "151,600", "table: 60 of 96 map pairs, init paper-sqrt"];
+  assert.deepEqual(row("C3"), c3);
   assert.deepEqual(row("OUTPUT"), ["OUTPUT", "rbf", "[10]", "840", "840"]);
   assert.deepEqual(row("total"), ["total", "60,000", "840", "340,908"]);
 });
@@ -63,8 +58,7 @@ Deno.test("cli: --summary shows the recipe and each departure from the paper wit
 });
 
 Deno.test("cli: --summary of a graph JSON file and of a saved model; errors name the file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const graphFile = join(dir, "graph.json");
     await Deno.writeTextFile(graphFile, JSON.stringify(PRESETS["lenet5-modern"].graph));
     const g = await train("--model", graphFile, "--summary");
@@ -81,26 +75,18 @@ Deno.test("cli: --summary of a graph JSON file and of a saved model; errors name
       JSON.stringify({ input: [1, 8, 8], layers: [{ type: "pool" }], loss: { type: "map" } }),
     );
     const bad = await train("--model", graphFile, "--summary");
-    assert.equal(bad.code, 1);
-    assert.match(
-      bad.stderr,
-      new RegExp(`In "${graphFile}": Cannot find registered layer type "pool" for layer "pool0"`),
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    failed(bad, 1, new RegExp(`In "${graphFile}": Cannot find registered layer type "pool" for layer "pool0"`));
+  });
 });
 
 Deno.test("cli: unknown options get one line and a pointer to --help; unknown presets the list", async () => {
   for (const args of [["--presett", "lenet5"], ["--epochs"], ["--quiet=3"], ["extra"]]) {
     const a = await train(...args);
-    assert.equal(a.code, 2, args.join(" "));
-    assert.match(a.stderr, /^error: .+ \(--help lists the options\)\n$/, args.join(" "));
+    failed(a, 2, /^error: .+ \(--help lists the options\)\n$/, args.join(" "));
   }
   assert.match((await train("--presett", "lenet5")).stderr, /Unknown option '--presett'/);
   const b = await train("--preset", "lenet6", "--summary");
-  assert.equal(b.code, 1);
-  assert.match(b.stderr, /Cannot find preset "lenet6"; presets: lenet5, lenet5-literal, lenet5-modern/);
+  failed(b, 1, /Cannot find preset "lenet6"; presets: lenet5, lenet5-literal, lenet5-modern/);
 });
 
 Deno.test("cli: bad option values name the option and what it takes", async () => {
@@ -129,14 +115,12 @@ Deno.test("cli: bad option values name the option and what it takes", async () =
   ];
   for (const [args, message] of cases) {
     const r = await train(...args, "--limit", "10");
-    assert.equal(r.code, 2, args.join(" "));
-    assert.match(r.stderr, message);
+    failed(r, 2, message);
   }
 });
 
 Deno.test("cli: --schedule sets each pass's eta (ETAxN for N passes) and --eta-scale scales it", async () => {
-  const base = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (base) => {
     const cases = [
       [["0.001,0.0005"], [0.001, 0.0005, 0.0005], "0.001 0.0005"],
       [["0.001,0.0005", "--eta-scale", "2"], [0.002, 0.001, 0.001], "0.002 0.001"],
@@ -150,9 +134,7 @@ Deno.test("cli: --schedule sets each pass's eta (ETAxN for N passes) and --eta-s
       assert.deepEqual(summary.passes.map((p: { lr: number }) => p.lr), want);
       assert.match(r.stdout, new RegExp(`eta schedule ${shown};`));
     }
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });
 
 Deno.test("cli: the stalled-run warning fires at chance level or a non-finite loss, and only then", () => {
@@ -177,9 +159,6 @@ Deno.test("cli: --version prints the version from deno.json on every command", a
       "--version",
     ]);
     assert.equal(out.code, 0);
-    assert.match(
-      out.stdout,
-      new RegExp(`^${name} ${version.replaceAll(".", "\\.")} \\(deno task ${command}`),
-    );
+    assert.match(out.stdout, new RegExp(`^${name} ${version.replaceAll(".", "\\.")} \\(deno task ${command}`));
   }
 });

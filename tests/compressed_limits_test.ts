@@ -10,21 +10,15 @@ import { IdxError, inflatedBytes, MAX_IDX_BYTES, parseIdx } from "../data/idx.ts
 import { readIdxFile } from "../data/idx_file.ts";
 import { ImageError, MAX_PNG_BYTES, MAX_PNG_SIDE, readImages } from "../data/images.ts";
 import { encodePng } from "../report/png.ts";
-import { compress, idxHeader, png, withTempDir } from "./_files.ts";
+import { compress, idxHeader, MB, png, withTempDir } from "./_files.ts";
 
-const MB = 2 ** 20;
 /** The most one slice of compressed input (8 KiB in data/idx.ts) inflates to, at deflate's largest ratio of 1,032. */
 const SLICE_OUTPUT = 1032 * 8192;
 
 /** Runs `read`, which must fail, and returns its error and the bytes decompression handed out before it. */
 async function refusal(read: () => Promise<unknown>): Promise<{ error: unknown; inflated: number }> {
   const before = inflatedBytes();
-  let error: unknown;
-  try {
-    await read();
-  } catch (e) {
-    error = e;
-  }
+  const error = await read().then(() => undefined, (e: unknown) => e);
   return { error, inflated: inflatedBytes() - before };
 }
 

@@ -5,22 +5,7 @@ import { parseIdx } from "../data/idx.ts";
 import { readIdxFile } from "../data/idx_file.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { preprocess } from "../data/preprocess.ts";
-
-/** An idx file: header (type code, dims) then body bytes. */
-function idx(type: number, dims: number[], body: number[] | Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + body.length);
-  const view = new DataView(out.buffer);
-  out[2] = type;
-  out[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(body, 4 + 4 * dims.length);
-  return out;
-}
-
-async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const s = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(s).arrayBuffer());
-}
+import { compress, idxFile as idx, withTempDir } from "./_files.ts";
 
 /** Writes a small MNIST-format folder: 3 training and 2 test images of 2x2. */
 async function writeSet(dir: string, opts: { trainLabels?: number[]; gz?: boolean; skip?: string } = {}) {
@@ -32,7 +17,7 @@ async function writeSet(dir: string, opts: { trainLabels?: number[]; gz?: boolea
   };
   for (const [name, bytes] of Object.entries(files)) {
     if (name === opts.skip) continue;
-    if (opts.gz) await Deno.writeFile(join(dir, name + ".gz"), await gzip(bytes));
+    if (opts.gz) await Deno.writeFile(join(dir, name + ".gz"), await compress("gzip", bytes));
     else await Deno.writeFile(join(dir, name), bytes);
   }
 }
@@ -49,14 +34,11 @@ Deno.test("idx: reads uint8, int32 and float32 files, plain and gzip", async () 
   const f32 = new Uint8Array(4);
   new DataView(f32.buffer).setFloat32(0, 1.5, false);
   assert.deepEqual([...parseIdx(idx(0x0d, [1], f32), "f32").data], [1.5]);
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = join(dir, "x.gz");
-    await Deno.writeFile(path, await gzip(idx(8, [3], [7, 8, 9])));
+    await Deno.writeFile(path, await compress("gzip", idx(8, [3], [7, 8, 9])));
     assert.deepEqual([...(await readIdxFile(path, 2049)).data], [7, 8, 9]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("idx: bad files name the file and the problem", async () => {
@@ -77,28 +59,22 @@ Deno.test("idx: bad files name the file and the problem", async () => {
   await assert.rejects(readIdxFile("/nonexistent/t10k-labels-idx1-ubyte"), {
     message: `Cannot read idx file "/nonexistent/t10k-labels-idx1-ubyte": no such file`,
   });
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await Deno.writeFile(join(dir, "bad.gz"), new Uint8Array([0x1f, 0x8b, 1, 2, 3]));
     await assert.rejects(readIdxFile(join(dir, "bad.gz")), /Cannot read idx file ".*bad.gz": gzip data is corrupt/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("mnist: a data folder loads (plain and .gz); count mismatch, bad label and missing file are named", async () => {
   for (const gz of [false, true]) {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       await writeSet(dir, { gz });
       const d = await loadMnist({ dir });
       assert.equal(d.train.count, 3);
       assert.equal(d.test.count, 2);
       assert.deepEqual([...d.train.labels], [1, 2, 3]);
       assert.deepEqual([...d.test.images.subarray(0, 4)], [255, 255, 255, 255]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   }
   const cases: [Parameters<typeof writeSet>[1], (dir: string) => RegExp][] = [
     [
@@ -118,13 +94,10 @@ Deno.test("mnist: a data folder loads (plain and .gz); count mismatch, bad label
     ],
   ];
   for (const [opts, message] of cases) {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       await writeSet(dir, opts);
       await assert.rejects(loadMnist({ dir }), message(dir));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   }
 });
 

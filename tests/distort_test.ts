@@ -60,10 +60,8 @@ Deno.test("distort: each output pixel holds the source point the forward map sen
         const v = rows[r * N + c], u = (out[r * N + c] - b * v - e) / a;
         const x = d.scale * d.squeeze * (u - cx + d.shear * (v - cy)) + d.dx;
         const y = (d.scale / d.squeeze) * (v - cy) + d.dy;
-        assert.ok(
-          Math.abs(x - (c - cx)) < 1e-4 && Math.abs(y - (r - cy)) < 1e-4,
-          `${JSON.stringify(d)} at (${r}, ${c})`,
-        );
+        const close = Math.abs(x - (c - cx)) < 1e-4 && Math.abs(y - (r - cy)) < 1e-4;
+        assert.ok(close, `${JSON.stringify(d)} at (${r}, ${c})`);
         checked++;
       }
     }
@@ -85,12 +83,8 @@ Deno.test("distort: distorted training is deterministic for a seed and differs f
   const run = async (distort: boolean) => {
     const model = buildModel(graph, { registry: defaultRegistry, seed: 1 });
     const opt = createOptimizer({ type: "sgd", lr: 0.05 }, model, defaultRegistry);
-    await fit(model, opt, { train: split, test: split }, {
-      passes: 2,
-      batch: 4,
-      seed: 9,
-      ...(distort ? { distort: DEFAULT_DISTORTION } : {}),
-    });
+    const options = { passes: 2, batch: 4, seed: 9, ...(distort ? { distort: DEFAULT_DISTORTION } : {}) };
+    await fit(model, opt, { train: split, test: split }, options);
     return Float32Array.from(model.params);
   };
   const [a, b, plain] = [await run(true), await run(true), await run(false)];

@@ -33,32 +33,17 @@ import { assertClose, data, LAYER_CASES, onTestImages, trained } from "./_export
 import { readModel, tensorFloats, tensorInts } from "./_onnx_reader.ts";
 import { type Results, runNode, runWeb } from "./_onnx_runtime.ts";
 import { task } from "./_task.ts";
+import { withTempDir } from "./_files.ts";
 
 const LAYER_TOL = { rel: 1e-5, abs: 5e-5 };
 const SCORE_TOL = { rel: 1e-5, abs: 1e-4 };
 const PROB_TOL = { rel: 0, abs: 3e-5 };
 
 /** The ops a graph may use: standard ONNX ops of the default domain. */
-const STANDARD_OPS = new Set([
-  "Conv",
-  "AveragePool",
-  "MaxPool",
-  "Gemm",
-  "Flatten",
-  "Tanh",
-  "Relu",
-  "Mul",
-  "Add",
-  "Sub",
-  "Neg",
-  "Unsqueeze",
-  "ReduceSum",
-  "Softmax",
-  "ArgMax",
-  "Cast",
-  "Pad",
-  "Identity",
-]);
+const STANDARD_OPS = new Set(
+  "Conv AveragePool MaxPool Gemm Flatten Tanh Relu Mul Add Sub Neg Unsqueeze ReduceSum Softmax ArgMax Cast Pad Identity"
+    .split(" "),
+);
 
 // ---------------------------------------------------------------- one layer
 
@@ -120,8 +105,7 @@ for (const name of ["lenet5", "lenet5-modern"] as const) {
     const accuracy = engine.preds.filter((p, i) => p === labels[i]).length / n;
     assert.ok(accuracy > 0.5, `${name} learned something: ${accuracy}`);
 
-    const dir = await Deno.makeTempDir({ prefix: "lenet5-onnx-" });
-    try {
+    await withTempDir(async (dir) => {
       for (const v of variants) {
         for (const node of readModel(v.file).graph.nodes) {
           assert.ok(node.domain === "" && STANDARD_OPS.has(node.opType), `${node.opType} is a standard op`);
@@ -131,9 +115,7 @@ for (const name of ["lenet5", "lenet5-modern"] as const) {
         await Deno.writeFile(path, v.file);
         assertAgrees(await runNode(path, v.feed), engine, `${name} ${v.what}, onnxruntime-node`);
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, "lenet5-onnx-");
   });
 }
 
@@ -254,8 +236,7 @@ Deno.test("export: a layer without a lowering, a loss without probabilities and 
 // ---------------------------------------------------------------- images
 
 Deno.test("export: images read from PNG (any filter, alpha, colour), PGM and idx files, with --invert", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "lenet5-images-" });
-  try {
+  await withTempDir(async (dir) => {
     const grey = Uint8Array.from({ length: 6 * 5 }, (_, i) => (i * 37) % 256);
     const png = join(dir, "a.png");
     await Deno.writeFile(png, await encodePng(grey, 5, 6, 1));
@@ -300,9 +281,7 @@ Deno.test("export: images read from PNG (any filter, alpha, colour), PGM and idx
     await assert.rejects(() => readImages(join(dir, "none.png")), /Cannot read images ".*none.png": no such file/);
     await Deno.writeTextFile(idx, "# a text file");
     await assert.rejects(() => readImages(idx), /".*a\.idx": it is not an idx, PGM \(P2, P5\), PNG or JPEG file/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "lenet5-images-");
 });
 
 /** A PNG of already filtered rows (the reader checks no CRC, so they are left zero). */
@@ -337,8 +316,7 @@ const run = (command: "export" | "predict", ...args: string[]) => task(command, 
 Deno.test("export: deno task export writes the model's file and deno task predict runs it on idx, PGM and PNG images", async () => {
   const model = await trained("lenet5-modern");
   const { test } = await data();
-  const dir = await Deno.makeTempDir({ prefix: "lenet5-cli-" });
-  try {
+  await withTempDir(async (dir) => {
     await saveModel(join(dir, "model.json"), model);
     const onnx = join(dir, "m.onnx"), raw = join(dir, "raw.onnx");
     const e1 = await run("export", "--model", dir, "--out", onnx);
@@ -433,9 +411,7 @@ Deno.test("export: deno task export writes the model's file and deno task predic
     assert.match(made.stderr, /predict: 20x20 pgm image, ink \d+x\d+ at \d+,\d+ scaled into 20x20/);
     const help = await run("predict", "--help");
     assert.match(help.stdout, /^Usage: deno task predict --model FILE\.onnx --input FILE/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "lenet5-cli-");
 });
 
 Deno.test("export: with intermediates, every layer's output but the last is a named output equal to the engine's", async () => {

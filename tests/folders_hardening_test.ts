@@ -16,7 +16,7 @@ import { saveModel, writeFileAtomic } from "../engine/model_file.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { SITE_FOLDER } from "../web/build.ts";
 import { withTempDir } from "./_files.ts";
-import { ROOT, run, spawnTask, task } from "./_task.ts";
+import { failed, ROOT, run, spawnTask, task } from "./_task.ts";
 
 type Entry = { link: string } | { bytes: Uint8Array } | "folder";
 
@@ -127,8 +127,7 @@ Deno.test("folders: web:build refuses a folder of someone else's files, byte for
 
     // notes.txt is still someone else's: without --force the folder is still refused, naming only it.
     const again = await task("web:build", "--out", dir);
-    assert.equal(again.code, 2);
-    assert.match(again.stderr, /it holds 1 entry that no build of ours wrote \("notes\.txt"\)/);
+    failed(again, 2, /it holds 1 entry that no build of ours wrote \("notes\.txt"\)/);
   });
 });
 
@@ -142,8 +141,7 @@ Deno.test("folders: a symlink in a built site is refused, not followed; with --f
     const before = await snapshot(dir);
     // A symlink where the build put a file is not its own: refused, so the link keeps pointing outside.
     const r = await task("web:build", "--out", dir);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /it holds 1 entry that no build of ours wrote \("style\.css"\)/);
+    failed(r, 2, /it holds 1 entry that no build of ours wrote \("style\.css"\)/);
     assert.deepEqual(await snapshot(dir), before);
     assert.equal(await Deno.readTextFile(outside), "body { color: red }");
     // With --force the build's own file replaces the link (a rename), and the file outside stays as it was.
@@ -155,11 +153,9 @@ Deno.test("folders: a symlink in a built site is refused, not followed; with --f
     // A symlink planted as the lock file is not ours either, and even with --force the command never opens it.
     await Deno.symlink(outside, join(dir, LOCK_FILE));
     const planted = await task("web:build", "--out", dir);
-    assert.equal(planted.code, 2, planted.stderr);
-    assert.match(planted.stderr, /it holds 1 entry that no build of ours wrote \("\.lenet5-lock"\)/);
+    failed(planted, 2, /it holds 1 entry that no build of ours wrote \("\.lenet5-lock"\)/);
     const plantedForced = await task("web:build", "--out", dir, "--force");
-    assert.equal(plantedForced.code, 2, plantedForced.stderr);
-    assert.match(plantedForced.stderr, /^error: Cannot lock ".*site": its \.lenet5-lock is a symbolic link; /);
+    failed(plantedForced, 2, /^error: Cannot lock ".*site": its \.lenet5-lock is a symbolic link; /);
     assert.equal(await Deno.readTextFile(outside), "body { color: red }");
   });
 });
@@ -207,15 +203,12 @@ Deno.test("folders: two deno task train --out SAME at once: one runs, the other 
     } finally {
       Deno.kill(pid, "SIGCONT");
     }
-    assert.equal(second.code, 1, second.stderr);
-    assert.match(
-      second.stderr,
-      new RegExp(
-        `^error: Cannot write ".*same": another command is using it \\(pid ${pid}, "deno task train --quiet ` +
-          `--limit 200 --epochs 1 --steps 50 --out \\S+same --seed 1", since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\); ` +
-          `wait for it to finish or choose another folder\\n$`,
-      ),
+    const holder = new RegExp(
+      `^error: Cannot write ".*same": another command is using it \\(pid ${pid}, "deno task train --quiet ` +
+        `--limit 200 --epochs 1 --steps 50 --out \\S+same --seed 1", since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\); ` +
+        `wait for it to finish or choose another folder\\n$`,
     );
+    failed(second, 1, holder);
     assert.doesNotMatch(second.stdout, /Data:/, "it failed before reading the data");
     const r = await first.end();
     assert.equal(r.code, 0, r.stderr);
@@ -229,8 +222,7 @@ Deno.test("folders: two deno task train --out SAME at once: one runs, the other 
     assert.equal(await exists(join(dir, LOCK_FILE)), false);
     // Once the first is done the folder holds a run: a second run is refused as before, a resume may go on.
     const after = await task("train", ...quick, "--seed", "2");
-    assert.equal(after.code, 2);
-    assert.match(after.stderr, /already holds a run; pass --resume/);
+    failed(after, 2, /already holds a run; pass --resume/);
   });
 });
 
@@ -252,8 +244,7 @@ Deno.test("folders: a second deno task web (or web:build) on a served folder fai
       );
       for (const args of [["web", "--port", "0", "--out", dir], ["web:build", "--out", dir]]) {
         const r = await task(args[0], ...args.slice(1));
-        assert.equal(r.code, 1, r.stderr);
-        assert.match(r.stderr, holder, args.join(" "));
+        failed(r, 1, holder, args.join(" "));
       }
       assert.deepEqual(await snapshot(dir), before, "the folder untouched");
       const page = await fetch(url);
@@ -273,8 +264,7 @@ Deno.test("folders: web refuses a folder of others as web:build does, serves it 
     await Deno.writeTextFile(join(dir, "index.html"), "<h1>my page</h1>");
     const before = await snapshot(dir);
     const refused = await task("web", "--port", "0", "--out", dir);
-    assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /^error: Cannot write the site to ".*": it holds 1 entry .*\("index\.html"\)/);
+    failed(refused, 2, /^error: Cannot write the site to ".*": it holds 1 entry .*\("index\.html"\)/);
     assert.deepEqual(await snapshot(dir), before);
 
     const server = started(spawnTask("web", "--port", "0", "--out", dir, "--force"));
@@ -354,8 +344,7 @@ Deno.test("folders: export without --force never replaces a file that appears wh
       const r = await child.end();
       if (!mine) continue; // the export placed its file first: no race this round
       raced++;
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /^error: Option --out: ".*big\.onnx" exists already; pass --force to overwrite it\n$/);
+      failed(r, 2, /^error: Option --out: ".*big\.onnx" exists already; pass --force to overwrite it\n$/);
       assert.equal(await Deno.readTextFile(out), "mine");
       assert.deepEqual(await temporaries(dir), []);
     }
@@ -366,8 +355,7 @@ Deno.test("folders: export without --force never replaces a file that appears wh
     await saveModel(small, buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 }));
     await Deno.symlink(target, link);
     const refused = await task("export", "--model", small, "--out", link);
-    assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /link\.onnx" exists already; pass --force/);
+    failed(refused, 2, /link\.onnx" exists already; pass --force/);
     assert.equal(await exists(target), false, "nothing written through the link");
     const forced = await task("export", "--model", small, "--out", link, "--force");
     assert.equal(forced.code, 0, forced.stderr);

@@ -29,7 +29,7 @@ import { encodePng } from "../report/png.ts";
 import { readPngHeader } from "../data/images.ts";
 import { type DecodedImage, DecodePool } from "../web/decode_pool.ts";
 import { MAX_API_PIXELS, MAX_BODY_BYTES, startServer } from "../web/server.ts";
-import { bigInverted } from "./_files.ts";
+import { bigInverted, concat } from "./_files.ts";
 import { MalformedResponse, portOf, rawRequest, type RawResponse } from "./_http.ts";
 
 /** The seeds: each makes CASES requests. */
@@ -45,13 +45,6 @@ const HANG_MS = 10_000;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[rng.int(items.length)];
 const chance = (rng: Rng, p: number) => rng.next() < p;
 const enc = (s: string) => new TextEncoder().encode(s);
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) (out.set(p, at), at += p.length);
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // Bodies
@@ -151,63 +144,20 @@ function jsonBody(rng: Rng, seeds: Seeds): Uint8Array {
 // ---------------------------------------------------------------------------
 // Requests
 
-const METHODS = [
-  "GET",
-  "GET",
-  "HEAD",
-  "POST",
-  "POST",
-  "POST",
-  "PUT",
-  "DELETE",
-  "OPTIONS",
-  "PATCH",
-  "get",
-  "FOO",
-  "G@T",
-];
+const METHODS = "GET GET HEAD POST POST POST PUT DELETE OPTIONS PATCH get FOO G@T".split(" ");
 const PATHS = [
-  "/",
-  "/index.html",
-  "/app.js",
-  "/sw.js",
-  "/style.css",
-  "/models/index.json",
-  "/models/",
-  "/api/models",
-  "/api/predict",
-  "/api/predict",
-  "/api/predict",
-  "/api/",
-  "/api/nothing",
-  "/mnist/t10k-labels-idx1-ubyte",
-  "/mnist/nope",
-  "/nothing.png",
+  ...["/", "/index.html", "/app.js", "/sw.js", "/style.css", "/models/index.json", "/models/", "/api/models"],
+  ...["/api/predict", "/api/predict", "/api/predict", "/api/", "/api/nothing", "/mnist/t10k-labels-idx1-ubyte"],
+  ...["/mnist/nope", "/nothing.png"],
 ];
 const PATH_TAILS = [
-  "",
-  "/",
-  "%00",
-  "%00.png",
-  "/%2e%2e/%2e%2e/etc/passwd",
-  "/..%2f..%2fetc%2fpasswd",
-  "/%E0%A4%A",
-  "%0d%0aSet-Cookie:%20x",
-  "%7f",
-  "/é/日本",
-  "//",
-  "/%C0%AE%C0%AE/",
+  ...["", "/", "%00", "%00.png", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd", "/%E0%A4%A"],
+  ...["%0d%0aSet-Cookie:%20x", "%7f", "/é/日本", "//", "/%C0%AE%C0%AE/"],
 ];
 const QUERIES = ["", "", "?model=lenet5", "?model=lenet5-modern", "?model=lenet6", "?model=", "?model=%00", "?x=1&x=2"];
 const TYPES = [
-  "application/json",
-  "image/png",
-  "IMAGE/PNG",
-  "application/json; charset=utf-8",
-  "text/plain",
-  "multipart/form-data; boundary=x",
-  "",
-  "image/png, application/json",
+  ...["application/json", "image/png", "IMAGE/PNG", "application/json; charset=utf-8", "text/plain"],
+  ...["multipart/form-data; boundary=x", "", "image/png, application/json"],
 ];
 
 interface Case {

@@ -124,43 +124,9 @@ const randomBytes = (rng: Rng, n: number) => Uint8Array.from({ length: n }, () =
 
 /** Values that break things: wrong kinds, negatives, over every limit; and small sizes. */
 const VALUES: readonly unknown[] = [
-  null,
-  true,
-  false,
-  0,
-  -1,
-  1,
-  2,
-  3,
-  5,
-  6,
-  10,
-  16,
-  84,
-  120,
-  0.5,
-  -0.5,
-  1.5,
-  1e9,
-  -1e9,
-  2 ** 31,
-  2 ** 32 + 1,
-  2 ** 53,
-  1e300,
-  65537,
-  16385,
-  1025,
-  "",
-  "x",
-  "1",
-  "5",
-  "conv2d",
-  "relu",
-  "map",
-  "paper",
-  "1e9",
-  [],
-  {},
+  ...[null, true, false, 0, -1, 1, 2, 3, 5, 6, 10, 16, 84, 120, 0.5, -0.5, 1.5],
+  ...[1e9, -1e9, 2 ** 31, 2 ** 32 + 1, 2 ** 53, 1e300, 65537, 16385, 1025],
+  ...["", "x", "1", "5", "conv2d", "relu", "map", "paper", "1e9", [], {}],
 ];
 const FIELD_NAMES = [
   "type",
@@ -396,15 +362,8 @@ async function inflateAll(bytes: Uint8Array): Promise<Uint8Array | null> {
 /** A small valid idx file of a random kind. */
 function baseIdx(rng: Rng): Uint8Array {
   const [code, dims] = pick(rng, [
-    [0x08, [3, 28, 28]],
-    [0x08, [3]],
-    [0x08, [2, 4, 4]],
-    [0x09, [5, 1]],
-    [0x0b, [2, 5]],
-    [0x0c, [7]],
-    [0x0d, [4, 3]],
-    [0x0e, [2, 2, 2]],
-    [0x08, [1, 1, 1, 1]],
+    ...[[0x08, [3, 28, 28]], [0x08, [3]], [0x08, [2, 4, 4]], [0x09, [5, 1]], [0x0b, [2, 5]], [0x0c, [7]]],
+    ...[[0x0d, [4, 3]], [0x0e, [2, 2, 2]], [0x08, [1, 1, 1, 1]]],
   ] as [number, number[]][]);
   const n = dims.reduce((a, b) => a * b, 1) * IDX_TYPES[code].bytes;
   return idxFile(code, dims, randomBytes(rng, n));
@@ -835,37 +794,23 @@ Deno.test("fuzz: mutated model files load or fail with a TypeError, RangeError o
 async function writeBaseCheckpoints(dir: string): Promise<string[]> {
   const modern = PRESETS["lenet5-modern"], paper = PRESETS.lenet5;
   const pass = (n: number, extra: Partial<PassResult> = {}): PassResult => ({
-    pass: n,
-    lr: 0.001,
-    loss: 0.25 / n,
-    trainError: 0.05 / n,
-    runningError: 0.06 / n,
-    testError: 0.04 / n,
-    seconds: 12.5,
-    evalSeconds: 1.5,
-    ...extra,
+    ...{ pass: n, lr: 0.001, loss: 0.25 / n, trainError: 0.05 / n, runningError: 0.06 / n, testError: 0.04 / n },
+    ...{ seconds: 12.5, evalSeconds: 1.5, ...extra },
+  });
+  /** The settings of a run of preset `p`. */
+  const presetRun = (p: typeof modern, seed: number) => ({
+    ...{ source: p.name, graph: p.graph, optimizer: p.optimizer, passes: p.epochs, batch: p.batch },
+    ...{ schedule: p.schedule, seed },
   });
   const curve = (...patterns: number[]) => patterns.map((p, i) => ({ patterns: p, loss: 0.5 / (i + 1) }));
   const runs: [RunSettings, FitState][] = [
+    [
+      { ...presetRun(modern, 0), curvatureSamples: 500, kernels: "js" },
+      { passesDone: 1, steps: 1875, history: [pass(1)], lossCurve: curve(1024, 2048, 3072) },
+    ],
     [{
-      source: modern.name,
-      graph: modern.graph,
-      optimizer: modern.optimizer,
-      passes: modern.epochs,
-      batch: modern.batch,
-      schedule: modern.schedule,
-      seed: 0,
-      curvatureSamples: 500,
-      kernels: "js",
-    }, { passesDone: 1, steps: 1875, history: [pass(1)], lossCurve: curve(1024, 2048, 3072) }],
-    [{
-      source: paper.name,
-      graph: paper.graph,
+      ...presetRun(paper, 3),
       optimizer: splitOptimizer(paper.optimizer, defaultRegistry).optimizer,
-      passes: paper.epochs,
-      batch: paper.batch,
-      schedule: paper.schedule,
-      seed: 3,
       limit: 3000,
       maxSteps: 5000,
       distort: DEFAULT_DISTORTION,
@@ -911,68 +856,19 @@ async function writeBaseCheckpoints(dir: string): Promise<string[]> {
 
 /** Paths of a checkpoint worth aiming at. */
 const CHECKPOINT_PATHS: readonly string[][] = [
-  ["format"],
-  ["version"],
-  ["settings"],
-  ["settings", "source"],
-  ["settings", "graph"],
-  ["settings", "graph", "input"],
-  ["settings", "graph", "layers"],
-  ["settings", "optimizer"],
-  ["settings", "optimizer", "type"],
-  ["settings", "optimizer", "lr"],
-  ["settings", "passes"],
-  ["settings", "batch"],
-  ["settings", "seed"],
-  ["settings", "schedule"],
-  ["settings", "limit"],
-  ["settings", "maxSteps"],
-  ["settings", "curvatureSamples"],
-  ["settings", "curvatureMemory"],
-  ["settings", "curvatureRate"],
-  ["settings", "curvatureEvery"],
-  ["settings", "curvatureLoss"],
-  ["settings", "distort"],
-  ["settings", "distort", "scale"],
-  ["settings", "threads"],
-  ["settings", "shuffle"],
-  ["settings", "kernels"],
-  ["settings", "deviations"],
-  ["settings", "deviations", "0"],
-  ["settings", "deviations", "0", "setting"],
-  ["settings", "deviations", "0", "value"],
-  ["settings", "deviations", "1", "why"],
-  ["fit"],
-  ["fit", "passesDone"],
-  ["fit", "steps"],
-  ["fit", "history"],
-  ["fit", "history", "0"],
-  ["fit", "history", "0", "pass"],
-  ["fit", "history", "0", "lr"],
-  ["fit", "history", "0", "loss"],
-  ["fit", "history", "0", "trainError"],
-  ["fit", "history", "0", "runningError"],
-  ["fit", "history", "0", "seconds"],
-  ["fit", "history", "0", "stepRange"],
-  ["fit", "history", "1", "testError"],
-  ["fit", "lossCurve"],
-  ["fit", "lossCurve", "0"],
-  ["fit", "lossCurve", "0", "patterns"],
-  ["fit", "lossCurve", "1", "patterns"],
-  ["fit", "lossCurve", "2", "loss"],
-  ["wallSeconds"],
-  ["params"],
-  ["optimizerState"],
-  ["optimizerState", "m"],
-  ["optimizerState", "m", "count"],
-  ["optimizerState", "m", "floats"],
-  ["optimizerState", "v", "floats"],
-  ["optimizerState", "t"],
-  ["optimizerState", "velocity"],
-  ["optimizerState", "velocity", "count"],
-  ["optimizerState", "curvature"],
-  ["optimizerState", "curvature", "floats"],
-];
+  "format version settings settings.source settings.graph settings.graph.input settings.graph.layers",
+  "settings.optimizer settings.optimizer.type settings.optimizer.lr settings.passes settings.batch settings.seed",
+  "settings.schedule settings.limit settings.maxSteps settings.curvatureSamples settings.curvatureMemory",
+  "settings.curvatureRate settings.curvatureEvery settings.curvatureLoss settings.distort settings.distort.scale",
+  "settings.threads settings.shuffle settings.kernels settings.deviations settings.deviations.0",
+  "settings.deviations.0.setting settings.deviations.0.value settings.deviations.1.why fit fit.passesDone fit.steps",
+  "fit.history fit.history.0 fit.history.0.pass fit.history.0.lr fit.history.0.loss fit.history.0.trainError",
+  "fit.history.0.runningError fit.history.0.seconds fit.history.0.stepRange fit.history.1.testError fit.lossCurve",
+  "fit.lossCurve.0 fit.lossCurve.0.patterns fit.lossCurve.1.patterns fit.lossCurve.2.loss wallSeconds params",
+  "optimizerState optimizerState.m optimizerState.m.count optimizerState.m.floats optimizerState.v.floats",
+  "optimizerState.t optimizerState.velocity optimizerState.velocity.count optimizerState.curvature",
+  "optimizerState.curvature.floats",
+].join(" ").split(" ").map((p) => p.split("."));
 
 /** The slot at `path`, when its parent exists. */
 function slotAt(root: Record<string, unknown>, path: readonly string[]): Slot | undefined {
@@ -1066,13 +962,8 @@ function splitFor(model: Model, count: number, seed: number): Split | null {
   const shape = model.inputShape, pad = PAPER_PREPROCESS.pad;
   if (shape.length !== 3 || shape[0] !== 1 || shape[1] <= 2 * pad || shape[2] <= 2 * pad) return null;
   const rows = shape[1] - 2 * pad, cols = shape[2] - 2 * pad, rng = new Rng(seed);
-  return {
-    images: Uint8Array.from({ length: count * rows * cols }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, (_, i) => i % model.classes),
-    count,
-    rows,
-    cols,
-  };
+  const images = Uint8Array.from({ length: count * rows * cols }, () => rng.int(256));
+  return { images, labels: Uint8Array.from({ length: count }, (_, i) => i % model.classes), count, rows, cols };
 }
 
 /** What a resumed run's report does with its state: the recipe, the settings, the warnings, the charts and the page. */

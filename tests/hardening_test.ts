@@ -14,7 +14,7 @@ import { floatsToBase64, saveModel } from "../engine/model_file.ts";
 import { exportOnnx } from "../export/onnx.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { compress, idxFile, idxHeader, png, withTempDir, writeMnistFolder } from "./_files.ts";
-import { task } from "./_task.ts";
+import { failed, task } from "./_task.ts";
 
 /** `deno task COMMAND ARGS`, as a user runs it, with the task's own permissions (train without its progress line). */
 const run = (command: "train" | "eval" | "export" | "predict", ...args: string[]) =>
@@ -31,11 +31,9 @@ Deno.test("hardening: a run whose loss turns NaN stops at once, exits 1 and keep
     const good = join(base, "good"), bad = join(base, "bad");
     assert.equal((await run("train", ...recipe, "--epochs", "1", "--out", good)).code, 0);
     const r = await run("train", ...recipe, "--epochs", "2", "--out", bad);
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(
-      r.stderr,
-      /^error: Training diverged in pass 2 at patterns [\d,]+-[\d,]+ of 2,000 \(update \d+\): the loss is NaN\. The last good state is the one after pass 1\. Stopped: .*model\.json and checkpoint\.json hold the model after pass 1, untouched\./,
-    );
+    const diverged =
+      /^error: Training diverged in pass 2 at patterns [\d,]+-[\d,]+ of 2,000 \(update \d+\): the loss is NaN\. The last good state is the one after pass 1\. Stopped: .*model\.json and checkpoint\.json hold the model after pass 1, untouched\./;
+    failed(r, 1, diverged);
     // What it kept is pass 1's model, bit for bit the model of the run that stopped there.
     assert.deepEqual(await read(join(bad, "model.json")), await read(join(good, "model.json")));
     const checkpoint = JSON.parse(await Deno.readTextFile(join(bad, "checkpoint.json")));
@@ -44,8 +42,7 @@ Deno.test("hardening: a run whose loss turns NaN stops at once, exits 1 and keep
     // Resumed, it diverges again and touches nothing.
     const before = await Promise.all(["model.json", "checkpoint.json", "summary.json"].map((f) => read(join(bad, f))));
     const again = await run("train", "--resume", bad);
-    assert.equal(again.code, 1);
-    assert.match(again.stderr, /Training diverged in pass 2 at patterns/);
+    failed(again, 1, /Training diverged in pass 2 at patterns/);
     const after = await Promise.all(["model.json", "checkpoint.json", "summary.json"].map((f) => read(join(bad, f))));
     assert.deepEqual(after, before);
 
@@ -76,8 +73,7 @@ Deno.test("hardening: a run whose loss turns NaN stops at once, exits 1 and keep
     for (const [data, message] of cases) {
       await Deno.writeTextFile(path, JSON.stringify(data));
       const c = await run("train", "--resume", bad);
-      assert.equal(c.code, 1, c.stderr);
-      assert.match(c.stderr, new RegExp(`^error: Cannot resume from ".*checkpoint\\.json": ${message.source}`));
+      failed(c, 1, new RegExp(`^error: Cannot resume from ".*checkpoint\\.json": ${message.source}`));
     }
   });
 });
@@ -89,21 +85,14 @@ Deno.test("hardening: eval, export, predict and train --model refuse a model who
     model.layers[c3].params[0][42] = Infinity;
     const file = join(dir, "diverged.json");
     await saveModel(file, model);
+    const name = model.layers[c3].name;
     const named = new RegExp(
-      `Cannot load ".*diverged\\.json": parameter ${model.layers[c3].name}\\.weight\\[42\\] \\(layer "${
-        model.layers[c3].name
-      }", index 42\\) is Infinity`,
+      `Cannot load ".*diverged\\.json": parameter ${name}\\.weight\\[42\\] \\(layer "${name}", index 42\\) is Infinity`,
     );
-    for (
-      const args of [
-        ["eval", "--model", file],
-        ["export", "--model", file, "--out", join(dir, "m.onnx")],
-        ["train", "--model", file, "--summary"],
-      ]
-    ) {
+    const commands = [["eval", "--model", file], ["export", "--model", file, "--out", join(dir, "m.onnx")]];
+    for (const args of [...commands, ["train", "--model", file, "--summary"]]) {
       const r = await run(args[0] as "eval", ...args.slice(1));
-      assert.equal(r.code, 1, args.join(" "));
-      assert.match(r.stderr, named, args.join(" "));
+      failed(r, 1, named, args.join(" "));
     }
     assert.equal(await exists(join(dir, "m.onnx")), false, "export wrote nothing");
     // An ONNX file made elsewhere from such weights (NaN on WASM, finite nonsense on WebGPU): predict refuses it.
@@ -111,8 +100,7 @@ Deno.test("hardening: eval, export, predict and train --model refuse a model who
     await Deno.writeFile(join(dir, "nan.onnx"), exportOnnx(model, { rawInput: "uint8" }));
     await Deno.writeFile(join(dir, "digit.idx"), idxFile(8, [1, 28, 28]));
     const p = await run("predict", "--model", join(dir, "nan.onnx"), "--input", join(dir, "digit.idx"));
-    assert.equal(p.code, 1);
-    assert.match(p.stderr, /Cannot trust ONNX model ".*nan\.onnx": its initializer C3\.weight\[\d+\] is NaN/);
+    failed(p, 1, /Cannot trust ONNX model ".*nan\.onnx": its initializer C3\.weight\[\d+\] is NaN/);
   });
 });
 
@@ -124,26 +112,19 @@ Deno.test("hardening: images that are not 28x28, and data sets with no images, a
       const data = join(dir, `side${side}`), out = join(dir, `run${side}`);
       await writeMnistFolder(data, side, side);
       const t = await run("train", "--data", data, "--out", out);
-      assert.equal(t.code, 1, t.stderr);
-      assert.match(
-        t.stderr,
-        new RegExp(
-          `Cannot use the training images ".*side${side}/train-images-idx3-ubyte": its images are ${side}x${side} ` +
-            `\\(${side + 4}x${
-              side + 4
-            } after the 2-pixel padding\\), but the model's input is 1x32x32 \\(28x28 images\\)`,
-        ),
-      );
+      const padded = `${side + 4}x${side + 4}`;
+      const sized =
+        `Cannot use the training images ".*side${side}/train-images-idx3-ubyte": its images are ${side}x${side} ` +
+        `\\(${padded} after the 2-pixel padding\\), but the model's input is 1x32x32 \\(28x28 images\\)`;
+      failed(t, 1, new RegExp(sized));
       assert.equal(await exists(out), false, "no run folder made");
       const e = await run("eval", "--model", model, "--data", data);
-      assert.equal(e.code, 1);
-      assert.match(e.stderr, new RegExp(`Cannot use the test images ".*side${side}/t10k-images-idx3-ubyte"`));
+      failed(e, 1, new RegExp(`Cannot use the test images ".*side${side}/t10k-images-idx3-ubyte"`));
     }
     const empty = join(dir, "empty");
     await writeMnistFolder(empty, 28, 28, 0, 10);
     const t = await run("train", "--data", empty, "--out", join(dir, "run-empty"));
-    assert.equal(t.code, 1);
-    assert.match(t.stderr, /Cannot use ".*empty\/train-images-idx3-ubyte": it holds no images \(0 of 28x28\)/);
+    failed(t, 1, /Cannot use ".*empty\/train-images-idx3-ubyte": it holds no images \(0 of 28x28\)/);
   });
 });
 
@@ -153,20 +134,17 @@ Deno.test("hardening: oversized graphs and compressed bombs fail at once with a 
     graph.layers.find((l) => l.maps !== undefined)!.maps = 60000;
     await Deno.writeTextFile(join(dir, "big.json"), JSON.stringify(graph));
     const big = await run("train", "--model", join(dir, "big.json"), "--summary");
-    assert.equal(big.code, 1);
-    assert.match(big.stderr, /field "maps" must be an integer in 1\.\.16384 \(MAX_MAPS\), got 60000/);
+    failed(big, 1, /field "maps" must be an integer in 1\.\.16384 \(MAX_MAPS\), got 60000/);
     await Deno.writeTextFile(join(dir, "null.json"), "null");
     const nul = await run("train", "--model", join(dir, "null.json"), "--summary");
-    assert.equal(nul.code, 1);
-    assert.match(nul.stderr, /Cannot build graph: expected an object .*, got null/);
+    failed(nul, 1, /Cannot build graph: expected an object .*, got null/);
 
     // 200 MB of zeros behind a 28x28 header: a PNG for predict, a gzip idx for train --data.
     const raw = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry });
     await Deno.writeFile(join(dir, "m.onnx"), exportOnnx(raw, { rawInput: "uint8" }));
     await Deno.writeFile(join(dir, "bomb.png"), png(28, 28, 8, 0, [await compress("deflate", new Uint8Array(0), 2e8)]));
     const p = await run("predict", "--model", join(dir, "m.onnx"), "--input", join(dir, "bomb.png"));
-    assert.equal(p.code, 1);
-    assert.match(p.stderr, /Cannot read PNG image ".*bomb\.png": image data inflates to more than the 812 bytes/);
+    failed(p, 1, /Cannot read PNG image ".*bomb\.png": image data inflates to more than the 812 bytes/);
     const data = join(dir, "data");
     await writeMnistFolder(data, 28, 28);
     await Deno.remove(join(data, "train-images-idx3-ubyte"));
@@ -175,8 +153,7 @@ Deno.test("hardening: oversized graphs and compressed bombs fail at once with a 
       await compress("gzip", idxHeader(8, [20, 28, 28]), 2e8),
     );
     const t = await run("train", "--data", data, "--out", join(dir, "run"));
-    assert.equal(t.code, 1);
-    assert.match(t.stderr, /gzip data inflates to more than the 15696 bytes its header declares for 20 x 28 x 28/);
+    failed(t, 1, /gzip data inflates to more than the 15696 bytes its header declares for 20 x 28 x 28/);
   });
 });
 
@@ -187,9 +164,9 @@ Deno.test("hardening: --out never overwrites a user's files unless --force, and 
     await Deno.writeTextFile(join(mine, "model.json"), "my own model");
     const quick = ["--limit", "10", "--steps", "1", "--epochs", "1"];
     const r = await run("train", ...quick, "--out", mine);
-    assert.equal(r.code, 2);
-    assert.match(
-      r.stderr,
+    failed(
+      r,
+      2,
       /Option --out: folder ".*mine" holds 1 file that no run of ours wrote \("model\.json"\); .* pass --force/,
     );
     assert.equal(await Deno.readTextFile(join(mine, "model.json")), "my own model");
@@ -214,8 +191,7 @@ Deno.test("hardening: --out never overwrites a user's files unless --force, and 
     assert.ok((await names(mine)).includes("checkpoint.json"));
     // A run folder of ours is refused too, and --force starts over in it.
     const again = await run("train", ...quick, "--out", mine);
-    assert.equal(again.code, 2);
-    assert.match(again.stderr, /already holds a run; pass --resume .* or --force to start over in it/);
+    failed(again, 2, /already holds a run; pass --resume .* or --force to start over in it/);
     const over = await run("train", ...quick, "--seed", "1", "--out", mine, "--force");
     assert.equal(over.code, 0, over.stderr);
     assert.equal(JSON.parse(await Deno.readTextFile(join(mine, "checkpoint.json"))).settings.seed, 1);

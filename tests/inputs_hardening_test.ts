@@ -19,7 +19,7 @@ import { PRESETS } from "../presets/presets.ts";
 import { encodePng } from "../report/png.ts";
 import { lineChart } from "../report/svg.ts";
 import { compress, idxFile, png, withTempDir, writeMnistFolder } from "./_files.ts";
-import { resultOf, run as runProgram, spawnTask, type TaskResult } from "./_task.ts";
+import { failed, resultOf, run as runProgram, spawnTask, type TaskResult } from "./_task.ts";
 
 /** Longest a command may run here before the test calls it a hang (a guard, not a measurement). */
 const HANG_MS = 120_000;
@@ -53,12 +53,6 @@ async function run(name: string, ...args: string[]): Promise<TaskResult> {
     assert.fail(`deno task ${name} ${args.join(" ")}: still running after ${HANG_MS / 1000} s, killed`);
   }
   return resultOf(first);
-}
-
-/** Asserts that the command failed with exit code `code` and an error matching `message`. */
-function failed(r: TaskResult, code: number, message: RegExp, what: string): void {
-  assert.equal(r.code, code, `${what}: exit ${r.code}, ${r.stderr}`);
-  assert.match(r.stderr, message, what);
 }
 
 const lenet5 = () => buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 1 });
@@ -236,21 +230,11 @@ Deno.test("inputs: predict --labels must hold one label per image, or it says bo
     assert.match(ok.stdout, /error [\d.]+% \(\d of 3\)/);
     // The issue's case: MNIST's training labels on its test images.
     const mnist = await mnistPackageDir();
-    const r = await run(
-      "predict",
-      "--model",
-      onnx,
-      "--input",
-      join(mnist, "t10k-images-idx3-ubyte"),
-      "--labels",
-      join(mnist, "train-labels-idx1-ubyte"),
-    );
-    failed(
-      r,
-      1,
-      /Cannot use labels ".*train-labels-idx1-ubyte": it holds 60,000 labels, but ".*t10k-images-idx3-ubyte" holds 10,000 images/,
-      "MNIST",
-    );
+    const [testImages, trainLabels] = [join(mnist, "t10k-images-idx3-ubyte"), join(mnist, "train-labels-idx1-ubyte")];
+    const r = await run("predict", "--model", onnx, "--input", testImages, "--labels", trainLabels);
+    const mismatch =
+      /Cannot use labels ".*train-labels-idx1-ubyte": it holds 60,000 labels, but ".*t10k-images-idx3-ubyte" holds 10,000 images/;
+    failed(r, 1, mismatch, "MNIST");
   });
 });
 
@@ -263,12 +247,9 @@ Deno.test("inputs: a model whose outputs overflow is refused by eval, export and
     const file = join(dir, "overflow.json");
     await saveModel(file, model);
     const e = await run("eval", "--model", file, "--data", data);
-    failed(
-      e,
-      1,
-      /^error: Cannot evaluate the model: its score for class \d of image 0 of ".*t10k-images-idx3-ubyte" is (Infinity|-Infinity|NaN)/,
-      "eval",
-    );
+    const evalMessage =
+      /^error: Cannot evaluate the model: its score for class \d of image 0 of ".*t10k-images-idx3-ubyte" is (Infinity|-Infinity|NaN)/;
+    failed(e, 1, evalMessage, "eval");
     const out = join(dir, "overflow.onnx");
     const x = await run("export", "--model", file, "--out", out);
     failed(
@@ -304,18 +285,13 @@ Deno.test("inputs: a 5-class model on 10 digits, an empty layer list and a graph
     const graph = (layers: unknown[]): GraphSpec =>
       ({ input: [1, 32, 32], layers, loss: { type: "softmax-cross-entropy" } }) as GraphSpec;
     const five = join(dir, "five.json");
-    await saveModel(
-      five,
-      buildModel(graph([{ type: "flatten" }, { type: "full", units: 5 }]), { registry: defaultRegistry }),
-    );
+    const fiveClasses = graph([{ type: "flatten" }, { type: "full", units: 5 }]);
+    await saveModel(five, buildModel(fiveClasses, { registry: defaultRegistry }));
     // writeMnistFolder labels pattern i with i % 10: image 5 is the first the model has no class for.
     const e = await run("eval", "--model", five, "--data", data);
-    failed(
-      e,
-      1,
-      /^error: Cannot use the test images ".*t10k-images-idx3-ubyte": image 5 is labelled 5, but the model has 5 classes \(0\.\.4\)$/m,
-      "eval",
-    );
+    const unlabelled =
+      /^error: Cannot use the test images ".*t10k-images-idx3-ubyte": image 5 is labelled 5, but the model has 5 classes \(0\.\.4\)$/m;
+    failed(e, 1, unlabelled, "eval");
     const t = await run("train", "--quiet", "--model", five, "--data", data, "--out", join(dir, "run5"));
     failed(t, 1, /Cannot use the training images ".*train-images-idx3-ubyte": image 5 is labelled 5/, "train");
 
@@ -367,11 +343,8 @@ Deno.test("inputs: a tampered checkpoint fails at --resume before any pass, nami
     const others = ["model.json", "summary.json", "index.html"];
     const before = await Promise.all(others.map((f) => Deno.readFile(join(runDir, f))));
 
-    const curvature = base64ToFloats(
-      checkpoint.optimizerState.curvature.floats,
-      checkpoint.optimizerState.curvature.count,
-      "the kept h_kk",
-    );
+    const { floats, count } = checkpoint.optimizerState.curvature;
+    const curvature = base64ToFloats(floats, count, "the kept h_kk");
     curvature[5] = -1e30;
     const tamper = (change: (c: typeof checkpoint) => void) => {
       const c = structuredClone(checkpoint);
@@ -447,12 +420,8 @@ Deno.test("inputs: a tampered checkpoint fails at --resume before any pass, nami
 
 Deno.test("inputs: a chart of a 300,000-point series is drawn without overflowing the stack", () => {
   const points = Array.from({ length: 300_000 }, (_, i): [number, number] => [i / 1000, 1 / (1 + i)]);
-  const svg = lineChart([{ name: "running loss", color: "#000", points }], {
-    title: "t",
-    xLabel: "pass",
-    yLabel: "loss",
-    logY: true,
-  });
+  const options = { title: "t", xLabel: "pass", yLabel: "loss", logY: true };
+  const svg = lineChart([{ name: "running loss", color: "#000", points }], options);
   assert.match(svg, /^<svg /);
   const path = svg.match(/<path class="line" d="([^"]*)"/)?.[1] ?? "";
   assert.equal(path.split("L").length, points.length, "every point drawn");

@@ -27,11 +27,8 @@ type Kernels = Pick<LayerPlugin, "forward" | "backward" | "backward2">;
 
 /** One layer built alone in `dtype`, with random parameters. */
 function layerOf(spec: LayerSpec, input: number[], dtype: "float32" | "float64"): BuiltLayer {
-  const model = buildModel({ input, layers: [spec], loss: { type: "mse-rbf" } }, {
-    registry: defaultRegistry,
-    dtype,
-    seed: 3,
-  });
+  const graph = { input, layers: [spec], loss: { type: "mse-rbf" } };
+  const model = buildModel(graph, { registry: defaultRegistry, dtype, seed: 3 });
   const layer = model.layers[0];
   const rng = new Rng(11);
   layer.params.forEach((p, i) => (layer.specs[i].trainable ?? true) && randomFill(p, rng, -0.8, 0.8));
@@ -50,7 +47,7 @@ function compareKernels(
   ref: Kernels,
   n: number,
   dtype: "float32" | "float64",
-): void {
+) {
   const fastLayer = layerOf(spec, input, dtype), refLayer = layerOf(spec, input, "float64");
   refLayer.params.forEach((p, i) => p.set(fastLayer.params[i]));
   const F = dtype === "float32" ? Float32Array : Float64Array;
@@ -117,16 +114,8 @@ Deno.test("full: the dense kernels equal the reference loops (batch 1 and 5, 4 u
   for (const units of [8, 7, 3]) {
     for (const n of [1, 5]) {
       for (const dtype of ["float64", "float32"] as const) {
-        compareKernels(
-          `full ${units}, batch ${n}`,
-          { type: "full", units } satisfies LayerSpec & FullConfig,
-          [
-            13,
-          ],
-          ref,
-          n,
-          dtype,
-        );
+        const spec = { type: "full", units } satisfies LayerSpec & FullConfig;
+        compareKernels(`full ${units}, batch ${n}`, spec, [13], ref, n, dtype);
       }
     }
   }

@@ -51,14 +51,13 @@ const TABLE_I = `
 1 1 1 0 0 0 1 1 1 0 0 1 0 1 1 1
 0 1 1 1 0 0 1 1 1 1 0 0 1 0 1 1
 0 0 1 1 1 0 0 1 1 1 1 0 1 1 0 1
-0 0 0 1 1 1 0 0 1 1 1 1 0 1 1 1`;
+0 0 0 1 1 1 0 0 1 1 1 1 0 1 1 1`.trim().split("\n").map((r) => r.trim().split(/\s+/).map(Number));
 
 Deno.test("lenet5: C3 follows Table I (60 of 96 pairs; 3, 4, 4 and 6 maps as the paper describes)", () => {
   const c = byName(lenet5(), "C3").config as Conv2dConfig;
-  const rows = TABLE_I.trim().split("\n").map((r) => r.trim().split(/\s+/).map(Number));
   for (let o = 0; o < 16; o++) {
     const seen = [...c.inputs.subarray(c.start[o], c.start[o + 1])];
-    const expected = rows.map((r, i) => (r[o] === 1 ? i : -1)).filter((i) => i >= 0);
+    const expected = TABLE_I.map((r, i) => (r[o] === 1 ? i : -1)).filter((i) => i >= 0);
     assert.deepEqual(seen, expected, `C3 map ${o}`);
     // Contiguous, wrapping around from map 5 to map 0.
     const contiguous = [0, 1, 2, 3, 4, 5].some((s0) =>
@@ -100,11 +99,10 @@ Deno.test("lenet5: sparse C3 equals a dense convolution whose unconnected weight
   }
   assertAllClose(y, ref, "C3 output", 1e-5, 1e-5);
   // The dense weights are exactly zero where Table I has no connection.
-  const rows = TABLE_I.trim().split("\n").map((r) => r.trim().split(/\s+/).map(Number));
   for (let o = 0; o < 16; o++) {
     for (let i = 0; i < 6; i++) {
       const block = dense.subarray((o * 6 + i) * 25, (o * 6 + i + 1) * 25);
-      assert.equal(block.some((v) => v !== 0), rows[i][o] === 1, `pair (${i}, ${o})`);
+      assert.equal(block.some((v) => v !== 0), TABLE_I[i][o] === 1, `pair (${i}, ${o})`);
     }
   }
 });

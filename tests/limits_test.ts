@@ -123,10 +123,7 @@ Deno.test("limits: a conv2d with too many map pairs is refused before its table 
 });
 
 Deno.test("limits: total parameters over MAX_PARAMETERS from individually legal layers", () => {
-  const graph = graphOf([8192], [
-    { type: "full", name: "F1", units: 4096 },
-    { type: "full", name: "F2", units: 4096 },
-  ]);
+  const graph = graphOf([8192], [{ type: "full", name: "F1", units: 4096 }, { type: "full", name: "F2", units: 4096 }]);
   assert.equal(
     refused(graph).message,
     `Cannot build layer "F2" (full): its 16,781,312 parameters bring the model's parameters to 50,339,840, over the limit of 50,000,000 (MAX_PARAMETERS)`,

@@ -9,7 +9,7 @@ import { loadMnist } from "../data/mnist.ts";
 import { mnistify } from "../data/mnistify.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import { loadModel } from "../engine/model_file.ts";
-import { bigInverted } from "./_files.ts";
+import { bigInverted, withTempDir } from "./_files.ts";
 import { task } from "./_task.ts";
 
 Deno.test("mnistify: test digits redrawn 280x280 and inverted are read as the originals (trained lenet5)", async () => {
@@ -62,8 +62,7 @@ Deno.test("mnistify: the ink fits a 20x20 box, its centre of mass lands at the c
 Deno.test("mnistify: deno task predict reads test digits saved as large dark-on-light PNGs as the engine reads the digits", async () => {
   const { test } = await loadMnist();
   const { encodePng } = await import("../report/png.ts");
-  const dir = await Deno.makeTempDir({ prefix: "lenet5-predict-" });
-  try {
+  await withTempDir(async (dir) => {
     const n = 10;
     const model = await loadModel(new URL("../models/lenet5/model.json", import.meta.url).pathname, defaultRegistry);
     const engine = evaluate(model, { ...test, count: n }).predictions;
@@ -81,7 +80,5 @@ Deno.test("mnistify: deno task predict reads test digits saved as large dark-on-
       assert.equal(r.predictions[0].class, engine[i], `digit ${i}: the class is the one of the original 28x28 digit`);
       assert.ok((await Deno.stat(seen)).size > 0, "--save-input wrote the 28x28 image");
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, "lenet5-predict-");
 });

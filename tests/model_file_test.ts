@@ -6,10 +6,10 @@ import { buildModel } from "../engine/model.ts";
 import { loadModel, MODEL_FORMAT, saveModel } from "../engine/model_file.ts";
 import { PRESETS } from "../presets/presets.ts";
 import { bytes } from "./_helpers.ts";
+import { withTempDir } from "./_files.ts";
 
 Deno.test("model file: save then load gives the same graph and the same bits, leaving no temporary file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const model = buildModel(PRESETS.lenet5.graph, { registry: defaultRegistry, seed: 9 });
     model.params[0] = Math.PI; // a value that is not an init value
     const path = join(dir, "model.json");
@@ -22,14 +22,11 @@ Deno.test("model file: save then load gives the same graph and the same bits, le
     model.params[0] = 1;
     await saveModel(path, model);
     assert.equal((await loadModel(path, defaultRegistry)).params[0], 1);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("model file: bad files name the file and the problem", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = join(dir, "m.json");
     await assert.rejects(loadModel(join(dir, "missing.json"), defaultRegistry), {
       message: `Cannot read "${join(dir, "missing.json")}": no such file`,
@@ -50,7 +47,5 @@ Deno.test("model file: bad files name the file and the problem", async () => {
     await assert.rejects(loadModel(path, defaultRegistry), {
       message: `Cannot load "${path}": field "params": holds 300 bytes, expected ${model.params.length * 4}`,
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -71,10 +71,7 @@ for (const [name, graph] of [["tiny lenet", TINY], ["modern", MODERN]] as const)
     const x32 = Float32Array.from(x);
     const s32 = m32.forward(x32, 2), s64 = m64.forward(x32, 2);
     assertAllClose(s32, s64, "scores", 1e-4, 1e-5);
-    m32.zeroGrads();
-    m64.zeroGrads();
-    m32.backward([1, 0]);
-    m64.backward([1, 0]);
+    for (const m of [m32, m64]) (m.zeroGrads(), m.backward([1, 0]));
     assertAllClose(m32.grads, m64.grads, "grads", 1e-3, 1e-5);
   });
 }

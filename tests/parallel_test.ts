@@ -101,10 +101,8 @@ Deno.test("parallel fit: two threads repeat bit for bit; parallel evaluation equ
   };
   const a = await run(2), b = await run(2);
   assert.deepEqual(bytes(a.model.params), bytes(b.model.params));
-  assert.deepEqual(
-    a.state.history.map((h) => [h.loss, h.testError]),
-    b.state.history.map((h) => [h.loss, h.testError]),
-  );
+  const curve = (r: typeof a) => r.state.history.map((h) => [h.loss, h.testError]);
+  assert.deepEqual(curve(a), curve(b));
   const par = await ParallelTrainer.create(a.model, { threads: 2, capacity: 16 });
   try {
     const serial = evaluate(a.model, data.test, { batch: 16 }),

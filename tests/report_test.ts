@@ -47,12 +47,8 @@ function svgSize(svg: string): { width: number; height: number } {
 const yTicks = (svg: string) => [...svg.matchAll(/<text class="y-tick"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
 
 Deno.test("lineChart: the legend stays inside the chart, however long the names", () => {
-  const state: FitState = {
-    passesDone: 3,
-    steps: 0,
-    history: [pass(1, 0.1, 0.12), pass(2, 0.05, 0.08), pass(3, 0.03, 0.06)],
-    lossCurve: [],
-  };
+  const history = [pass(1, 0.1, 0.12), pass(2, 0.05, 0.08), pass(3, 0.03, 0.06)];
+  const state: FitState = { passesDone: 3, steps: 0, history, lossCurve: [] };
   const long = "a very long series name that would never fit beside another one on a single line of the legend";
   const charts = [
     curveCharts(state, 1000).error,
@@ -70,10 +66,8 @@ Deno.test("lineChart: the legend stays inside the chart, however long the names"
     const { width, height } = svgSize(svg);
     const legend = svg.slice(svg.indexOf('<g class="legend">'));
     const box = legend.match(/<rect class="legend-box" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/)!;
-    assert.ok(
-      Number(box[1]) + Number(box[3]) <= width,
-      `legend box ends at ${Number(box[1]) + Number(box[3])} > ${width}`,
-    );
+    const right = Number(box[1]) + Number(box[3]);
+    assert.ok(right <= width, `legend box ends at ${right} > ${width}`);
     assert.ok(Number(box[2]) + Number(box[4]) <= height);
     const items = [...legend.matchAll(/<text x="([\d.]+)" y="([\d.]+)">([^<]*)/g)];
     assert.ok(items.length >= 1);
@@ -107,12 +101,8 @@ Deno.test("lineChart: a log axis over 0.005..0.9 is labelled 1-2-5 in each decad
 });
 
 Deno.test("curveCharts: one pass draws the running loss as a line, and its errors as labelled markers", () => {
-  const state: FitState = {
-    passesDone: 1,
-    steps: 6000,
-    history: [pass(1, 0.05, 0.0625)],
-    lossCurve: [1000, 2000, 3000, 4000, 5000, 6000].map((patterns, i) => ({ patterns, loss: 1 / (i + 1) })),
-  };
+  const lossCurve = [1000, 2000, 3000, 4000, 5000, 6000].map((patterns, i) => ({ patterns, loss: 1 / (i + 1) }));
+  const state: FitState = { passesDone: 1, steps: 6000, history: [pass(1, 0.05, 0.0625)], lossCurve };
   const { loss, error } = curveCharts(state, 6000);
   const lines = [...loss.matchAll(/<path class="line" d="([^"]*)"/g)].map((m) => m[1]);
   assert.equal(lines.length, 1, "the running loss");
@@ -134,10 +124,7 @@ Deno.test("f1Table and indexHtml: the per-digit table holds classificationMetric
   const state: FitState = { passesDone: 1, steps: 1, history: [pass(1, 0.1, 0.2)], lossCurve: [] };
   const html = indexHtml("run", state, [], { metrics });
   assert.ok(html.includes(f1Table(metrics)));
-  const table = html.slice(
-    html.indexOf('<table class="f1">'),
-    html.indexOf("</table>", html.indexOf('<table class="f1">')),
-  );
+  const start = html.indexOf('<table class="f1">'), table = html.slice(start, html.indexOf("</table>", start));
   const body = table.slice(table.indexOf("<tbody>"), table.indexOf("</tbody>"));
   const rows = [...body.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) =>
     [...m[1].matchAll(/<td>([^<]*)<\/td>/g)].map((c) => c[1])
@@ -230,10 +217,8 @@ Deno.test("misclassified: the gallery holds exactly the misclassified test digit
   const shown = [...svg.matchAll(/<g class="digit" data-index="(\d+)" data-label="(\d+)" data-predicted="(\d+)">/g)]
     .map((m) => m.slice(1).map(Number));
   assert.deepEqual(shown, cells.map((c) => [c.index, c.label, c.predicted]));
-  assert.deepEqual(
-    [...svg.matchAll(/font-weight="bold">true (\d+)<\/text>/g)].map((m) => Number(m[1])),
-    cells.map((c) => c.label),
-  );
+  const trueLabels = [...svg.matchAll(/font-weight="bold">true (\d+)<\/text>/g)].map((m) => Number(m[1]));
+  assert.deepEqual(trueLabels, cells.map((c) => c.label));
   assert.ok(svg.includes("Misclassified &lt;digits&gt;"));
   assert.ok(!/<tspan[^>]*>\d+ [<>]/.test(svg), "probabilities such as <1% are escaped");
 });

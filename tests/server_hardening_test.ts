@@ -24,7 +24,7 @@ import { shippedModels, SITE_FOLDER } from "../web/build.ts";
 import { inflatedBytes } from "../data/idx.ts";
 import { type DecodedImage, DecodePool } from "../web/decode_pool.ts";
 import { handler, MAX_API_PIXELS, MAX_BODY_BYTES, Predictor, startServer } from "../web/server.ts";
-import { compress, png } from "./_files.ts";
+import { compress, png, withTempDir } from "./_files.ts";
 import { portOf, rawRequest, type RawResponse } from "./_http.ts";
 import { deno, ROOT, run } from "./_task.ts";
 
@@ -385,8 +385,7 @@ Deno.test("server: rough paths, slow and compressed bodies and mismatched models
 });
 
 Deno.test("server: symlinks, FIFOs and sockets in the site folder answer 404 and never hang", async () => {
-  const outside = await Deno.makeTempDir({ prefix: "lenet5-harden-outside-" });
-  try {
+  await withTempDir(async (outside) => {
     await Deno.writeTextFile(join(outside, "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
     await withServer({}, async (server, site) => {
       await Deno.symlink(join(outside, "passwd"), join(site, "passwd"));
@@ -421,9 +420,7 @@ Deno.test("server: symlinks, FIFOs and sockets in the site folder answer 404 and
         assert.match(await errorOf(await fetch(`${server.url}${name}`, { signal: guard }), 404, name), /no file/);
       }
     });
-  } finally {
-    await Deno.remove(outside, { recursive: true });
-  }
+  }, "lenet5-harden-outside-");
 });
 
 Deno.test("server: HEAD answers the GET endpoints' headers with no body, and every 405 names what is allowed", async () => {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deno, spawnDeno } from "./_task.ts";
+import { withTempDir } from "./_files.ts";
 
 const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
@@ -17,8 +18,7 @@ async function train(...args: string[]) {
 }
 
 Deno.test("train: the default recipe on the first 6,000 patterns reaches under 10% test error in one pass", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const log = await train("--limit", "6000", "--epochs", "1", "--out", dir);
     assert.ok(!log.includes("warning"), log);
     const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
@@ -28,13 +28,8 @@ Deno.test("train: the default recipe on the first 6,000 patterns reaches under 1
     assert.ok(p.testError < 0.1, `test error ${p.testError}`);
     assert.ok(p.trainError < 0.1 && p.loss > 0 && p.seconds > 0 && p.evalSeconds > 0);
     // The recipe's departures from the paper, in summary.json and on the run's page.
-    assert.deepEqual(summary.deviations.map((d: { setting: string }) => d.setting), [
-      "init",
-      "subsampleInit",
-      "curvatureMemory",
-      "mu",
-      "j",
-    ]);
+    const deviations = ["init", "subsampleInit", "curvatureMemory", "mu", "j"];
+    assert.deepEqual(summary.deviations.map((d: { setting: string }) => d.setting), deviations);
     const html = await Deno.readTextFile(join(dir, "index.html"));
     assert.match(html, /<td>init<\/td><td>weights uniform in \+-2\.4\/F_i \(appendix A\)<\/td>/);
     // The per-digit table: ten rows whose F1 scores are those of metrics.txt.
@@ -66,34 +61,20 @@ Deno.test("train: the default recipe on the first 6,000 patterns reaches under 1
     assert.match(html, /<tr><td>1<\/td><td>0\.0005<\/td><td>\d\.\d\de-\d \.\. \d\.\d\de-\d<\/td>/);
     assert.match(html, /Wall time: [\d.]+ s in all/);
     assert.ok(!html.includes('class="warnings"'));
-    for (
-      const f of [
-        "model.json",
-        "checkpoint.json",
-        "index.html",
-        "loss.svg",
-        "error.svg",
-        "digits-before.svg",
-        "digits-after.svg",
-        "confusion.svg",
-        "misclassified.svg",
-        "metrics.txt",
-      ]
-    ) {
+    const files = "model.json checkpoint.json index.html loss.svg error.svg digits-before.svg digits-after.svg " +
+      "confusion.svg misclassified.svg metrics.txt";
+    for (const f of files.split(" ")) {
       assert.ok((await Deno.stat(join(dir, f))).size > 0, f);
     }
     assert.ok(
       !(await Array.fromAsync(Deno.readDir(dir))).some((e) => e.name.includes(".tmp-")),
       "no temporary files left",
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("train: a run that stops learning (lenet5-literal: the paper's init with its eta) is told so after the pass", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const log = await train("--preset", "lenet5-literal", "--limit", "500", "--epochs", "1", "--out", dir);
     const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
     const error = (100 * summary.passes[0].trainError).toFixed(2);
@@ -108,14 +89,11 @@ Deno.test("train: a run that stops learning (lenet5-literal: the paper's init wi
         `<div class="warnings">[^]*<p>warning: after pass 1 the training error is ${error}%, no better than guessing`,
       ),
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("train: a run stopped after pass 1 and resumed ends with the same weights as an uninterrupted 2-pass run", async () => {
-  const base = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (base) => {
     const a = join(base, "a"), b = join(base, "b");
     const common = ["--limit", "300", "--init", "paper-sqrt", "--seed", "3"];
     const weights = async (dir: string) => JSON.parse(await Deno.readTextFile(join(dir, "model.json"))).params;
@@ -153,32 +131,17 @@ Deno.test("train: a run stopped after pass 1 and resumed ends with the same weig
     const out = await deno(["run", "--allow-read", "--allow-write", TRAIN, "--out", a, "--limit", "10"]);
     assert.equal(out.code, 2);
     assert.match(out.stderr, /already holds a run; pass --resume/);
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });
 
 Deno.test("train: a run killed (SIGKILL) during pass 2 and resumed ends bit-identical to an uninterrupted run", async () => {
-  const base = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (base) => {
     const common = ["--limit", "4000", "--epochs", "2", "--seed", "5"];
     const whole = join(base, "whole"), killed = join(base, "killed");
     await train(...common, "--out", whole);
     // Each pass evaluated before the next starts (--sequential): pass 2 begins right after pass 1's checkpoint.
-    const child = spawnDeno([
-      "run",
-      "--allow-read",
-      "--allow-write",
-      TRAIN,
-      "--quiet",
-      ...common,
-      "--sequential",
-      "--out",
-      killed,
-    ], {
-      stdout: "null",
-      stderr: "null",
-    });
+    const args = ["run", "--allow-read", "--allow-write", TRAIN, "--quiet", ...common, "--sequential", "--out", killed];
+    const child = spawnDeno(args, { stdout: "null", stderr: "null" });
     let exited = false;
     const status = child.status.then((s) => (exited = true, s));
     const checkpoint = join(killed, "checkpoint.json");
@@ -206,7 +169,5 @@ Deno.test("train: a run killed (SIGKILL) during pass 2 and resumed ends bit-iden
       ]);
     assert.deepEqual(await errors(killed), await errors(whole));
     assert.ok(!(await Array.fromAsync(Deno.readDir(killed))).some((e) => e.name.includes(".tmp-")));
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });
