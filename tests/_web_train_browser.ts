@@ -63,6 +63,7 @@ try {
     (globalThis as unknown as { run: Promise<{ history: unknown[]; model: unknown; kernels: string }> }).run
   );
   const progress = await page.evaluate(() => (globalThis as unknown as PageApi).lenet5.train.progress);
+  const recipe = await page.textContent("#t-recipe");
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
 
   // The two downloads, by their buttons.
@@ -126,6 +127,7 @@ try {
       drawVisible,
       trainHidden,
       drawHiddenOnTrain,
+      recipe,
       modelJson,
       onnx,
       pauseResume,

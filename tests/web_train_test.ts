@@ -56,6 +56,7 @@ Deno.test({
         drawVisible: boolean;
         trainHidden: boolean;
         drawHiddenOnTrain: boolean;
+        recipe: string;
         modelJson: { name: string; bytes: number[] };
         onnx: { name: string; bytes: number[] };
         pauseResume: { pausedAt: number; stillAt: number; resumedTo: number; stopped: boolean; passes: number };
@@ -84,6 +85,10 @@ Deno.test({
       ]);
       const cli = JSON.parse(await Deno.readTextFile(join(run, "model.json"))) as ModelFile;
       assert.equal(r.result.model.params, cli.params, "the page's weights are deno task train's, bit for bit");
+      // The page shows the recipe --summary prints for the same run, from the same function.
+      const summary = await denoOk(["run", "-A", "cli/train.ts", "--summary", "--epochs", "2"]);
+      assert.ok(r.recipe.startsWith("recipe: sdlm (mu 0.1), eta 0.0005x2"), r.recipe);
+      assert.equal(r.recipe, summary.slice(summary.indexOf("recipe: ")).trimEnd(), "the page's recipe is --summary's");
 
       // The downloaded model.json is the run's model, and evaluates in deno task eval to the test error the page reported.
       assert.equal(r.modelJson.name, "model.json");
