@@ -543,8 +543,6 @@ if (import.meta.main) {
   await record();
   await writeTables();
   // The tables' column widths and the records' layout as `deno fmt` (and so `deno task ok`) wants them.
-  await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--quiet", ...DOCS, join(root, "docs", "runs")],
-  }).output();
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", ...DOCS, join(root, "docs", "runs")] }).output();
   console.log("docs/results.md, docs/log.md: tables rewritten from docs/runs/*.json");
 }

@@ -240,11 +240,7 @@ export function readPngHeader(
  * anything is allocated, and the image data must inflate to exactly the bytes
  * that size needs.
  */
-export async function decodePng(
-  bytes: Uint8Array,
-  path: string,
-  options: DecodePngOptions = {},
-): Promise<GreyImages> {
+export async function decodePng(bytes: Uint8Array, path: string, options: DecodePngOptions = {}): Promise<GreyImages> {
   const fail = (problem: string): never => {
     throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
   };

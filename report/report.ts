@@ -45,11 +45,7 @@ export function curveCharts(state: FitState, patternsPerPass: number): { loss: s
         points: state.lossCurve.map((p) => [p.patterns / patternsPerPass, p.loss]),
       },
       // A pass's mean loss stands at its middle, where the running loss it averages is centred.
-      {
-        name: "mean loss of each pass",
-        color: "#ef6c00",
-        points: state.history.map((h) => [h.pass - 0.5, h.loss]),
-      },
+      { name: "mean loss of each pass", color: "#ef6c00", points: state.history.map((h) => [h.pass - 0.5, h.loss]) },
     ],
     { title: "Training loss", xLabel: "pass", yLabel: "loss", logY: true, xRange: [0, lastPass] },
   );

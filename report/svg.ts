@@ -354,10 +354,7 @@ export interface MisclassifiedCell {
   /** The class the run's evaluation predicted (normally `top[0].cls`). */
   readonly predicted: number;
   /** The two classes of highest probability, highest first, with their probabilities (0..1). */
-  readonly top: readonly [
-    { readonly cls: number; readonly p: number },
-    { readonly cls: number; readonly p: number },
-  ];
+  readonly top: readonly [{ readonly cls: number; readonly p: number }, { readonly cls: number; readonly p: number }];
 }
 
 /** Blank pixel rows under each digit of the gallery (two lines of text), and blank columns beside it. */
