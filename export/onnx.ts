@@ -50,12 +50,13 @@ const softmaxOfNegated = (_c: unknown, y: string, onnx: OnnxLowering) =>
  * Probability lowerings by loss type; each matches its loss plugin's
  * `probabilities`. Add one here for a loss of your own.
  */
+const RBF_PROBABILITIES = {
+  scores: "squared Euclidean distances to the class codes (smaller is closer)",
+  lower: softmaxOfNegated,
+};
 export const PROBABILITY_LOWERINGS: Map<string, ProbabilityLowering> = new Map([
-  ["map", { scores: "squared Euclidean distances to the class codes (smaller is closer)", lower: softmaxOfNegated }],
-  ["mse-rbf", {
-    scores: "squared Euclidean distances to the class codes (smaller is closer)",
-    lower: softmaxOfNegated,
-  }],
+  ["map", RBF_PROBABILITIES],
+  ["mse-rbf", RBF_PROBABILITIES],
   ["softmax-cross-entropy", {
     scores: "logits",
     lower: (_c: unknown, z: string, onnx: OnnxLowering) => onnx.node("Softmax", [z], { axis: { int: 1 } }),
@@ -176,18 +177,11 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
 export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto {
   const classify = options.classify ?? true;
   const b = new GraphBuilder(["input", "image", "scores", "probabilities", "class"]);
-  let inputs: ValueInfoProto[];
-  let x: string;
-  let preprocessDoc = "";
-  if (options.rawInput) {
-    const pre = lowerPreprocess(model, b, options.rawInput, options.preprocess ?? {});
-    inputs = [pre.input];
-    x = pre.x;
-    preprocessDoc = `; preprocessing in the graph: ${pre.doc}`;
-  } else {
-    inputs = [makeValueInfo("input", DataType.FLOAT, [BATCH_DIM, ...model.inputShape], "preprocessed input")];
-    x = "input";
-  }
+  const pre = options.rawInput ? lowerPreprocess(model, b, options.rawInput, options.preprocess ?? {}) : null;
+  const inputs = [
+    pre?.input ?? makeValueInfo("input", DataType.FLOAT, [BATCH_DIM, ...model.inputShape], "preprocessed input"),
+  ];
+  let x = pre?.x ?? "input";
   const shown: ValueInfoProto[] = [];
   model.layers.forEach((layer, i) => {
     if (!layer.plugin.lower) {
@@ -243,7 +237,7 @@ export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto
     opset: ONNX_OPSET,
     irVersion: ONNX_IR_VERSION,
     producerName: "lenet5-ts",
-    docString: `${name} exported from lenet5-ts${preprocessDoc}`,
+    docString: `${name} exported from lenet5-ts${pre ? `; preprocessing in the graph: ${pre.doc}` : ""}`,
   });
 }
 
