@@ -65,7 +65,7 @@ export async function readImages(path: string, options: ReadImagesOptions = {}):
   } else if (bytes[0] === 0x50 && (bytes[1] === 0x32 || bytes[1] === 0x35)) result = decodePgm(bytes, path);
   else if (isGzip(bytes) || (bytes[0] === 0 && bytes[1] === 0)) result = await decodeIdxImages(bytes, path);
   else if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
-    result = await decodeJpeg(bytes, path, options.invert ?? false);
+    result = await decodeJpeg(bytes, path);
   } else throw new ImageError(`Cannot read images "${path}": it is not an idx, PGM (P2, P5), PNG or JPEG file`);
   if (options.invert) {
     // PNG alpha was already composed over the inverted (light) background.
@@ -126,22 +126,13 @@ export function decodePgm(bytes: Uint8Array, path: string): GreyImages {
   return { images, count: 1, rows, cols, format: "pgm" };
 }
 
-/** PNG colour types: their channels and names. */
-const PNG_COLOURS: Record<number, { channels: number; name: string }> = {
-  0: { channels: 1, name: "grey" },
-  2: { channels: 3, name: "RGB" },
-  3: { channels: 1, name: "palette" },
-  4: { channels: 2, name: "grey + alpha" },
-  6: { channels: 4, name: "RGBA" },
-};
-
-/** The bit depths PNG allows per colour type. */
-const PNG_DEPTHS: Record<number, readonly number[]> = {
-  0: [1, 2, 4, 8, 16],
-  2: [8, 16],
-  3: [1, 2, 4, 8],
-  4: [8, 16],
-  6: [8, 16],
+/** PNG colour types: their channels, names and the bit depths PNG allows. */
+const PNG_COLOURS: Record<number, { channels: number; name: string; depths: readonly number[] }> = {
+  0: { channels: 1, name: "grey", depths: [1, 2, 4, 8, 16] },
+  2: { channels: 3, name: "RGB", depths: [8, 16] },
+  3: { channels: 1, name: "palette", depths: [1, 2, 4, 8] },
+  4: { channels: 2, name: "grey + alpha", depths: [8, 16] },
+  6: { channels: 4, name: "RGBA", depths: [8, 16] },
 };
 
 /** Adam7's seven passes: first column, first row, column step, row step. */
@@ -181,6 +172,11 @@ export interface PngHeader {
   readonly interlaced: boolean;
 }
 
+/** Throws the ImageError of a PNG file that cannot be read. */
+const pngFail = (path: string) => (problem: string): never => {
+  throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
+};
+
 /** The bytes of the signature and the IHDR chunk (length, type, 13 bytes of data, CRC). */
 const PNG_HEADER_BYTES = 8 + 12 + 13;
 
@@ -208,9 +204,7 @@ export function readPngHeader(
   path: string,
   options: Pick<DecodePngOptions, "maxPixels"> = {},
 ): PngHeader {
-  const fail = (problem: string): never => {
-    throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
-  };
+  const fail = pngFail(path);
   if (!PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
     fail("it has no PNG signature (the 8 bytes 89 50 4E 47 0D 0A 1A 0A a PNG file starts with)");
   }
@@ -241,9 +235,7 @@ export function readPngHeader(
  * that size needs.
  */
 export async function decodePng(bytes: Uint8Array, path: string, options: DecodePngOptions = {}): Promise<GreyImages> {
-  const fail = (problem: string): never => {
-    throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
-  };
+  const fail = pngFail(path);
   const { width, height, depth, colour, interlaced } = readPngHeader(bytes, path, options);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = PNG_HEADER_BYTES;
@@ -336,10 +328,9 @@ export async function decodePng(bytes: Uint8Array, path: string, options: Decode
 /**
  * JPEG (baseline or progressive, grey or colour), decoded by the npm package
  * jpeg-js 0.4.4 (pure JavaScript, no dependencies) within the same size
- * limits as PNG; colour becomes grey by luma. `lightBackground` is accepted
- * for symmetry with PNG (JPEG has no transparency).
+ * limits as PNG; colour becomes grey by luma.
  */
-export async function decodeJpeg(bytes: Uint8Array, path: string, _lightBackground = false): Promise<GreyImages> {
+async function decodeJpeg(bytes: Uint8Array, path: string): Promise<GreyImages> {
   // The full specifier (not the import map's bare name) keeps this working when imported by URL.
   // deno-lint-ignore no-import-prefix
   const jpeg = await import("npm:jpeg-js@0.4.4");
@@ -370,7 +361,7 @@ export async function decodeJpeg(bytes: Uint8Array, path: string, _lightBackgrou
 /** Refuses an IHDR of an unsupported kind or over the size limits, before anything is allocated for it. */
 function checkSize(width: number, height: number, depth: number, colour: number, fail: (problem: string) => never) {
   const kind = PNG_COLOURS[colour];
-  if (kind === undefined || !PNG_DEPTHS[colour].includes(depth)) {
+  if (kind === undefined || !kind.depths.includes(depth)) {
     fail(
       `colour type ${colour} with ${depth}-bit samples is not a PNG kind; expected grey (1, 2, 4, 8, 16 bits), ` +
         `palette (1, 2, 4, 8), RGB, grey + alpha or RGBA (8, 16)`,
