@@ -9,7 +9,6 @@
  *
  * @module
  */
-
 /** The largest idx file read, header and data: 1 GiB (MNIST's largest, the training images, is 47 MB). */
 export const MAX_IDX_BYTES = 2 ** 30;
 
@@ -148,6 +147,13 @@ export function parseIdx(bytes: Uint8Array, source: string, expectMagic?: number
   return decode(bytes, readHeader(bytes, fail, expectMagic, false)!, fail, true);
 }
 
+/** The bytes of `parts`, one after another, in a new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+}
+
 /** True for gzip data (magic bytes 1f 8b). */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
@@ -217,10 +223,7 @@ export async function gunzipIdx(bytes: Uint8Array, source: string, expectMagic?:
   let out = new Uint8Array(0), filled = 0;
   await decompress([bytes], "gzip", (chunk) => {
     if (header === undefined) {
-      const joined = new Uint8Array(head.length + chunk.length);
-      joined.set(head);
-      joined.set(chunk, head.length);
-      head = joined;
+      head = concatBytes([head, chunk]);
       header = readHeader(head, fail, expectMagic, true);
       if (header === undefined) return;
       out = new Uint8Array(header.totalBytes);

@@ -153,14 +153,8 @@ export async function writeGallery(
   title: string,
 ): Promise<void> {
   const columns = 10;
-  const { pixels, width, height } = gridPixels(
-    test.images,
-    test.rows,
-    cells.map((c) => c.index),
-    columns,
-    GALLERY_BAND,
-    GALLERY_GAP,
-  );
+  const indices = cells.map((c) => c.index);
+  const { pixels, width, height } = gridPixels(test.images, test.rows, indices, columns, GALLERY_BAND, GALLERY_GAP);
   const png = cells.length ? toBase64(await encodePng(pixels, width, height, 1)) : "";
   const shown = cells.length < wrong
     ? `the ${cells.length} worst of ${wrong.toLocaleString("en-US")}`
@@ -214,12 +208,8 @@ export async function writeDistortionGrid(path: string, train: Split, ranges: Di
       }
     }
   }
-  const { pixels, width, height } = gridPixels(
-    images,
-    side,
-    Array.from({ length: digits * perDigit }, (_, i) => i),
-    perDigit,
-  );
+  const indices = Array.from({ length: digits * perDigit }, (_, i) => i);
+  const { pixels, width, height } = gridPixels(images, side, indices, perDigit);
   await writeFileAtomic(path, await encodePng(pixels, width, height, 1));
 }
 

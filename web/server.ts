@@ -51,6 +51,7 @@ import { extname, join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import * as ort from "onnxruntime-web";
 import { notRegularFile, readFileBounded } from "../data/files.ts";
+import { concatBytes } from "../data/idx.ts";
 import { isBlank } from "../data/mnistify.ts";
 import { mnistPackageDir } from "../data/mnist.ts";
 import { MNIST_FILE_NAMES } from "../data/split.ts";
@@ -151,10 +152,7 @@ async function readBody(req: Request, timeoutMs: number): Promise<Uint8Array<Arr
   } finally {
     clearTimeout(timer);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) out.set(c, at), at += c.length;
-  return out;
+  return concatBytes(chunks);
 }
 
 /** onnxruntime-web sessions (WebAssembly, one thread) per model, each run after the one before. */

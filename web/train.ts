@@ -10,6 +10,7 @@
  * @module
  */
 /// <reference lib="dom" />
+import { concatBytes } from "../data/idx.ts";
 import { MNIST_FILE_NAMES, MNIST_FILES, sha256Hex } from "../data/split.ts";
 import { toBase64 } from "../engine/base64.ts";
 import type { PassResult, Progress } from "../engine/fit.ts";
@@ -86,10 +87,7 @@ async function mnistFiles(onProgress: (got: number, total: number, note: string)
         got += chunk.value.length;
         onProgress(got, total, "downloading");
       }
-      const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-      let at = 0;
-      for (const p of parts) all.set(p, (at += p.length) - p.length);
-      bytes = all.buffer;
+      bytes = concatBytes(parts).buffer;
       const want = MNIST_FILES[name];
       if (bytes.byteLength !== want.bytes || (await sha256Hex(bytes)) !== want.sha256) {
         throw new Error(`${url} is not the original MNIST file (size or SHA-256 differ)`);
