@@ -145,16 +145,8 @@ function layerFn(l: Layer, variable: (t: tf.Tensor) => tf.Variable, constant: (t
       const pad = c.padding === 0
         ? "valid"
         : ([[0, 0], [c.padding, c.padding], [c.padding, c.padding], [0, 0]] as const);
-      return (x) =>
-        tf.add(
-          tf.conv2d(
-            x as tf.Tensor4D,
-            mask ? tf.mul(w, mask) as tf.Tensor4D : w as tf.Variable<tf.Rank.R4>,
-            c.stride,
-            pad as "valid",
-          ),
-          b,
-        );
+      const kernel = () => (mask ? tf.mul(w, mask) : w) as tf.Tensor4D;
+      return (x) => tf.add(tf.conv2d(x as tf.Tensor4D, kernel(), c.stride, pad as "valid"), b);
     }
     case "subsample": {
       const { size, stride } = l.config as PoolConfig;

@@ -156,13 +156,10 @@ function heldLock(dir: string, path: string, file: Deno.FsFile): FolderLock {
     held = false;
     // Removed while still locked: a command that opened it meanwhile finds, once it has the lock, that the file
     // is no longer at the path, and locks the one there (lockFolder's isAt).
-    const named = (() => {
-      try {
-        return Deno.lstatSync(path);
-      } catch {
-        return null;
-      }
-    })();
+    let named: Deno.FileInfo | null = null;
+    try {
+      named = Deno.lstatSync(path);
+    } catch { /* the folder itself was removed */ }
     const open = file.statSync();
     if (named?.isFile && named.ino === open.ino && named.dev === open.dev) {
       try {

@@ -162,14 +162,8 @@ export function makeNode(
   options: { name?: string; attributes?: Readonly<Record<string, OnnxAttribute>>; domain?: string } = {},
 ): NodeProto {
   const attributes = Object.entries(options.attributes ?? {}).map(([k, v]) => makeAttribute(k, v));
-  return {
-    opType,
-    inputs: [...inputs],
-    outputs: [...outputs],
-    name: options.name ?? "",
-    domain: options.domain ?? "",
-    attributes,
-  };
+  const { name = "", domain = "" } = options;
+  return { opType, inputs: [...inputs], outputs: [...outputs], name, domain, attributes };
 }
 
 /** A tensor-typed graph input or output. */

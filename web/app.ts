@@ -223,11 +223,9 @@ function showAnswer(r: Last): void {
 }
 
 function figure(caption: string, canvases: HTMLCanvasElement[]): HTMLElement {
-  const f = document.createElement("figure");
-  for (const c of canvases) f.appendChild(c);
-  const cap = document.createElement("figcaption");
+  const f = document.createElement("figure"), cap = document.createElement("figcaption");
   cap.textContent = caption;
-  f.appendChild(cap);
+  f.append(...canvases, cap);
   return f;
 }
 
@@ -299,6 +297,12 @@ function schedule(): void {
   timer = setTimeout(update, 60);
 }
 
+/** The strokes changed: redrawn now, predicted from shortly. */
+function changed(): void {
+  redraw();
+  schedule();
+}
+
 function at(e: PointerEvent): [number, number] {
   const r = pad.getBoundingClientRect();
   return [((e.clientX - r.left) * pad.width) / r.width, ((e.clientY - r.top) * pad.height) / r.height];
@@ -308,14 +312,12 @@ pad.addEventListener("pointerdown", (e) => {
   pad.setPointerCapture(e.pointerId);
   drawing = [at(e)];
   strokes.push(drawing);
-  redraw();
-  schedule();
+  changed();
 });
 pad.addEventListener("pointermove", (e) => {
   if (!drawing) return;
   drawing.push(at(e));
-  redraw();
-  schedule();
+  changed();
 });
 for (const end of ["pointerup", "pointercancel"]) {
   pad.addEventListener(end, () => {
@@ -323,16 +325,8 @@ for (const end of ["pointerup", "pointercancel"]) {
     schedule();
   });
 }
-$("clear").addEventListener("click", () => {
-  strokes.length = 0;
-  redraw();
-  schedule();
-});
-$("undo").addEventListener("click", () => {
-  strokes.pop();
-  redraw();
-  schedule();
-});
+$("clear").addEventListener("click", () => (strokes.length = 0, changed()));
+$("undo").addEventListener("click", () => (strokes.pop(), changed()));
 
 // ---------------------------------------------------------------- images and models from the user
 

@@ -337,14 +337,13 @@ export function setupTraining(
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   };
-  downloads[0].addEventListener("click", () => api.model && useModel(api.model, runName));
-  downloads[1].addEventListener(
-    "click",
-    () => api.model && download("model.json", JSON.stringify(api.model), "application/json"),
-  );
-  downloads[2].addEventListener(
-    "click",
-    () => api.model && download("lenet5-trained.onnx", exportOnnx(api.model) as BlobPart, "application/octet-stream"),
-  );
+  const [use, json, onnx] = downloads;
+  use.addEventListener("click", () => api.model && useModel(api.model, runName));
+  json.addEventListener("click", () => {
+    if (api.model) download("model.json", JSON.stringify(api.model), "application/json");
+  });
+  onnx.addEventListener("click", () => {
+    if (api.model) download("lenet5-trained.onnx", exportOnnx(api.model) as BlobPart, "application/octet-stream");
+  });
   return api;
 }
