@@ -245,11 +245,10 @@ export function formatDuration(s: number): string {
 
 /** The per-class precision, recall, F1 and support of `metrics` as an HTML table, with the macro F1 last. */
 export function f1Table(metrics: Metrics): string {
-  const rows = metrics.perClass.map((c, i) =>
-    `<tr><td>${i}</td><td>${c.precision.toFixed(4)}</td><td>${c.recall.toFixed(4)}</td><td>${
-      c.f1.toFixed(4)
-    }</td><td>${c.support}</td></tr>`
-  );
+  const rows = metrics.perClass.map((c, i) => {
+    const [precision, recall, f1] = [c.precision, c.recall, c.f1].map((v) => v.toFixed(4));
+    return `<tr><td>${i}</td><td>${precision}</td><td>${recall}</td><td>${f1}</td><td>${c.support}</td></tr>`;
+  });
   return `<table class="f1"><caption>Per digit, on the test set</caption>
 <thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead>
 <tbody>
@@ -299,21 +298,15 @@ export function indexHtml(title: string, state: FitState, notes: readonly string
     ];
     return `<tr><td>${cells.map(escapeXml).join("</td><td>")}</td></tr>`;
   }).join("\n");
-  const warnings = extras.warnings?.length
-    ? `<div class="warnings"><h2>Warnings</h2>\n${
-      extras.warnings.map((w) => `<p>${escapeXml(w)}</p>`).join("\n")
-    }</div>`
-    : "";
-  const wall = extras.wallSeconds === undefined
-    ? ""
-    : `<p>Wall time: ${
-      escapeXml(formatDuration(extras.wallSeconds))
-    } in all (training, evaluation and writing this report, through pass ${state.passesDone}).</p>`;
-  const settings = extras.settings?.length
-    ? `<table class="settings"><tr><th>setting</th><th>value</th></tr>\n${
-      extras.settings.map(([k, v]) => `<tr><td>${escapeXml(k)}</td><td>${escapeXml(v)}</td></tr>`).join("\n")
-    }</table>`
-    : "";
+  const warned = extras.warnings?.map((w) => `<p>${escapeXml(w)}</p>`).join("\n");
+  const warnings = warned ? `<div class="warnings"><h2>Warnings</h2>\n${warned}</div>` : "";
+  const duration = extras.wallSeconds === undefined ? "" : escapeXml(formatDuration(extras.wallSeconds));
+  const wall = duration &&
+    `<p>Wall time: ${duration} in all (training, evaluation and writing this report, through pass ${state.passesDone}).</p>`;
+  const set = extras.settings?.map(([k, v]) => `<tr><td>${escapeXml(k)}</td><td>${escapeXml(v)}</td></tr>`).join("\n");
+  const settings = set ? `<table class="settings"><tr><th>setting</th><th>value</th></tr>\n${set}</table>` : "";
+  const pre = extras.recipe ? `<pre>${escapeXml(extras.recipe)}</pre>` : "";
+  const recipe = extras.recipe || settings ? `<h2>Recipe and settings</h2>\n${pre}\n${settings}` : "";
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>
 <style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}
@@ -329,11 +322,7 @@ ${wall}
 <table class="passes"><caption>Passes</caption>
 <tr><th>${head.map(escapeXml).join("</th><th>")}</th></tr>
 ${rows}</table>
-${
-    extras.recipe || settings
-      ? `<h2>Recipe and settings</h2>\n${extras.recipe ? `<pre>${escapeXml(extras.recipe)}</pre>` : ""}\n${settings}`
-      : ""
-  }
+${recipe}
 <h2>Test set</h2>
 <div class="row"><img src="confusion.svg" alt="confusion matrix">${extras.metrics ? f1Table(extras.metrics) : ""}</div>
 ${extras.gallery ? `<p><img src="misclassified.svg" alt="misclassified test digits, worst first"></p>` : ""}
