@@ -99,10 +99,13 @@ async function record(
     : (x: Float32Array) => run.infer(x, c.batch);
   const samplesPerSecond = await measure(cycling(c.batch, size, fn, data.x, POOL), c.batch, SECONDS, REPS);
   rows.push({ system, ...c, threads, samplesPerSecond, ratio: {} });
-  console.error(
-    `  ${system} ${c.preset} batch ${c.batch} ${threads} thread(s) ${c.mode}: ${samplesPerSecond.toFixed(0)}/s`,
-  );
+  const rate = samplesPerSecond.toFixed(0);
+  console.error(`  ${system} ${c.preset} batch ${c.batch} ${threads} thread(s) ${c.mode}: ${rate}/s`);
 }
+
+/** Adds a one-thread row measured elsewhere, with its note. */
+const addRow = (system: Row["system"], c: Case, samplesPerSecond: number, note: string) =>
+  rows.push({ system, ...c, threads: 1, samplesPerSecond, ratio: {}, note });
 
 console.error(`Measuring (${SECONDS} s x ${REPS} runs per row, median) ...`);
 
@@ -145,15 +148,7 @@ if (await Deno.stat("/usr/bin/chromium").then(() => true, () => false)) {
   }).output();
   if (out.code !== 0) throw new Error(`The Chromium row failed: ${new TextDecoder().decode(out.stderr)}`);
   const r = JSON.parse(new TextDecoder().decode(out.stdout));
-  const c = CASES[0];
-  rows.push({
-    system: "engine-chromium",
-    ...c,
-    threads: 1,
-    samplesPerSecond: r.patternsPerSecond,
-    ratio: {},
-    note: `Chromium ${r.version}, a Web Worker, ${r.kernels} kernels`,
-  });
+  addRow("engine-chromium", CASES[0], r.patternsPerSecond, `Chromium ${r.version}, a Web Worker, ${r.kernels} kernels`);
   console.error(`  engine-chromium lenet5 batch 1 train: ${r.patternsPerSecond.toFixed(0)}/s`);
 } else console.error("  no /usr/bin/chromium: no engine-chromium row");
 
@@ -236,17 +231,9 @@ else {
       if (!(worst < 1e-3)) throw new Error(`${c.preset}: WebGPU scores differ from the engine's by ${worst}`);
       const cycle = (x: Float32Array) => session.run({ input: new gpu.Tensor("float32", x, dims) }, ["scores"]);
       const samplesPerSecond = await measure(cycling(c.batch, size, cycle, data.x, POOL), c.batch, SECONDS, REPS);
-      rows.push({
-        system: "onnxruntime-webgpu",
-        ...c,
-        threads: 1,
-        samplesPerSecond,
-        ratio: {},
-        note: `${label}; first run ${firstRun.toFixed(0)} ms`,
-      });
-      console.error(
-        `  onnxruntime-webgpu ${c.preset} batch ${c.batch} infer: ${samplesPerSecond.toFixed(0)}/s (${label})`,
-      );
+      addRow("onnxruntime-webgpu", c, samplesPerSecond, `${label}; first run ${firstRun.toFixed(0)} ms`);
+      const rate = samplesPerSecond.toFixed(0);
+      console.error(`  onnxruntime-webgpu ${c.preset} batch ${c.batch} infer: ${rate}/s (${label})`);
     } finally {
       await session.release();
     }
