@@ -98,10 +98,9 @@ function readHeader(bytes: Uint8Array, fail: Fail, expectMagic: number | undefin
   const count = dims.includes(0) ? 0 : dims.reduce((a, b) => a * b, 1);
   const header: IdxHeader = { magic, type, dims, headerBytes, totalBytes: headerBytes + count * type.bytes };
   if (header.totalBytes > MAX_IDX_BYTES) {
+    const declared = describe(header);
     fail(
-      `its header declares ${
-        describe(header)
-      }, ${header.totalBytes} bytes, more than the limit of ${MAX_IDX_BYTES} bytes (MAX_IDX_BYTES)`,
+      `its header declares ${declared}, ${header.totalBytes} bytes, more than the limit of ${MAX_IDX_BYTES} bytes (MAX_IDX_BYTES)`,
     );
   }
   return header;
@@ -230,10 +229,9 @@ export async function gunzipIdx(bytes: Uint8Array, source: string, expectMagic?:
       chunk = head;
     }
     if (filled + chunk.length > out.length) {
+      const declared = describe(header);
       fail(
-        `gzip data inflates to more than the ${out.length} bytes its header declares for ${
-          describe(header)
-        }: trailing data`,
+        `gzip data inflates to more than the ${out.length} bytes its header declares for ${declared}: trailing data`,
       );
     }
     out.set(chunk, filled);

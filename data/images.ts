@@ -78,10 +78,9 @@ export async function readImages(path: string, options: ReadImagesOptions = {}):
 async function decodeIdxImages(bytes: Uint8Array, path: string): Promise<GreyImages> {
   const idx = isGzip(bytes) ? await gunzipIdx(bytes, path) : parseIdx(bytes, path);
   if (idx.type !== "uint8" || (idx.dims.length !== 2 && idx.dims.length !== 3)) {
+    const dims = idx.dims.join(", ");
     throw new ImageError(
-      `Cannot read images "${path}": idx file holds ${idx.type} [${
-        idx.dims.join(", ")
-      }], expected uint8 images [count, rows, cols] or one image [rows, cols] (or a PGM or PNG image)`,
+      `Cannot read images "${path}": idx file holds ${idx.type} [${dims}], expected uint8 images [count, rows, cols] or one image [rows, cols] (or a PGM or PNG image)`,
     );
   }
   const [count, rows, cols] = idx.dims.length === 3 ? idx.dims : [1, ...idx.dims];
@@ -245,10 +244,9 @@ export async function decodePng(bytes: Uint8Array, path: string, options: Decode
     const length = view.getUint32(at);
     const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
     if (at + 12 + length > bytes.length) {
+      const [needs, left] = [12 + length, bytes.length - at];
       fail(
-        `chunk ${type} at byte ${at} runs past the end of the file: it needs ${
-          12 + length
-        } bytes (length, type, ${length} of data, CRC), the file has ${bytes.length - at} left`,
+        `chunk ${type} at byte ${at} runs past the end of the file: it needs ${needs} bytes (length, type, ${length} of data, CRC), the file has ${left} left`,
       );
     }
     const data = bytes.subarray(at + 8, at + 8 + length);

@@ -196,9 +196,8 @@ function localTime(iso: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${
-    p(d.getSeconds())
-  }`;
+  const time = [d.getHours(), d.getMinutes(), d.getSeconds()].map(p).join(":");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${time}`;
 }
 
 /** `"a", "b", "c" and 2 more`: the first few names of a list, quoted. */
@@ -308,11 +307,10 @@ async function ourFiles(dir: string, kind: FolderKind, force = false): Promise<s
   if (!info) return [];
   const { foreign, listed } = await foreignEntries(dir, kind);
   if (foreign.length && !force) {
+    const entries = foreign.length === 1 ? "entry" : "entries", names = someNames(foreign);
     throw new FolderNotOursError(
-      `Cannot write ${kind.what} to "${dir}": it holds ${foreign.length} ${
-        foreign.length === 1 ? "entry" : "entries"
-      } that no build of ours wrote (${someNames(foreign)}); choose another folder, or pass --force to write ` +
-        `${kind.what}'s files over those of the same name (the others stay)`,
+      `Cannot write ${kind.what} to "${dir}": it holds ${foreign.length} ${entries} that no build of ours wrote (${names}); ` +
+        `choose another folder, or pass --force to write ${kind.what}'s files over those of the same name (the others stay)`,
     );
   }
   return listed;

@@ -147,11 +147,10 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
   const bg = options.background ?? PAPER_PREPROCESS.background, ink = options.ink ?? PAPER_PREPROCESS.ink;
   const [maps, h, w] = model.inputShape;
   if (model.inputShape.length !== 3 || maps !== 1 || h <= 2 * pad || w <= 2 * pad) {
+    const shape = model.inputShape.join(", ");
     exportError(
       model,
-      `a raw-image input needs a model input of one grey-level map [1, H, W] larger than the padding ${pad} on each side, got [${
-        model.inputShape.join(", ")
-      }]`,
+      `a raw-image input needs a model input of one grey-level map [1, H, W] larger than the padding ${pad} on each side, got [${shape}]`,
     );
   }
   const rows = h - 2 * pad, cols = w - 2 * pad;
@@ -212,11 +211,10 @@ export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto
       );
     }
     if (model.outputShape.length !== 1) {
+      const shape = model.outputShape.join(", ");
       exportError(
         model,
-        `class outputs need scores of shape [classes], got [${
-          model.outputShape.join(", ")
-        }]; export the scores alone with classify: false`,
+        `class outputs need scores of shape [classes], got [${shape}]; export the scores alone with classify: false`,
       );
     }
     const k = model.classes;

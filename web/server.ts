@@ -234,11 +234,10 @@ async function pngImage(body: Uint8Array<ArrayBuffer>, decoder: DecodePool): Pro
   try {
     const { width, height } = readPngHeader(body, "request body");
     if (width * height > MAX_API_PIXELS) {
+      const [pixels, limit] = [grouped(width * height), grouped(MAX_API_PIXELS)];
       throw new ApiError(
         413,
-        `the image is ${width}x${height} pixels (${grouped(width * height)}), more than the limit of ${
-          grouped(MAX_API_PIXELS)
-        } (2048x2048, MAX_API_PIXELS): scale it down, a digit needs far fewer`,
+        `the image is ${width}x${height} pixels (${pixels}), more than the limit of ${limit} (2048x2048, MAX_API_PIXELS): scale it down, a digit needs far fewer`,
       );
     }
     const decoded = await decoder.decode(body);
@@ -266,12 +265,8 @@ function jsonImage(body: Uint8Array): { image: Uint8Array; model?: string } {
   }
   const { pixels, model } = data as { pixels?: unknown; model?: unknown };
   if (!Array.isArray(pixels) || pixels.length !== 784) {
-    throw new ApiError(
-      400,
-      `field "pixels" must be a list of 784 grey levels (28x28, row by row), got ${
-        Array.isArray(pixels) ? `${pixels.length} values` : typeof pixels
-      }`,
-    );
+    const got = Array.isArray(pixels) ? `${pixels.length} values` : typeof pixels;
+    throw new ApiError(400, `field "pixels" must be a list of 784 grey levels (28x28, row by row), got ${got}`);
   }
   const bad = pixels.findIndex((v) => typeof v !== "number" || !(v >= 0 && v <= 255));
   if (bad >= 0) {
