@@ -198,10 +198,9 @@ export function setupTraining(
     pauseButton.disabled = stopButton.disabled = true;
     pauseButton.textContent = "Pause";
     for (const b of downloads) b.disabled = api.model === null;
-    const last = api.history[api.history.length - 1];
-    status.textContent = `${stopped ? "Stopped" : "Done"}${
-      last ? `: test error ${pct(last.testError)} after pass ${last.pass}` : ""
-    } (${api.kernels} kernels). "Use this model" takes it to the Draw tab.`;
+    const last = api.history[api.history.length - 1], verb = stopped ? "Stopped" : "Done";
+    const result = last ? `: test error ${pct(last.testError)} after pass ${last.pass}` : "";
+    status.textContent = `${verb}${result} (${api.kernels} kernels). "Use this model" takes it to the Draw tab.`;
     if (api.model && finish) {
       finish({
         stopped,
@@ -272,9 +271,8 @@ export function setupTraining(
     if (m.kind === "start") {
       api.kernels = m.kernels as string;
       $<HTMLPreElement>("t-recipe").textContent = m.recipe as string;
-      status.textContent = `Training ${
-        (m.parameters as number).toLocaleString("en-US")
-      } parameters on ${api.kernels} kernels…`;
+      const parameters = (m.parameters as number).toLocaleString("en-US");
+      status.textContent = `Training ${parameters} parameters on ${api.kernels} kernels…`;
     } else if (m.kind === "progress") {
       const p = m as unknown as Progress;
       api.progress = p;
