@@ -181,10 +181,8 @@ export class Predictor {
   model(name: string | undefined): ShippedModel {
     const m = name === undefined ? this.models[0] : this.models.find((x) => x.name === name);
     if (!m) {
-      throw new ApiError(
-        400,
-        `field "model": unknown model "${name}"; models: ${this.models.map((x) => x.name).join(", ")}`,
-      );
+      const names = this.models.map((x) => x.name).join(", ");
+      throw new ApiError(400, `field "model": unknown model "${name}"; models: ${names}`);
     }
     return m;
   }
@@ -197,10 +195,8 @@ export class Predictor {
       const probabilities = out.probabilities.data as Float32Array, distances = out.scores.data as Float32Array;
       const bad = firstNonFiniteAnswer(distances, probabilities, distances.length);
       if (bad) {
-        throw new ApiError(
-          500,
-          `model "${m.name}" gave a non-finite output for this image: its ${bad.output} ${bad.class} is ${bad.value}`,
-        );
+        const what = `its ${bad.output} ${bad.class} is ${bad.value}`;
+        throw new ApiError(500, `model "${m.name}" gave a non-finite output for this image: ${what}`);
       }
       return {
         class: Number((out.class.data as BigInt64Array)[0]),
@@ -270,11 +266,8 @@ function jsonImage(body: Uint8Array): { image: Uint8Array; model?: string } {
   }
   const bad = pixels.findIndex((v) => typeof v !== "number" || !(v >= 0 && v <= 255));
   if (bad >= 0) {
-    const v = pixels[bad];
-    throw new ApiError(
-      400,
-      `field "pixels": value ${bad} is ${typeof v === "number" ? v : JSON.stringify(v)}, expected 0..255`,
-    );
+    const v = pixels[bad], shown = typeof v === "number" ? v : JSON.stringify(v);
+    throw new ApiError(400, `field "pixels": value ${bad} is ${shown}, expected 0..255`);
   }
   if (model !== undefined && typeof model !== "string") throw new ApiError(400, 'field "model" must be a model name');
   return { image: Uint8Array.from(pixels as number[], (v) => Math.round(v)), model: model as string | undefined };
@@ -320,10 +313,8 @@ const ISOLATED = { "cross-origin-opener-policy": "same-origin", "cross-origin-em
 function decodedPath(url: URL): string {
   const bytes = url.pathname.length + url.search.length; // both percent-encoded ASCII
   if (bytes > MAX_URL_BYTES) {
-    throw new ApiError(
-      414,
-      `the path and query hold ${grouped(bytes)} bytes, over the limit of ${grouped(MAX_URL_BYTES)}`,
-    );
+    const [got, limit] = [grouped(bytes), grouped(MAX_URL_BYTES)];
+    throw new ApiError(414, `the path and query hold ${got} bytes, over the limit of ${limit}`);
   }
   let path: string;
   try {
@@ -416,11 +407,9 @@ export function handler(site: string, services: Services) {
   return async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     try {
-      const path = decodedPath(url);
+      const path = decodedPath(url), get = req.method === "GET" || req.method === "HEAD";
       if (url.pathname === "/api/models") {
-        if (req.method !== "GET" && req.method !== "HEAD") {
-          throw new ApiError(405, "GET or HEAD /api/models", { allow: ALLOW.files });
-        }
+        if (!get) throw new ApiError(405, "GET or HEAD /api/models", { allow: ALLOW.files });
         return json(predictor.models);
       }
       if (url.pathname === "/api/predict") {
@@ -433,9 +422,7 @@ export function handler(site: string, services: Services) {
       if (url.pathname.startsWith("/api/")) {
         throw new ApiError(404, `no API ${url.pathname}; try /api/models or /api/predict`);
       }
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        throw new ApiError(405, `${req.method} on a static file`, { allow: ALLOW.files });
-      }
+      if (!get) throw new ApiError(405, `${req.method} on a static file`, { allow: ALLOW.files });
       if (path.startsWith("/mnist/")) return await mnistFile(path.slice("/mnist/".length), req.method);
       return await siteFile(site, path, req.method);
     } catch (e) {
