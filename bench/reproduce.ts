@@ -466,9 +466,8 @@ function moreSeedsTable(shown: readonly Recipe[], records: ReadonlyMap<string, R
   };
   for (const s of new Set(shown.map(seedOf))) {
     const [a, b, c] = prefixes.map((p) => rec(p, s));
-    lines.push(
-      row([s, errorsCell(a), errorsCell(b), errorsCell(c), a && b ? diff([a.testError], [b.testError]) : "-"]),
-    );
+    const d = a && b ? diff([a.testError], [b.testError]) : "-";
+    lines.push(row([s, errorsCell(a), errorsCell(b), errorsCell(c), d]));
   }
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const errors = (prefix: string, seeds: number[]) => seeds.map((s) => rec(prefix, s)?.testError ?? NaN);
@@ -477,15 +476,8 @@ function moreSeedsTable(shown: readonly Recipe[], records: ReadonlyMap<string, R
     const seeds = range(from, to), [a, b, c] = prefixes.map((p) => errors(p, seeds));
     if (![a, b, c].some(complete)) continue;
     const meanOf = (xs: number[]) => complete(xs) ? pct(mean(xs)) : "-";
-    lines.push(
-      row([
-        `**mean of seeds ${from}-${to}** (${seeds.length})`,
-        `**${meanOf(a)}**`,
-        meanOf(b),
-        meanOf(c),
-        complete(a) && complete(b) ? diff(a, b) : "-",
-      ]),
-    );
+    const d = complete(a) && complete(b) ? diff(a, b) : "-";
+    lines.push(row([`**mean of seeds ${from}-${to}** (${seeds.length})`, `**${meanOf(a)}**`, meanOf(b), meanOf(c), d]));
   }
   return lines.join("\n");
 }

@@ -74,15 +74,9 @@ export interface LineChartOptions {
   yUnit?: string;
 }
 
-/** The smallest of `values` and `start`, without spreading `values` into arguments (a long series would overflow the stack). */
-function least(values: readonly number[], start: number): number {
-  return values.reduce((a, b) => (b < a ? b : a), start);
-}
-
-/** The largest of `values` and `start`, without spreading `values` into arguments. */
-function most(values: readonly number[], start: number): number {
-  return values.reduce((a, b) => (b > a ? b : a), start);
-}
+/** The smallest and the largest of `values` and `start`, without spreading `values` into arguments (a long series would overflow the stack). */
+const least = (values: readonly number[], start: number) => values.reduce((a, b) => (b < a ? b : a), start);
+const most = (values: readonly number[], start: number) => values.reduce((a, b) => (b > a ? b : a), start);
 
 /**
  * A line chart with axes, ticks, a legend under the plot and an optional log
