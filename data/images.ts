@@ -171,8 +171,11 @@ export interface PngHeader {
   readonly interlaced: boolean;
 }
 
+/** Throws an error naming the problem. */
+type Fail = (problem: string) => never;
+
 /** Throws the ImageError of a PNG file that cannot be read. */
-const pngFail = (path: string) => (problem: string): never => {
+const pngFail = (path: string): Fail => (problem) => {
   throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
 };
 
@@ -357,7 +360,7 @@ async function decodeJpeg(bytes: Uint8Array, path: string): Promise<GreyImages> 
 }
 
 /** Refuses an IHDR of an unsupported kind or over the size limits, before anything is allocated for it. */
-function checkSize(width: number, height: number, depth: number, colour: number, fail: (problem: string) => never) {
+function checkSize(width: number, height: number, depth: number, colour: number, fail: Fail) {
   const kind = PNG_COLOURS[colour];
   if (kind === undefined || !kind.depths.includes(depth)) {
     fail(
@@ -378,13 +381,7 @@ function checkSize(width: number, height: number, depth: number, colour: number,
 }
 
 /** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth), in place: returns the rows of samples. */
-function unfilter(
-  raw: Uint8Array,
-  height: number,
-  stride: number,
-  bpp: number,
-  fail: (problem: string) => never,
-): Uint8Array {
+function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number, fail: Fail): Uint8Array {
   // In place: row y's samples go to y * stride, before where its filtered bytes start (y * (stride + 1) + 1),
   // so every byte is read before it is overwritten, and a, b, c are read from rows already undone.
   const out = raw;

@@ -202,13 +202,8 @@ export function setupTraining(
     const result = last ? `: test error ${pct(last.testError)} after pass ${last.pass}` : "";
     status.textContent = `${verb}${result} (${api.kernels} kernels). "Use this model" takes it to the Draw tab.`;
     if (api.model && finish) {
-      finish({
-        stopped,
-        history: api.history,
-        model: api.model,
-        kernels: api.kernels,
-        patternsPerSecond: api.progress?.patternsPerSecond ?? 0,
-      });
+      const patternsPerSecond = api.progress?.patternsPerSecond ?? 0;
+      finish({ stopped, history: api.history, model: api.model, kernels: api.kernels, patternsPerSecond });
     }
     finish = fail = null;
   }
@@ -251,12 +246,8 @@ export function setupTraining(
         fail?.(new Error(e.message));
         end(true);
       };
-      const request: TrainRequest = {
-        kind: "train",
-        ...options,
-        files,
-        control: control ? control.buffer as SharedArrayBuffer : null,
-      };
+      const shared = control ? control.buffer as SharedArrayBuffer : null;
+      const request: TrainRequest = { kind: "train", ...options, files, control: shared };
       worker.postMessage(request, Object.values(files));
       status.textContent = "Starting…";
     } catch (e) {
