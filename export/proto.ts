@@ -193,14 +193,8 @@ export function makeModel(
   graph: GraphProto,
   options: { opset: number; irVersion: number; producerName: string; producerVersion?: string; docString?: string },
 ): ModelProto {
-  return {
-    irVersion: options.irVersion,
-    opsetImports: [{ domain: "", version: options.opset }],
-    producerName: options.producerName,
-    producerVersion: options.producerVersion,
-    docString: options.docString,
-    graph,
-  };
+  const { opset, irVersion, producerName, producerVersion, docString } = options;
+  return { irVersion, opsetImports: [{ domain: "", version: opset }], producerName, producerVersion, docString, graph };
 }
 
 const encoder = new TextEncoder();
