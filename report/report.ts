@@ -37,13 +37,10 @@ export const GRID_COUNT = 100;
  */
 export function curveCharts(state: FitState, patternsPerPass: number): { loss: string; error: string } {
   const lastPass = state.history.reduce((a, h) => Math.max(a, h.pass), 1);
+  const running = state.lossCurve.map((p): [number, number] => [p.patterns / patternsPerPass, p.loss]);
   const loss = lineChart(
     [
-      {
-        name: "running loss",
-        color: "#1565c0",
-        points: state.lossCurve.map((p) => [p.patterns / patternsPerPass, p.loss]),
-      },
+      { name: "running loss", color: "#1565c0", points: running },
       // A pass's mean loss stands at its middle, where the running loss it averages is centred.
       { name: "mean loss of each pass", color: "#ef6c00", points: state.history.map((h) => [h.pass - 0.5, h.loss]) },
     ],
