@@ -284,11 +284,9 @@ console.log(line(head));
 console.log(rule);
 for (const r of table.slice(1)) console.log(line(r));
 if (opts.docs) {
-  const cpu = await cpuModel();
+  const cpu = await cpuModel(), on = cpu ? `${cpu}, ` : "", day = machine.date.slice(0, 10);
   await rewriteDocs(opts.docs, "compare", [
-    `Measured ${machine.date.slice(0, 10)} on ${
-      cpu ? `${cpu}, ` : ""
-    }${machine.cores} cores, Deno ${machine.deno}; load average (1 min) ` +
+    `Measured ${day} on ${on}${machine.cores} cores, Deno ${machine.deno}; load average (1 min) ` +
     `${loadAtStart} at the start, ${machine.loadAverage.end} at the end; ${SECONDS} s x ${REPS} runs per row, median:`,
     "",
     line(head),

@@ -106,10 +106,8 @@ const site = await Deno.makeTempDir({ prefix: "lenet5-web-bench-" });
 const server = await startServer({ port: 0, site, quiet: true });
 try {
   const url = `${server.url}api/predict`;
-  const bodies = Array.from(
-    { length: clients },
-    (_, c) => JSON.stringify({ pixels: Array.from(test.images.subarray(c * 784, (c + 1) * 784)) }),
-  );
+  const digit = (c: number) => Array.from(test.images.subarray(c * 784, (c + 1) * 784));
+  const bodies = Array.from({ length: clients }, (_, c) => JSON.stringify({ pixels: digit(c) }));
   // Warm-up: the first request creates the session.
   await (await fetch(url, { method: "POST", body: bodies[0] })).json();
   const t0 = performance.now();

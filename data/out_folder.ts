@@ -108,11 +108,9 @@ export async function lockFolder(dir: string, command: string = thisProcess()): 
 
 /** Takes the lock of `dir`, making the folder (and its parents) first if need be. */
 export async function claimFolder(dir: string, command?: string): Promise<FolderLock> {
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (e) {
+  await Deno.mkdir(dir, { recursive: true }).catch((e) => {
     throw new Error(`Cannot create the folder "${dir}": ${fileProblem(e)}`);
-  }
+  });
   return await lockFolder(dir, command);
 }
 
