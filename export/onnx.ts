@@ -42,18 +42,16 @@ export interface ProbabilityLowering {
   lower(config: unknown, scores: string, onnx: OnnxLowering): string;
 }
 
-/** softmax(-y) over the classes, as the RBF losses' `probabilities`. */
-const softmaxOfNegated = (_c: unknown, y: string, onnx: OnnxLowering) =>
-  onnx.node("Softmax", [onnx.node("Neg", [y])], { axis: { int: 1 } });
+/** The RBF losses' probabilities: softmax(-y) over the classes, y the distances. */
+const RBF_PROBABILITIES: ProbabilityLowering = {
+  scores: "squared Euclidean distances to the class codes (smaller is closer)",
+  lower: (_c, y, onnx) => onnx.node("Softmax", [onnx.node("Neg", [y])], { axis: { int: 1 } }),
+};
 
 /**
  * Probability lowerings by loss type; each matches its loss plugin's
  * `probabilities`. Add one here for a loss of your own.
  */
-const RBF_PROBABILITIES = {
-  scores: "squared Euclidean distances to the class codes (smaller is closer)",
-  lower: softmaxOfNegated,
-};
 export const PROBABILITY_LOWERINGS: Map<string, ProbabilityLowering> = new Map([
   ["map", RBF_PROBABILITIES],
   ["mse-rbf", RBF_PROBABILITIES],
