@@ -9,6 +9,6 @@
 /// <reference lib="webworker" />
 import { sdlmRate } from "./_sdlm_rate.ts";
 
-self.onmessage = (e: MessageEvent<{ seconds: number; reps: number }>) => {
-  (self as DedicatedWorkerGlobalScope).postMessage(sdlmRate(e.data.seconds, e.data.reps));
+self.onmessage = async (e: MessageEvent<{ seconds: number; reps: number }>) => {
+  (self as DedicatedWorkerGlobalScope).postMessage(await sdlmRate(e.data.seconds, e.data.reps));
 };

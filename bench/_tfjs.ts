@@ -51,9 +51,8 @@ function registerConv2dBackpropFilter(): void {
       const a = attrs as unknown as { strides: number | number[]; pad: unknown; dataFormat: string };
       const strides = Array.isArray(a.strides) ? a.strides : [a.strides, a.strides];
       if (strides.some((s) => s !== 1) || (a.pad !== "valid" && a.pad !== 0) || a.dataFormat !== "NHWC") {
-        throw new Error(
-          `Conv2DBackpropFilter (wasm, bench): only stride 1, valid padding, NHWC; got ${JSON.stringify(a)}`,
-        );
+        const got = JSON.stringify(a);
+        throw new Error(`Conv2DBackpropFilter (wasm, bench): only stride 1, valid padding, NHWC; got ${got}`);
       }
       const run = (f: tf.KernelFunc, inp: tf.NamedTensorInfoMap, at: tf.NamedAttrMap) =>
         f({ inputs: inp, backend, attrs: at }) as tf.TensorInfo;
@@ -142,19 +141,9 @@ function layerFn(l: Layer, variable: (t: tf.Tensor) => tf.Variable, constant: (t
       const mask = c.table
         ? constant(hwio(denseConvWeights(c, inMaps, new Float32Array(l.params[0].length).fill(1))))
         : null;
-      const pad = c.padding === 0
-        ? "valid"
-        : ([[0, 0], [c.padding, c.padding], [c.padding, c.padding], [0, 0]] as const);
-      return (x) =>
-        tf.add(
-          tf.conv2d(
-            x as tf.Tensor4D,
-            mask ? tf.mul(w, mask) as tf.Tensor4D : w as tf.Variable<tf.Rank.R4>,
-            c.stride,
-            pad as "valid",
-          ),
-          b,
-        );
+      const p = c.padding, pad = p === 0 ? "valid" : ([[0, 0], [p, p], [p, p], [0, 0]] as const);
+      const kernel = () => (mask ? tf.mul(w, mask) : w) as tf.Tensor4D;
+      return (x) => tf.add(tf.conv2d(x as tf.Tensor4D, kernel(), c.stride, pad as "valid"), b);
     }
     case "subsample": {
       const { size, stride } = l.config as PoolConfig;

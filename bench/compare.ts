@@ -10,7 +10,7 @@
  * `--docs FILE` also rewrites the table in FILE between `<!-- bench:compare -->` and `<!-- /bench:compare -->`
  * (`deno task bench` passes docs/performance.md).
  */
-import { pool } from "./_sdlm_rate.ts";
+import { cycling, measure, pool } from "./_sdlm_rate.ts";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-web";
 import { defaultRegistry } from "../builtins.ts";
@@ -57,29 +57,6 @@ interface Row {
   note?: string;
 }
 
-/**
- * Median samples/s of `fn` (one call = `samples` samples) over REPS timed
- * runs of at least SECONDS each, after a warm-up run.
- */
-async function measure(fn: () => unknown, samples: number): Promise<number> {
-  const run = async (seconds: number) => {
-    let calls = 0;
-    const t0 = performance.now();
-    let t = t0;
-    while (t - t0 < seconds * 1000) {
-      await fn();
-      calls++;
-      t = performance.now();
-    }
-    return (calls * samples) / ((t - t0) / 1000);
-  };
-  await run(Math.max(0.3, SECONDS));
-  const rates: number[] = [];
-  for (let r = 0; r < REPS; r++) rates.push(await run(SECONDS));
-  rates.sort((a, b) => a - b);
-  return rates[Math.floor(rates.length / 2)];
-}
-
 const POOL = 256;
 const CASES: { preset: string; batch: number; mode: "train" | "infer" }[] = [
   { preset: "lenet5", batch: 1, mode: "train" },
@@ -98,16 +75,6 @@ function engineSetup(preset: string, kernels: "auto" | "js" = "auto") {
   const optimizer = createOptimizer(p.optimizer, model, defaultRegistry);
   if (optimizer.plugin.needsCurvature) estimateCurvature(model, data.x, data.labels, 100);
   return { model, data, optimizer, lr: p.schedule?.[0] };
-}
-
-/** Calls cycling through the pool, `batch` samples at a time. */
-function cycling(batch: number, size: number, fn: (x: Float32Array, offset: number) => unknown, x: Float32Array) {
-  let s = 0;
-  return () => {
-    const r = fn(x.subarray(s * size, (s + batch) * size), s);
-    s = s + 2 * batch > POOL ? 0 : s + batch;
-    return r;
-  };
 }
 
 const rows: Row[] = [];
@@ -130,25 +97,33 @@ async function record(
   const fn = c.mode === "train"
     ? (x: Float32Array, s: number) => run.train(x, data.labels.subarray(s, s + c.batch), c.batch)
     : (x: Float32Array) => run.infer(x, c.batch);
-  const samplesPerSecond = await measure(cycling(c.batch, size, fn, data.x), c.batch);
+  const samplesPerSecond = await measure(cycling(c.batch, size, fn, data.x, POOL), c.batch, SECONDS, REPS);
   rows.push({ system, ...c, threads, samplesPerSecond, ratio: {} });
-  console.error(
-    `  ${system} ${c.preset} batch ${c.batch} ${threads} thread(s) ${c.mode}: ${samplesPerSecond.toFixed(0)}/s`,
-  );
+  const rate = samplesPerSecond.toFixed(0);
+  console.error(`  ${system} ${c.preset} batch ${c.batch} ${threads} thread(s) ${c.mode}: ${rate}/s`);
 }
+
+/** Adds a one-thread row measured elsewhere, with its note. */
+const addRow = (system: Row["system"], c: Case, samplesPerSecond: number, note: string) =>
+  rows.push({ system, ...c, threads: 1, samplesPerSecond, ratio: {}, note });
 
 console.error(`Measuring (${SECONDS} s x ${REPS} runs per row, median) ...`);
 
 // This engine (its default kernels: WebAssembly SIMD), one thread and (for batches) THREADS threads.
 /** Names the kernels of the row just recorded. */
 const noteKernels = (m: Model) => (rows[rows.length - 1].note = `${m.kernels} kernels`);
-for (const c of CASES) {
-  const { model, data, optimizer, lr } = engineSetup(c.preset);
-  await record("engine", c, 1, model.inputSize, data, {
+/** The engine's one-thread row of a case, on its default kernels ("engine") or the JS ones ("engine-js"). */
+async function engineRow(c: Case, kernels: "auto" | "js") {
+  const setup = engineSetup(c.preset, kernels), { model, optimizer, lr } = setup;
+  await record(kernels === "js" ? "engine-js" : "engine", c, 1, model.inputSize, setup.data, {
     train: (x, labels, n) => trainStep(model, optimizer, x, labels, n, lr),
     infer: (x, n) => model.forward(x, n),
   });
   noteKernels(model);
+  return setup;
+}
+for (const c of CASES) {
+  const { model, data, optimizer, lr } = await engineRow(c, "auto");
   if (THREADS > 1 && c.batch > 1) {
     const par = await ParallelTrainer.create(model, { threads: THREADS });
     try {
@@ -173,27 +148,12 @@ if (await Deno.stat("/usr/bin/chromium").then(() => true, () => false)) {
   }).output();
   if (out.code !== 0) throw new Error(`The Chromium row failed: ${new TextDecoder().decode(out.stderr)}`);
   const r = JSON.parse(new TextDecoder().decode(out.stdout));
-  const c = CASES[0];
-  rows.push({
-    system: "engine-chromium",
-    ...c,
-    threads: 1,
-    samplesPerSecond: r.patternsPerSecond,
-    ratio: {},
-    note: `Chromium ${r.version}, a Web Worker, ${r.kernels} kernels`,
-  });
+  addRow("engine-chromium", CASES[0], r.patternsPerSecond, `Chromium ${r.version}, a Web Worker, ${r.kernels} kernels`);
   console.error(`  engine-chromium lenet5 batch 1 train: ${r.patternsPerSecond.toFixed(0)}/s`);
 } else console.error("  no /usr/bin/chromium: no engine-chromium row");
 
 // This engine on its JS kernels, one thread.
-for (const c of CASES) {
-  const { model, data, optimizer, lr } = engineSetup(c.preset, "js");
-  await record("engine-js", c, 1, model.inputSize, data, {
-    train: (x, labels, n) => trainStep(model, optimizer, x, labels, n, lr),
-    infer: (x, n) => model.forward(x, n),
-  });
-  noteKernels(model);
-}
+for (const c of CASES) await engineRow(c, "js");
 
 // TensorFlow.js, WebAssembly backend.
 const backend = await initTfjsWasm();
@@ -270,18 +230,10 @@ else {
       const worst = scores.reduce((m, v, i) => Math.max(m, Math.abs(v - mine[i]) / Math.max(1, Math.abs(v))), 0);
       if (!(worst < 1e-3)) throw new Error(`${c.preset}: WebGPU scores differ from the engine's by ${worst}`);
       const cycle = (x: Float32Array) => session.run({ input: new gpu.Tensor("float32", x, dims) }, ["scores"]);
-      const samplesPerSecond = await measure(cycling(c.batch, size, cycle, data.x), c.batch);
-      rows.push({
-        system: "onnxruntime-webgpu",
-        ...c,
-        threads: 1,
-        samplesPerSecond,
-        ratio: {},
-        note: `${label}; first run ${firstRun.toFixed(0)} ms`,
-      });
-      console.error(
-        `  onnxruntime-webgpu ${c.preset} batch ${c.batch} infer: ${samplesPerSecond.toFixed(0)}/s (${label})`,
-      );
+      const samplesPerSecond = await measure(cycling(c.batch, size, cycle, data.x, POOL), c.batch, SECONDS, REPS);
+      addRow("onnxruntime-webgpu", c, samplesPerSecond, `${label}; first run ${firstRun.toFixed(0)} ms`);
+      const rate = samplesPerSecond.toFixed(0);
+      console.error(`  onnxruntime-webgpu ${c.preset} batch ${c.batch} infer: ${rate}/s (${label})`);
     } finally {
       await session.release();
     }
@@ -332,11 +284,9 @@ console.log(line(head));
 console.log(rule);
 for (const r of table.slice(1)) console.log(line(r));
 if (opts.docs) {
-  const cpu = await cpuModel();
+  const cpu = await cpuModel(), on = cpu ? `${cpu}, ` : "", day = machine.date.slice(0, 10);
   await rewriteDocs(opts.docs, "compare", [
-    `Measured ${machine.date.slice(0, 10)} on ${
-      cpu ? `${cpu}, ` : ""
-    }${machine.cores} cores, Deno ${machine.deno}; load average (1 min) ` +
+    `Measured ${day} on ${on}${machine.cores} cores, Deno ${machine.deno}; load average (1 min) ` +
     `${loadAtStart} at the start, ${machine.loadAverage.end} at the end; ${SECONDS} s x ${REPS} runs per row, median:`,
     "",
     line(head),

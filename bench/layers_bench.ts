@@ -31,60 +31,46 @@ for (const [preset, batch] of [["lenet5", 1], ["lenet5", 32], ["lenet5-modern", 
     const xin = model.activation(i - 1), y = wasm.floats(batch * l.outSize);
     y.set(model.activation(i));
     const dy = wasm.floats(y.length).fill(0.01), dx = wasm.floats(xin.length);
-    Deno.bench(`${l.name} (${l.type}) forward, ${tag}`, { group: `forward ${tag}` }, () => {
-      l.plugin.forward(l, xin, y, batch);
-    });
-    Deno.bench(`${l.name} (${l.type}) backward, ${tag}`, { group: `backward ${tag}` }, () => {
-      l.plugin.backward(l, xin, y, dy, i > 0 ? dx : null, l.grads, batch);
+    const back = i > 0 ? dx : null;
+    const benches = (which: string, forward: () => void, backward: () => void) => {
+      Deno.bench(`${l.name} ${which}forward, ${tag}`, { group: `forward ${tag}` }, forward);
+      Deno.bench(`${l.name} ${which}backward, ${tag}`, { group: `backward ${tag}` }, backward);
+    };
+    benches(`(${l.type}) `, () => l.plugin.forward(l, xin, y, batch), () => {
+      l.plugin.backward(l, xin, y, dy, back, l.grads, batch);
     });
     const own = defaultRegistry.kernels.get(l.type, wasm.name)?.kernelFunc(l, wasm);
     if (own?.forward && own.backward) {
       const { forward, backward } = own;
-      Deno.bench(`${l.name} (${l.type}) wasm forward, ${tag}`, { group: `forward ${tag}` }, () => {
-        forward(l, xin, y, batch);
-      });
-      Deno.bench(`${l.name} (${l.type}) wasm backward, ${tag}`, { group: `backward ${tag}` }, () => {
-        backward(l, xin, y, dy, i > 0 ? dx : null, l.grads, batch);
-      });
+      benches(
+        `(${l.type}) wasm `,
+        () => forward(l, xin, y, batch),
+        () => backward(l, xin, y, dy, back, l.grads, batch),
+      );
     }
     if (l.type === "conv2d" && preset === "lenet5" && batch === 1) {
       const c = l as Layer<Conv2dConfig>;
-      Deno.bench(`${l.name} reference forward, ${tag}`, { group: `forward ${tag}` }, () => {
-        referenceForward(c, xin, y, batch);
-      });
-      Deno.bench(`${l.name} reference backward, ${tag}`, { group: `backward ${tag}` }, () => {
-        referenceBackward(c, xin, y, dy, i > 0 ? dx : null, l.grads, batch);
+      benches("reference ", () => referenceForward(c, xin, y, batch), () => {
+        referenceBackward(c, xin, y, dy, back, l.grads, batch);
       });
     }
   }
 }
 
-for (
-  const [preset, batch, kernels] of [
-    ["lenet5", 1, "js"],
-    ["lenet5", 1, "wasm"],
-    ["lenet5-modern", 32, "js"],
-    ["lenet5-modern", 32, "wasm"],
-  ] as const
-) {
-  const p = PRESETS[preset];
-  const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1, kernels });
-  const x = new Float32Array(128 * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
-  const labels = Uint8Array.from({ length: 128 }, (_, i) => i % 10);
-  const opt = createOptimizer(p.optimizer, model, defaultRegistry);
-  if (opt.plugin.needsCurvature) estimateCurvature(model, x, labels, 100);
-  let s = 0;
-  const size = model.inputSize;
-  const name = `${preset} training step (${batch} pattern(s), ${p.optimizer.type}), ${kernels} kernels`;
-  Deno.bench(name, { group: `step ${preset}` }, () => {
-    trainStep(
-      model,
-      opt,
-      x.subarray(s * size, (s + batch) * size),
-      labels.subarray(s, s + batch),
-      batch,
-      p.schedule?.[0],
-    );
-    s = (s + batch) % (128 - batch + 1);
-  });
+for (const [preset, batch] of [["lenet5", 1], ["lenet5-modern", 32]] as const) {
+  for (const kernels of ["js", "wasm"] as const) {
+    const p = PRESETS[preset];
+    const model = buildModel(p.graph, { registry: defaultRegistry, seed: 1, kernels });
+    const x = new Float32Array(128 * model.inputSize).map(() => rng.uniform(-0.1, 1.175));
+    const labels = Uint8Array.from({ length: 128 }, (_, i) => i % 10);
+    const opt = createOptimizer(p.optimizer, model, defaultRegistry);
+    if (opt.plugin.needsCurvature) estimateCurvature(model, x, labels, 100);
+    let s = 0;
+    const size = model.inputSize, lr = p.schedule?.[0];
+    const name = `${preset} training step (${batch} pattern(s), ${p.optimizer.type}), ${kernels} kernels`;
+    Deno.bench(name, { group: `step ${preset}` }, () => {
+      trainStep(model, opt, x.subarray(s * size, (s + batch) * size), labels.subarray(s, s + batch), batch, lr);
+      s = (s + batch) % (128 - batch + 1);
+    });
+  }
 }

@@ -52,7 +52,7 @@ interface Recipe {
   readonly alias?: string;
 }
 
-const LONG_SCHEDULE = "0.0005x6,0.0002x9,0.0001x9,0.00005x12,0.00001";
+const LONG_SCHEDULE = ["--schedule", "0.0005x6,0.0002x9,0.0001x9,0.00005x12,0.00001"];
 
 /** One recipe per seed of `on`, named PREFIX-seedN. */
 const onSeeds = (on: number[], group: Group, prefix: string, what: string, args: string[]): Recipe[] =>
@@ -96,6 +96,28 @@ const MU003 = [...DRAWN, "--mu", "0.03"];
 const mu01 = (name: string, what: string, args: string[], on: number[]): Recipe[] =>
   screen(`push-mu01-${name}`, `the default recipe with ${what}`, [...DRAWN, "--mu", "0.1", ...args], on);
 
+/** SDLM's mu at 0.02, with S2 and S4 drawn, on the JS kernels. */
+const MU002 = [...JS, ...DRAWN, "--mu", "0.02"];
+
+/** The lenet5-literal preset on the JS kernels, and that one with S2 and S4 drawn. */
+const LITERAL = [...JS, "--preset", "lenet5-literal"], SQRT = [...LITERAL, "--init", "paper-sqrt"];
+
+/** lenet5-modern on the JS kernels. */
+const MODERN = [...JS, "--preset", "lenet5-modern"];
+
+/** A variant of the mu 0.03 recipe on five seeds, with its own table: group NAME-seeds, recipes push-NAME-seedN. */
+const push = (name: string, what: string, args: string[]): Recipe[] =>
+  seeds(5, `${name}-seeds` as Group, `push-${name}`, `the mu 0.03 recipe with ${what}`, args);
+
+/** A recipe of the table of recipes; `alias` names the recipe whose run it is. */
+const recipe = (name: string, what: string, args: string[], alias?: string): Recipe => ({
+  name,
+  group: "recipes",
+  what,
+  args,
+  ...(alias ? { alias } : {}),
+});
+
 /** The recipes, in the order of the tables of docs/results.md and docs/log.md. */
 export const RECIPES: readonly Recipe[] = [
   ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
@@ -114,32 +136,14 @@ export const RECIPES: readonly Recipe[] = [
   ...seeds(15, "more-seeds", "drawn", "the default recipe with S2 and S4 drawn like every weight", [...DRAWN], 5),
   ...seeds(15, "more-seeds", "mu003", "the default recipe with mu 0.03", [...MU003], 5),
   // The paper's mu 0.02 with S2 and S4 drawn, on the JS kernels.
-  ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", [...JS, ...DRAWN, "--mu", "0.02"]),
-  ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", [
-    ...JS,
-    ...DRAWN,
-    "--mu",
-    "0.02",
-    "--distort",
-  ]),
+  ...seeds(5, "mu002-seeds", "mu002", "the default recipe with mu 0.02", [...MU002]),
+  ...seeds(3, "mu002-distort-seeds", "mu002-distort", "the same with distortions", [...MU002, "--distort"]),
   // h_kk estimated on 100 patterns before each pass, as the authors' later library did.
-  ...seeds(5, "samples100-seeds", "push-samples100", "the mu 0.03 recipe with h_kk from 100 patterns", [
-    ...JS,
-    ...MU003,
-    "--curvature-samples",
-    "100",
-  ]),
+  ...push("samples100", "h_kk from 100 patterns", [...JS, ...MU003, "--curvature-samples", "100"]),
   // h_kk from the MSE criterion's curvature (E = y_D), the MAP loss giving the gradients.
-  ...seeds(5, "mse-curvature-seeds", "push-mse-curvature", "the mu 0.03 recipe with h_kk from the MSE criterion", [
-    ...MU003,
-    "--curvature-loss",
-    "mse-rbf",
-  ]),
+  ...push("mse-curvature", "h_kk from the MSE criterion", [...MU003, "--curvature-loss", "mse-rbf"]),
   // A new pattern order every pass instead of one fixed order.
-  ...seeds(5, "shuffle-seeds", "push-shuffle", "the mu 0.03 recipe with a new pattern order every pass", [
-    ...MU003,
-    "--shuffle",
-  ]),
+  ...push("shuffle", "a new pattern order every pass", [...MU003, "--shuffle"]),
   // The screening: variants on seeds 0 and 2 first (where mu 0.03 ended highest), on all five if they helped.
   ...screen("push-mu005", "the default recipe with mu 0.05", [...DRAWN, "--mu", "0.05"], [0, 2, 1, 4]),
   ...screen("push-eta15", "the mu 0.03 recipe with every eta x1.5", [...MU003, "--eta-scale", "1.5"], [0, 2]),
@@ -159,93 +163,34 @@ export const RECIPES: readonly Recipe[] = [
   ...mu01("mem095", "0.95 of h_kk kept", ["--curvature-memory", "0.95"], [0, 2, 1, 3, 4]),
   ...mu01("mem08", "0.8 of h_kk kept", ["--curvature-memory", "0.8"], [0, 2]),
   ...mu01("mem1", "pass 1's h_kk kept throughout", ["--curvature-memory", "1"], [0, 2]),
-  {
-    name: "literal",
-    group: "recipes",
-    what: "lenet5 as the paper's text reads (init +-2.4/F_i, fresh h_kk each pass, j = 0.1)",
-    args: [...JS, "--preset", "lenet5-literal"],
-  },
-  {
-    name: "sqrt",
-    group: "recipes",
-    what: "the same with init +-2.4/sqrt(F_i)",
-    args: [...JS, "--preset", "lenet5-literal", "--init", "paper-sqrt"],
-  },
-  {
-    name: "sqrt-eta02",
-    group: "recipes",
-    what: "the same with the eta schedule x0.2",
-    args: [...JS, "--preset", "lenet5-literal", "--init", "paper-sqrt", "--eta-scale", "0.2"],
-  },
-  {
-    name: "sqrt-mem09",
-    group: "recipes",
-    what: "init +-2.4/sqrt(F_i), 0.9 of h_kk kept each pass, mu 0.02, j = 0.1",
-    args: [...JS, ...DRAWN, "--j", "0.1", "--mu", "0.02"],
-  },
-  {
-    name: "default",
-    group: "recipes",
-    what: `the default: ${LENET5_SETTINGS}`,
-    args: [],
-    alias: "default-seed0",
-  },
-  {
-    name: "distort",
-    group: "recipes",
-    what: "init +-2.4/sqrt(F_i), fresh h_kk, eta x0.2, distortions",
-    args: [...JS, "--preset", "lenet5-literal", "--init", "paper-sqrt", "--eta-scale", "0.2", "--distort"],
-  },
-  {
-    name: "default-distort",
-    group: "recipes",
-    what: "the default with distortions",
-    args: ["--distort"],
-    alias: "default-distort-seed0",
-  },
-  {
-    // Three times the updates: each eta of the paper's schedule lasts three passes, and 0.965^3 = 0.9 of h_kk is kept
-    // over three re-estimates, as 0.9 over one in the 20-pass recipe.
-    name: "distort-long",
-    group: "recipes",
-    what: "the same with mu 0.02 over 60 passes, each eta three times as long, 0.965 of h_kk kept",
-    args: [
-      ...JS,
-      ...DRAWN,
-      "--distort",
-      "--epochs",
-      "60",
-      "--curvature-memory",
-      "0.965",
-      "--mu",
-      "0.02",
-      "--schedule",
-      LONG_SCHEDULE,
-    ],
-  },
-  {
-    name: "modern",
-    group: "recipes",
-    what: "lenet5-modern (Adam 0.001 stepped down, batch 32, 10 passes)",
-    args: [...JS, "--preset", "lenet5-modern"],
-  },
-  {
-    name: "modern-sgd",
-    group: "recipes",
-    what: "lenet5-modern, SGD lr 0.1, batch 128, 2,500 steps, new order each pass",
-    args: [...JS, ...[
-      "--preset",
-      "lenet5-modern",
-      "--optimizer",
-      "sgd",
-      "--lr",
-      "0.1",
-      "--batch",
-      "128",
-      "--steps",
-      "2500",
-    ], "--shuffle"],
-  },
+  recipe("literal", "lenet5 as the paper's text reads (init +-2.4/F_i, fresh h_kk each pass, j = 0.1)", LITERAL),
+  recipe("sqrt", "the same with init +-2.4/sqrt(F_i)", SQRT),
+  recipe("sqrt-eta02", "the same with the eta schedule x0.2", [...SQRT, "--eta-scale", "0.2"]),
+  recipe(
+    "sqrt-mem09",
+    "init +-2.4/sqrt(F_i), 0.9 of h_kk kept each pass, mu 0.02, j = 0.1",
+    [...JS, ...DRAWN, "--j", "0.1", "--mu", "0.02"],
+  ),
+  recipe("default", `the default: ${LENET5_SETTINGS}`, [], "default-seed0"),
+  recipe(
+    "distort",
+    "init +-2.4/sqrt(F_i), fresh h_kk, eta x0.2, distortions",
+    [...SQRT, "--eta-scale", "0.2", "--distort"],
+  ),
+  recipe("default-distort", "the default with distortions", ["--distort"], "default-distort-seed0"),
+  // Three times the updates: each eta of the paper's schedule lasts three passes, and 0.965^3 = 0.9 of h_kk is kept
+  // over three re-estimates, as 0.9 over one in the 20-pass recipe.
+  recipe(
+    "distort-long",
+    "the same with mu 0.02 over 60 passes, each eta three times as long, 0.965 of h_kk kept",
+    [...JS, ...DRAWN, "--distort", "--epochs", "60", "--curvature-memory", "0.965", "--mu", "0.02", ...LONG_SCHEDULE],
+  ),
+  recipe("modern", "lenet5-modern (Adam 0.001 stepped down, batch 32, 10 passes)", MODERN),
+  recipe(
+    "modern-sgd",
+    "lenet5-modern, SGD lr 0.1, batch 128, 2,500 steps, new order each pass",
+    [...MODERN, "--optimizer", "sgd", "--lr", "0.1", "--batch", "128", "--steps", "2500", "--shuffle"],
+  ),
 ];
 
 /** A finished run as kept in docs/runs/NAME.json. */
@@ -521,9 +466,8 @@ function moreSeedsTable(shown: readonly Recipe[], records: ReadonlyMap<string, R
   };
   for (const s of new Set(shown.map(seedOf))) {
     const [a, b, c] = prefixes.map((p) => rec(p, s));
-    lines.push(
-      row([s, errorsCell(a), errorsCell(b), errorsCell(c), a && b ? diff([a.testError], [b.testError]) : "-"]),
-    );
+    const d = a && b ? diff([a.testError], [b.testError]) : "-";
+    lines.push(row([s, errorsCell(a), errorsCell(b), errorsCell(c), d]));
   }
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const errors = (prefix: string, seeds: number[]) => seeds.map((s) => rec(prefix, s)?.testError ?? NaN);
@@ -532,15 +476,8 @@ function moreSeedsTable(shown: readonly Recipe[], records: ReadonlyMap<string, R
     const seeds = range(from, to), [a, b, c] = prefixes.map((p) => errors(p, seeds));
     if (![a, b, c].some(complete)) continue;
     const meanOf = (xs: number[]) => complete(xs) ? pct(mean(xs)) : "-";
-    lines.push(
-      row([
-        `**mean of seeds ${from}-${to}** (${seeds.length})`,
-        `**${meanOf(a)}**`,
-        meanOf(b),
-        meanOf(c),
-        complete(a) && complete(b) ? diff(a, b) : "-",
-      ]),
-    );
+    const d = complete(a) && complete(b) ? diff(a, b) : "-";
+    lines.push(row([`**mean of seeds ${from}-${to}** (${seeds.length})`, `**${meanOf(a)}**`, meanOf(b), meanOf(c), d]));
   }
   return lines.join("\n");
 }
@@ -598,8 +535,6 @@ if (import.meta.main) {
   await record();
   await writeTables();
   // The tables' column widths and the records' layout as `deno fmt` (and so `deno task ok`) wants them.
-  await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--quiet", ...DOCS, join(root, "docs", "runs")],
-  }).output();
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", ...DOCS, join(root, "docs", "runs")] }).output();
   console.log("docs/results.md, docs/log.md: tables rewritten from docs/runs/*.json");
 }

@@ -59,10 +59,8 @@ async function largestPng(digit: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
 
 /** 8192 x 8192 8-bit RGBA zeros: 268 MB of rows deflated to about 261 KB. */
 async function zerosPng(): Promise<Uint8Array<ArrayBuffer>> {
-  const side = 8192;
-  return png(side, side, 8, 6, [await compress("deflate", new Uint8Array(0), side * (side * 4 + 1))]) as Uint8Array<
-    ArrayBuffer
-  >;
+  const side = 8192, zeros = await compress("deflate", new Uint8Array(0), side * (side * 4 + 1));
+  return png(side, side, 8, 6, [zeros]) as Uint8Array<ArrayBuffer>;
 }
 
 /** JSON clients posting digits until `until`: their latencies, failures and 5xx answers. */
@@ -108,10 +106,8 @@ const site = await Deno.makeTempDir({ prefix: "lenet5-web-bench-" });
 const server = await startServer({ port: 0, site, quiet: true });
 try {
   const url = `${server.url}api/predict`;
-  const bodies = Array.from(
-    { length: clients },
-    (_, c) => JSON.stringify({ pixels: Array.from(test.images.subarray(c * 784, (c + 1) * 784)) }),
-  );
+  const digit = (c: number) => Array.from(test.images.subarray(c * 784, (c + 1) * 784));
+  const bodies = Array.from({ length: clients }, (_, c) => JSON.stringify({ pixels: digit(c) }));
   // Warm-up: the first request creates the session.
   await (await fetch(url, { method: "POST", body: bodies[0] })).json();
   const t0 = performance.now();
@@ -156,22 +152,18 @@ try {
   clearInterval(sampler);
   rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
   const get = (m: Map<number | "failed", number>, k: number | "failed") => m.get(k) ?? 0;
-  const otherPng = [...pngs].filter(([k]) => k !== 200 && k !== 503).map(([k, v]) => `${v} ${k}`);
-  const otherBombs = [...bombs].filter(([k]) => k !== 413).map(([k, v]) => `${v} ${k}`);
+  const other = (m: Map<number | "failed", number>, ok: (number | "failed")[]) =>
+    [...m].filter(([k]) => !ok.includes(k)).map(([k, v]) => `, ${v} ${k}`).join("");
+  const [otherPng, otherBombs] = [other(pngs, [200, 503]), other(bombs, [413])];
+  const [kb, mb] = [(b: Uint8Array) => (b.length / 1024).toFixed(0), (n: number) => (n / MB).toFixed(0)];
+  const rate = (json.latencies.length / attackElapsed).toFixed(0), p99 = quantile(json.latencies, 0.99).toFixed(1);
   const attack =
     `web API under attack, ${clients} JSON clients beside ${attackers} posting 2048x2048 16-bit RGBA PNGs ` +
-    `(${(largest.length / 1024).toFixed(0)} KB) and ${bombers} posting 8192x8192 ones of zeros ` +
-    `(${
-      (zeros.length / 1024).toFixed(0)
-    } KB) for ${attackSeconds} s (${navigator.hardwareConcurrency} cores, ${day}): ` +
-    `peak RSS ${(rssPeak / MB).toFixed(0)} MB (${(rssBefore / MB).toFixed(0)} MB before); JSON ` +
-    `${(json.latencies.length / attackElapsed).toFixed(0)} requests/s, p99 ${
-      quantile(json.latencies, 0.99).toFixed(1)
-    } ms` +
-    `, ${json.failed} failed, ${json.serverErrors} 5xx; /api/models at worst ` +
+    `(${kb(largest)} KB) and ${bombers} posting 8192x8192 ones of zeros (${kb(zeros)} KB) for ${attackSeconds} s ` +
+    `(${navigator.hardwareConcurrency} cores, ${day}): peak RSS ${mb(rssPeak)} MB (${mb(rssBefore)} MB before); JSON ` +
+    `${rate} requests/s, p99 ${p99} ms, ${json.failed} failed, ${json.serverErrors} 5xx; /api/models at worst ` +
     `${Math.max(...modelsLatencies).toFixed(1)} ms; 2048x2048 PNGs: ${get(pngs, 200)} answered, ${get(pngs, 503)} ` +
-    `refused busy (503)${otherPng.length ? `, ${otherPng.join(", ")}` : ""}; 8192x8192 PNGs: ${get(bombs, 413)} ` +
-    `refused (413)${otherBombs.length ? `, ${otherBombs.join(", ")}` : ""}`;
+    `refused busy (503)${otherPng}; 8192x8192 PNGs: ${get(bombs, 413)} refused (413)${otherBombs}`;
   console.log(attack);
   if (values.docs) await rewriteDocs(values.docs, "web-attack", [attack + "."]);
 } finally {

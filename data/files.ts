@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { concatBytes } from "./idx.ts";
 
 /** A file-system error in words ("no such file", "it is a folder, not a file", ...) instead of the OS's. */
 export function fileProblem(e: unknown): string {
@@ -103,11 +104,7 @@ export async function readFileBounded(
       }
       parts.push(chunk.slice(0, got));
     }
-    if (parts.length === 1) return buf;
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) (out.set(p, at), at += p.length);
-    return out;
+    return parts.length === 1 ? buf : concatBytes(parts);
   } catch (e) {
     return osProblem(e, fail);
   } finally {

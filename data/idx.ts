@@ -9,7 +9,6 @@
  *
  * @module
  */
-
 /** The largest idx file read, header and data: 1 GiB (MNIST's largest, the training images, is 47 MB). */
 export const MAX_IDX_BYTES = 2 ** 30;
 
@@ -99,10 +98,9 @@ function readHeader(bytes: Uint8Array, fail: Fail, expectMagic: number | undefin
   const count = dims.includes(0) ? 0 : dims.reduce((a, b) => a * b, 1);
   const header: IdxHeader = { magic, type, dims, headerBytes, totalBytes: headerBytes + count * type.bytes };
   if (header.totalBytes > MAX_IDX_BYTES) {
+    const declared = describe(header);
     fail(
-      `its header declares ${
-        describe(header)
-      }, ${header.totalBytes} bytes, more than the limit of ${MAX_IDX_BYTES} bytes (MAX_IDX_BYTES)`,
+      `its header declares ${declared}, ${header.totalBytes} bytes, more than the limit of ${MAX_IDX_BYTES} bytes (MAX_IDX_BYTES)`,
     );
   }
   return header;
@@ -146,6 +144,13 @@ function decode(bytes: Uint8Array, header: IdxHeader, fail: Fail, copy: boolean)
 export function parseIdx(bytes: Uint8Array, source: string, expectMagic?: number): Idx {
   const fail = failer(source);
   return decode(bytes, readHeader(bytes, fail, expectMagic, false)!, fail, true);
+}
+
+/** The bytes of `parts`, one after another, in a new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
 }
 
 /** True for gzip data (magic bytes 1f 8b). */
@@ -217,20 +222,16 @@ export async function gunzipIdx(bytes: Uint8Array, source: string, expectMagic?:
   let out = new Uint8Array(0), filled = 0;
   await decompress([bytes], "gzip", (chunk) => {
     if (header === undefined) {
-      const joined = new Uint8Array(head.length + chunk.length);
-      joined.set(head);
-      joined.set(chunk, head.length);
-      head = joined;
+      head = concatBytes([head, chunk]);
       header = readHeader(head, fail, expectMagic, true);
       if (header === undefined) return;
       out = new Uint8Array(header.totalBytes);
       chunk = head;
     }
     if (filled + chunk.length > out.length) {
+      const declared = describe(header);
       fail(
-        `gzip data inflates to more than the ${out.length} bytes its header declares for ${
-          describe(header)
-        }: trailing data`,
+        `gzip data inflates to more than the ${out.length} bytes its header declares for ${declared}: trailing data`,
       );
     }
     out.set(chunk, filled);

@@ -65,7 +65,7 @@ export async function readImages(path: string, options: ReadImagesOptions = {}):
   } else if (bytes[0] === 0x50 && (bytes[1] === 0x32 || bytes[1] === 0x35)) result = decodePgm(bytes, path);
   else if (isGzip(bytes) || (bytes[0] === 0 && bytes[1] === 0)) result = await decodeIdxImages(bytes, path);
   else if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
-    result = await decodeJpeg(bytes, path, options.invert ?? false);
+    result = await decodeJpeg(bytes, path);
   } else throw new ImageError(`Cannot read images "${path}": it is not an idx, PGM (P2, P5), PNG or JPEG file`);
   if (options.invert) {
     // PNG alpha was already composed over the inverted (light) background.
@@ -78,10 +78,9 @@ export async function readImages(path: string, options: ReadImagesOptions = {}):
 async function decodeIdxImages(bytes: Uint8Array, path: string): Promise<GreyImages> {
   const idx = isGzip(bytes) ? await gunzipIdx(bytes, path) : parseIdx(bytes, path);
   if (idx.type !== "uint8" || (idx.dims.length !== 2 && idx.dims.length !== 3)) {
+    const dims = idx.dims.join(", ");
     throw new ImageError(
-      `Cannot read images "${path}": idx file holds ${idx.type} [${
-        idx.dims.join(", ")
-      }], expected uint8 images [count, rows, cols] or one image [rows, cols] (or a PGM or PNG image)`,
+      `Cannot read images "${path}": idx file holds ${idx.type} [${dims}], expected uint8 images [count, rows, cols] or one image [rows, cols] (or a PGM or PNG image)`,
     );
   }
   const [count, rows, cols] = idx.dims.length === 3 ? idx.dims : [1, ...idx.dims];
@@ -126,22 +125,13 @@ export function decodePgm(bytes: Uint8Array, path: string): GreyImages {
   return { images, count: 1, rows, cols, format: "pgm" };
 }
 
-/** PNG colour types: their channels and names. */
-const PNG_COLOURS: Record<number, { channels: number; name: string }> = {
-  0: { channels: 1, name: "grey" },
-  2: { channels: 3, name: "RGB" },
-  3: { channels: 1, name: "palette" },
-  4: { channels: 2, name: "grey + alpha" },
-  6: { channels: 4, name: "RGBA" },
-};
-
-/** The bit depths PNG allows per colour type. */
-const PNG_DEPTHS: Record<number, readonly number[]> = {
-  0: [1, 2, 4, 8, 16],
-  2: [8, 16],
-  3: [1, 2, 4, 8],
-  4: [8, 16],
-  6: [8, 16],
+/** PNG colour types: their channels, names and the bit depths PNG allows. */
+const PNG_COLOURS: Record<number, { channels: number; name: string; depths: readonly number[] }> = {
+  0: { channels: 1, name: "grey", depths: [1, 2, 4, 8, 16] },
+  2: { channels: 3, name: "RGB", depths: [8, 16] },
+  3: { channels: 1, name: "palette", depths: [1, 2, 4, 8] },
+  4: { channels: 2, name: "grey + alpha", depths: [8, 16] },
+  6: { channels: 4, name: "RGBA", depths: [8, 16] },
 };
 
 /** Adam7's seven passes: first column, first row, column step, row step. */
@@ -181,6 +171,14 @@ export interface PngHeader {
   readonly interlaced: boolean;
 }
 
+/** Throws an error naming the problem. */
+type Fail = (problem: string) => never;
+
+/** Throws the ImageError of a PNG file that cannot be read. */
+const pngFail = (path: string): Fail => (problem) => {
+  throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
+};
+
 /** The bytes of the signature and the IHDR chunk (length, type, 13 bytes of data, CRC). */
 const PNG_HEADER_BYTES = 8 + 12 + 13;
 
@@ -208,9 +206,7 @@ export function readPngHeader(
   path: string,
   options: Pick<DecodePngOptions, "maxPixels"> = {},
 ): PngHeader {
-  const fail = (problem: string): never => {
-    throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
-  };
+  const fail = pngFail(path);
   if (!PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
     fail("it has no PNG signature (the 8 bytes 89 50 4E 47 0D 0A 1A 0A a PNG file starts with)");
   }
@@ -240,14 +236,8 @@ export function readPngHeader(
  * anything is allocated, and the image data must inflate to exactly the bytes
  * that size needs.
  */
-export async function decodePng(
-  bytes: Uint8Array,
-  path: string,
-  options: DecodePngOptions = {},
-): Promise<GreyImages> {
-  const fail = (problem: string): never => {
-    throw new ImageError(`Cannot read PNG image "${path}": ${problem}`);
-  };
+export async function decodePng(bytes: Uint8Array, path: string, options: DecodePngOptions = {}): Promise<GreyImages> {
+  const fail = pngFail(path);
   const { width, height, depth, colour, interlaced } = readPngHeader(bytes, path, options);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = PNG_HEADER_BYTES;
@@ -257,10 +247,9 @@ export async function decodePng(
     const length = view.getUint32(at);
     const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
     if (at + 12 + length > bytes.length) {
+      const [needs, left] = [12 + length, bytes.length - at];
       fail(
-        `chunk ${type} at byte ${at} runs past the end of the file: it needs ${
-          12 + length
-        } bytes (length, type, ${length} of data, CRC), the file has ${bytes.length - at} left`,
+        `chunk ${type} at byte ${at} runs past the end of the file: it needs ${needs} bytes (length, type, ${length} of data, CRC), the file has ${left} left`,
       );
     }
     const data = bytes.subarray(at + 8, at + 8 + length);
@@ -340,10 +329,9 @@ export async function decodePng(
 /**
  * JPEG (baseline or progressive, grey or colour), decoded by the npm package
  * jpeg-js 0.4.4 (pure JavaScript, no dependencies) within the same size
- * limits as PNG; colour becomes grey by luma. `lightBackground` is accepted
- * for symmetry with PNG (JPEG has no transparency).
+ * limits as PNG; colour becomes grey by luma.
  */
-export async function decodeJpeg(bytes: Uint8Array, path: string, _lightBackground = false): Promise<GreyImages> {
+async function decodeJpeg(bytes: Uint8Array, path: string): Promise<GreyImages> {
   // The full specifier (not the import map's bare name) keeps this working when imported by URL.
   // deno-lint-ignore no-import-prefix
   const jpeg = await import("npm:jpeg-js@0.4.4");
@@ -372,9 +360,9 @@ export async function decodeJpeg(bytes: Uint8Array, path: string, _lightBackgrou
 }
 
 /** Refuses an IHDR of an unsupported kind or over the size limits, before anything is allocated for it. */
-function checkSize(width: number, height: number, depth: number, colour: number, fail: (problem: string) => never) {
+function checkSize(width: number, height: number, depth: number, colour: number, fail: Fail) {
   const kind = PNG_COLOURS[colour];
-  if (kind === undefined || !PNG_DEPTHS[colour].includes(depth)) {
+  if (kind === undefined || !kind.depths.includes(depth)) {
     fail(
       `colour type ${colour} with ${depth}-bit samples is not a PNG kind; expected grey (1, 2, 4, 8, 16 bits), ` +
         `palette (1, 2, 4, 8), RGB, grey + alpha or RGBA (8, 16)`,
@@ -393,13 +381,7 @@ function checkSize(width: number, height: number, depth: number, colour: number,
 }
 
 /** Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth), in place: returns the rows of samples. */
-function unfilter(
-  raw: Uint8Array,
-  height: number,
-  stride: number,
-  bpp: number,
-  fail: (problem: string) => never,
-): Uint8Array {
+function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number, fail: Fail): Uint8Array {
   // In place: row y's samples go to y * stride, before where its filtered bytes start (y * (stride + 1) + 1),
   // so every byte is read before it is overwritten, and a, b, c are read from rows already undone.
   const out = raw;

@@ -137,10 +137,5 @@ export function mnistify(
   for (let y = 0; y < th; y++) {
     for (let x = 0; x < tw; x++) out[(oy + y) * size + ox + x] = Math.round(255 * clamp(small[y * tw + x], 0, 1));
   }
-  return {
-    image: out,
-    inverted,
-    box: { x: x0, y: y0, width: bw, height: bh },
-    offset: [ox, oy],
-  };
+  return { image: out, inverted, box: { x: x0, y: y0, width: bw, height: bh }, offset: [ox, oy] };
 }

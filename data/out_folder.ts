@@ -108,11 +108,9 @@ export async function lockFolder(dir: string, command: string = thisProcess()): 
 
 /** Takes the lock of `dir`, making the folder (and its parents) first if need be. */
 export async function claimFolder(dir: string, command?: string): Promise<FolderLock> {
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (e) {
+  await Deno.mkdir(dir, { recursive: true }).catch((e) => {
     throw new Error(`Cannot create the folder "${dir}": ${fileProblem(e)}`);
-  }
+  });
   return await lockFolder(dir, command);
 }
 
@@ -156,13 +154,10 @@ function heldLock(dir: string, path: string, file: Deno.FsFile): FolderLock {
     held = false;
     // Removed while still locked: a command that opened it meanwhile finds, once it has the lock, that the file
     // is no longer at the path, and locks the one there (lockFolder's isAt).
-    const named = (() => {
-      try {
-        return Deno.lstatSync(path);
-      } catch {
-        return null;
-      }
-    })();
+    let named: Deno.FileInfo | null = null;
+    try {
+      named = Deno.lstatSync(path);
+    } catch { /* the folder itself was removed */ }
     const open = file.statSync();
     if (named?.isFile && named.ino === open.ino && named.dev === open.dev) {
       try {
@@ -199,9 +194,8 @@ function localTime(iso: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${
-    p(d.getSeconds())
-  }`;
+  const time = [d.getHours(), d.getMinutes(), d.getSeconds()].map(p).join(":");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${time}`;
 }
 
 /** `"a", "b", "c" and 2 more`: the first few names of a list, quoted. */
@@ -311,11 +305,10 @@ async function ourFiles(dir: string, kind: FolderKind, force = false): Promise<s
   if (!info) return [];
   const { foreign, listed } = await foreignEntries(dir, kind);
   if (foreign.length && !force) {
+    const entries = foreign.length === 1 ? "entry" : "entries", names = someNames(foreign);
     throw new FolderNotOursError(
-      `Cannot write ${kind.what} to "${dir}": it holds ${foreign.length} ${
-        foreign.length === 1 ? "entry" : "entries"
-      } that no build of ours wrote (${someNames(foreign)}); choose another folder, or pass --force to write ` +
-        `${kind.what}'s files over those of the same name (the others stay)`,
+      `Cannot write ${kind.what} to "${dir}": it holds ${foreign.length} ${entries} that no build of ours wrote (${names}); ` +
+        `choose another folder, or pass --force to write ${kind.what}'s files over those of the same name (the others stay)`,
     );
   }
   return listed;

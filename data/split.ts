@@ -86,10 +86,9 @@ export function splitFromIdx(img: Idx, lab: Idx, imgPath: string, labPath: strin
     throw new IdxError(`Cannot use "${imgPath}": it holds no images (${count} of ${rows}x${cols})`);
   }
   if (img.type !== "uint8" || lab.type !== "uint8" || lab.dims.length !== 1) {
+    const [imgDims, labDims] = [img.dims.join(", "), lab.dims.join(", ")];
     throw new IdxError(
-      `Cannot use "${dir}": expected uint8 images and one uint8 label each, got ${img.type} [${
-        img.dims.join(", ")
-      }] and ${lab.type} [${lab.dims.join(", ")}]`,
+      `Cannot use "${dir}": expected uint8 images and one uint8 label each, got ${img.type} [${imgDims}] and ${lab.type} [${labDims}]`,
     );
   }
   if (lab.dims[0] !== count) {

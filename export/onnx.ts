@@ -42,20 +42,19 @@ export interface ProbabilityLowering {
   lower(config: unknown, scores: string, onnx: OnnxLowering): string;
 }
 
-/** softmax(-y) over the classes, as the RBF losses' `probabilities`. */
-const softmaxOfNegated = (_c: unknown, y: string, onnx: OnnxLowering) =>
-  onnx.node("Softmax", [onnx.node("Neg", [y])], { axis: { int: 1 } });
+/** The RBF losses' probabilities: softmax(-y) over the classes, y the distances. */
+const RBF_PROBABILITIES: ProbabilityLowering = {
+  scores: "squared Euclidean distances to the class codes (smaller is closer)",
+  lower: (_c, y, onnx) => onnx.node("Softmax", [onnx.node("Neg", [y])], { axis: { int: 1 } }),
+};
 
 /**
  * Probability lowerings by loss type; each matches its loss plugin's
  * `probabilities`. Add one here for a loss of your own.
  */
 export const PROBABILITY_LOWERINGS: Map<string, ProbabilityLowering> = new Map([
-  ["map", { scores: "squared Euclidean distances to the class codes (smaller is closer)", lower: softmaxOfNegated }],
-  ["mse-rbf", {
-    scores: "squared Euclidean distances to the class codes (smaller is closer)",
-    lower: softmaxOfNegated,
-  }],
+  ["map", RBF_PROBABILITIES],
+  ["mse-rbf", RBF_PROBABILITIES],
   ["softmax-cross-entropy", {
     scores: "logits",
     lower: (_c: unknown, z: string, onnx: OnnxLowering) => onnx.node("Softmax", [z], { axis: { int: 1 } }),
@@ -146,11 +145,10 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
   const bg = options.background ?? PAPER_PREPROCESS.background, ink = options.ink ?? PAPER_PREPROCESS.ink;
   const [maps, h, w] = model.inputShape;
   if (model.inputShape.length !== 3 || maps !== 1 || h <= 2 * pad || w <= 2 * pad) {
+    const shape = model.inputShape.join(", ");
     exportError(
       model,
-      `a raw-image input needs a model input of one grey-level map [1, H, W] larger than the padding ${pad} on each side, got [${
-        model.inputShape.join(", ")
-      }]`,
+      `a raw-image input needs a model input of one grey-level map [1, H, W] larger than the padding ${pad} on each side, got [${shape}]`,
     );
   }
   const rows = h - 2 * pad, cols = w - 2 * pad;
@@ -176,18 +174,11 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
 export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto {
   const classify = options.classify ?? true;
   const b = new GraphBuilder(["input", "image", "scores", "probabilities", "class"]);
-  let inputs: ValueInfoProto[];
-  let x: string;
-  let preprocessDoc = "";
-  if (options.rawInput) {
-    const pre = lowerPreprocess(model, b, options.rawInput, options.preprocess ?? {});
-    inputs = [pre.input];
-    x = pre.x;
-    preprocessDoc = `; preprocessing in the graph: ${pre.doc}`;
-  } else {
-    inputs = [makeValueInfo("input", DataType.FLOAT, [BATCH_DIM, ...model.inputShape], "preprocessed input")];
-    x = "input";
-  }
+  const pre = options.rawInput ? lowerPreprocess(model, b, options.rawInput, options.preprocess ?? {}) : null;
+  const inputs = [
+    pre?.input ?? makeValueInfo("input", DataType.FLOAT, [BATCH_DIM, ...model.inputShape], "preprocessed input"),
+  ];
+  let x = pre?.x ?? "input";
   const shown: ValueInfoProto[] = [];
   model.layers.forEach((layer, i) => {
     if (!layer.plugin.lower) {
@@ -218,11 +209,10 @@ export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto
       );
     }
     if (model.outputShape.length !== 1) {
+      const shape = model.outputShape.join(", ");
       exportError(
         model,
-        `class outputs need scores of shape [classes], got [${
-          model.outputShape.join(", ")
-        }]; export the scores alone with classify: false`,
+        `class outputs need scores of shape [classes], got [${shape}]; export the scores alone with classify: false`,
       );
     }
     const k = model.classes;
@@ -243,7 +233,7 @@ export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto
     opset: ONNX_OPSET,
     irVersion: ONNX_IR_VERSION,
     producerName: "lenet5-ts",
-    docString: `${name} exported from lenet5-ts${preprocessDoc}`,
+    docString: `${name} exported from lenet5-ts${pre ? `; preprocessing in the graph: ${pre.doc}` : ""}`,
   });
 }
 

@@ -162,14 +162,8 @@ export function makeNode(
   options: { name?: string; attributes?: Readonly<Record<string, OnnxAttribute>>; domain?: string } = {},
 ): NodeProto {
   const attributes = Object.entries(options.attributes ?? {}).map(([k, v]) => makeAttribute(k, v));
-  return {
-    opType,
-    inputs: [...inputs],
-    outputs: [...outputs],
-    name: options.name ?? "",
-    domain: options.domain ?? "",
-    attributes,
-  };
+  const { name = "", domain = "" } = options;
+  return { opType, inputs: [...inputs], outputs: [...outputs], name, domain, attributes };
 }
 
 /** A tensor-typed graph input or output. */
@@ -199,14 +193,8 @@ export function makeModel(
   graph: GraphProto,
   options: { opset: number; irVersion: number; producerName: string; producerVersion?: string; docString?: string },
 ): ModelProto {
-  return {
-    irVersion: options.irVersion,
-    opsetImports: [{ domain: "", version: options.opset }],
-    producerName: options.producerName,
-    producerVersion: options.producerVersion,
-    docString: options.docString,
-    graph,
-  };
+  const { opset, irVersion, producerName, producerVersion, docString } = options;
+  return { irVersion, opsetImports: [{ domain: "", version: opset }], producerName, producerVersion, docString, graph };
 }
 
 const encoder = new TextEncoder();

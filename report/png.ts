@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { concatBytes } from "../data/idx.ts";
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -60,11 +61,5 @@ export async function encodePng(
     chunk("IDAT", await zlib(raw)),
     chunk("IEND", new Uint8Array(0)),
   ];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -37,19 +37,12 @@ export const GRID_COUNT = 100;
  */
 export function curveCharts(state: FitState, patternsPerPass: number): { loss: string; error: string } {
   const lastPass = state.history.reduce((a, h) => Math.max(a, h.pass), 1);
+  const running = state.lossCurve.map((p): [number, number] => [p.patterns / patternsPerPass, p.loss]);
   const loss = lineChart(
     [
-      {
-        name: "running loss",
-        color: "#1565c0",
-        points: state.lossCurve.map((p) => [p.patterns / patternsPerPass, p.loss]),
-      },
+      { name: "running loss", color: "#1565c0", points: running },
       // A pass's mean loss stands at its middle, where the running loss it averages is centred.
-      {
-        name: "mean loss of each pass",
-        color: "#ef6c00",
-        points: state.history.map((h) => [h.pass - 0.5, h.loss]),
-      },
+      { name: "mean loss of each pass", color: "#ef6c00", points: state.history.map((h) => [h.pass - 0.5, h.loss]) },
     ],
     { title: "Training loss", xLabel: "pass", yLabel: "loss", logY: true, xRange: [0, lastPass] },
   );
@@ -157,14 +150,8 @@ export async function writeGallery(
   title: string,
 ): Promise<void> {
   const columns = 10;
-  const { pixels, width, height } = gridPixels(
-    test.images,
-    test.rows,
-    cells.map((c) => c.index),
-    columns,
-    GALLERY_BAND,
-    GALLERY_GAP,
-  );
+  const indices = cells.map((c) => c.index);
+  const { pixels, width, height } = gridPixels(test.images, test.rows, indices, columns, GALLERY_BAND, GALLERY_GAP);
   const png = cells.length ? toBase64(await encodePng(pixels, width, height, 1)) : "";
   const shown = cells.length < wrong
     ? `the ${cells.length} worst of ${wrong.toLocaleString("en-US")}`
@@ -218,12 +205,8 @@ export async function writeDistortionGrid(path: string, train: Split, ranges: Di
       }
     }
   }
-  const { pixels, width, height } = gridPixels(
-    images,
-    side,
-    Array.from({ length: digits * perDigit }, (_, i) => i),
-    perDigit,
-  );
+  const indices = Array.from({ length: digits * perDigit }, (_, i) => i);
+  const { pixels, width, height } = gridPixels(images, side, indices, perDigit);
   await writeFileAtomic(path, await encodePng(pixels, width, height, 1));
 }
 
@@ -259,11 +242,10 @@ export function formatDuration(s: number): string {
 
 /** The per-class precision, recall, F1 and support of `metrics` as an HTML table, with the macro F1 last. */
 export function f1Table(metrics: Metrics): string {
-  const rows = metrics.perClass.map((c, i) =>
-    `<tr><td>${i}</td><td>${c.precision.toFixed(4)}</td><td>${c.recall.toFixed(4)}</td><td>${
-      c.f1.toFixed(4)
-    }</td><td>${c.support}</td></tr>`
-  );
+  const rows = metrics.perClass.map((c, i) => {
+    const [precision, recall, f1] = [c.precision, c.recall, c.f1].map((v) => v.toFixed(4));
+    return `<tr><td>${i}</td><td>${precision}</td><td>${recall}</td><td>${f1}</td><td>${c.support}</td></tr>`;
+  });
   return `<table class="f1"><caption>Per digit, on the test set</caption>
 <thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead>
 <tbody>
@@ -313,21 +295,15 @@ export function indexHtml(title: string, state: FitState, notes: readonly string
     ];
     return `<tr><td>${cells.map(escapeXml).join("</td><td>")}</td></tr>`;
   }).join("\n");
-  const warnings = extras.warnings?.length
-    ? `<div class="warnings"><h2>Warnings</h2>\n${
-      extras.warnings.map((w) => `<p>${escapeXml(w)}</p>`).join("\n")
-    }</div>`
-    : "";
-  const wall = extras.wallSeconds === undefined
-    ? ""
-    : `<p>Wall time: ${
-      escapeXml(formatDuration(extras.wallSeconds))
-    } in all (training, evaluation and writing this report, through pass ${state.passesDone}).</p>`;
-  const settings = extras.settings?.length
-    ? `<table class="settings"><tr><th>setting</th><th>value</th></tr>\n${
-      extras.settings.map(([k, v]) => `<tr><td>${escapeXml(k)}</td><td>${escapeXml(v)}</td></tr>`).join("\n")
-    }</table>`
-    : "";
+  const warned = extras.warnings?.map((w) => `<p>${escapeXml(w)}</p>`).join("\n");
+  const warnings = warned ? `<div class="warnings"><h2>Warnings</h2>\n${warned}</div>` : "";
+  const duration = extras.wallSeconds === undefined ? "" : escapeXml(formatDuration(extras.wallSeconds));
+  const wall = duration &&
+    `<p>Wall time: ${duration} in all (training, evaluation and writing this report, through pass ${state.passesDone}).</p>`;
+  const set = extras.settings?.map(([k, v]) => `<tr><td>${escapeXml(k)}</td><td>${escapeXml(v)}</td></tr>`).join("\n");
+  const settings = set ? `<table class="settings"><tr><th>setting</th><th>value</th></tr>\n${set}</table>` : "";
+  const pre = extras.recipe ? `<pre>${escapeXml(extras.recipe)}</pre>` : "";
+  const recipe = extras.recipe || settings ? `<h2>Recipe and settings</h2>\n${pre}\n${settings}` : "";
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>
 <style>body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em}
@@ -343,11 +319,7 @@ ${wall}
 <table class="passes"><caption>Passes</caption>
 <tr><th>${head.map(escapeXml).join("</th><th>")}</th></tr>
 ${rows}</table>
-${
-    extras.recipe || settings
-      ? `<h2>Recipe and settings</h2>\n${extras.recipe ? `<pre>${escapeXml(extras.recipe)}</pre>` : ""}\n${settings}`
-      : ""
-  }
+${recipe}
 <h2>Test set</h2>
 <div class="row"><img src="confusion.svg" alt="confusion matrix">${extras.metrics ? f1Table(extras.metrics) : ""}</div>
 ${extras.gallery ? `<p><img src="misclassified.svg" alt="misclassified test digits, worst first"></p>` : ""}

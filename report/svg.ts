@@ -74,15 +74,9 @@ export interface LineChartOptions {
   yUnit?: string;
 }
 
-/** The smallest of `values` and `start`, without spreading `values` into arguments (a long series would overflow the stack). */
-function least(values: readonly number[], start: number): number {
-  return values.reduce((a, b) => (b < a ? b : a), start);
-}
-
-/** The largest of `values` and `start`, without spreading `values` into arguments. */
-function most(values: readonly number[], start: number): number {
-  return values.reduce((a, b) => (b > a ? b : a), start);
-}
+/** The smallest and the largest of `values` and `start`, without spreading `values` into arguments (a long series would overflow the stack). */
+const least = (values: readonly number[], start: number) => values.reduce((a, b) => (b < a ? b : a), start);
+const most = (values: readonly number[], start: number) => values.reduce((a, b) => (b > a ? b : a), start);
 
 /**
  * A line chart with axes, ticks, a legend under the plot and an optional log
@@ -123,7 +117,7 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
     const pad = 0.04 * (y1 - y0);
     (y0 -= pad, y1 += pad);
   }
-  const bottom = plotH - m.b;
+  const bottom = plotH - m.b, yMid = (m.t + bottom) / 2, yLabel = escapeXml(options.yLabel);
   const sx = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (v: number) => bottom - ((tf(v) - y0) / (y1 - y0)) * (bottom - m.t);
   const parts: string[] = [
@@ -151,21 +145,15 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   parts.push(
     `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${bottom - m.t}" fill="none" stroke="#888"/>`,
     `<text x="${(m.l + W - m.r) / 2}" y="${bottom + 34}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
-    `<text x="14" y="${(m.t + bottom) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(m.t + bottom) / 2})">${
-      escapeXml(options.yLabel)
-    }</text>`,
+    `<text x="14" y="${yMid}" text-anchor="middle" transform="rotate(-90 14 ${yMid})">${yLabel}</text>`,
   );
   const labels: { x: number; y: number; text: string; color: string }[] = [];
   for (const s of series) {
     if (s.points.length === 0) continue;
     if (s.points.length === 1) {
       const [[px, py]] = s.points;
-      const cx = sx(px), cy = sy(py);
-      parts.push(
-        `<circle class="point" cx="${cx.toFixed(1)}" cy="${
-          cy.toFixed(1)
-        }" r="6" fill="${s.color}" stroke="white" stroke-width="2"/>`,
-      );
+      const cx = sx(px), cy = sy(py), [x, y] = [cx.toFixed(1), cy.toFixed(1)];
+      parts.push(`<circle class="point" cx="${x}" cy="${y}" r="6" fill="${s.color}" stroke="white" stroke-width="2"/>`);
       const value = Math.abs(py) >= 1000 ? fmt(py) : py.toPrecision(4);
       labels.push({ x: cx + 10, y: cy + 4, text: value + (options.yUnit ?? ""), color: s.color });
       continue;
@@ -183,26 +171,23 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   for (let i = 1; i < labels.length; i++) labels[i].y = Math.max(labels[i].y, labels[i - 1].y + 14);
   for (const l of labels) {
     const anchor = l.x + textWidth(l.text) > W - m.r ? ` text-anchor="end"` : "";
-    const x = anchor ? l.x - 20 : l.x;
+    const x = (anchor ? l.x - 20 : l.x).toFixed(1), y = l.y.toFixed(1), text = escapeXml(l.text);
     parts.push(
-      `<text class="point-label" x="${x.toFixed(1)}" y="${
-        l.y.toFixed(1)
-      }"${anchor} fill="${l.color}" font-weight="bold">${escapeXml(l.text)}</text>`,
+      `<text class="point-label" x="${x}" y="${y}"${anchor} fill="${l.color}" font-weight="bold">${text}</text>`,
     );
   }
-  const legendW = most(legend.map((l) => l.x + 18 + textWidth(l.name)), m.l) - m.l;
+  const legendW = (most(legend.map((l) => l.x + 18 + textWidth(l.name)), m.l) - m.l).toFixed(1),
+    legendH = legendRows * 18;
   parts.push(
-    `<g class="legend"><rect class="legend-box" x="${m.l}" y="${plotH}" width="${legendW.toFixed(1)}" height="${
-      legendRows * 18
-    }" fill="none"/>`,
+    `<g class="legend"><rect class="legend-box" x="${m.l}" y="${plotH}" width="${legendW}" height="${legendH}" fill="none"/>`,
   );
   for (const { x, row, s, name } of legend) {
-    const y = plotH + row * 18;
+    const y = plotH + row * 18,
+      shown = escapeXml(name),
+      title = name === s.name ? "" : `<title>${escapeXml(s.name)}</title>`;
     parts.push(
       `<rect x="${x}" y="${y + 7}" width="12" height="3" fill="${s.color}"/>`,
-      `<text x="${x + 18}" y="${y + 12}">${escapeXml(name)}${
-        name === s.name ? "" : `<title>${escapeXml(s.name)}</title>`
-      }</text>`,
+      `<text x="${x + 18}" y="${y + 12}">${shown}${title}</text>`,
     );
   }
   parts.push("</g>", "</svg>");
@@ -211,7 +196,7 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
 
 /** A confusion matrix as a heat map with counts. */
 export function confusionChart(confusion: readonly (readonly number[])[], title: string): string {
-  const k = confusion.length, cell = 40, m = { l: 60, t: 56 };
+  const k = confusion.length, cell = 40, m = { l: 60, t: 56 }, mid = m.t + (k * cell) / 2;
   const W = m.l + k * cell + 16, H = m.t + k * cell + 40;
   const off = confusion.flatMap((row, i) => row.filter((_, j) => j !== i));
   const maxOff = most(off, 1);
@@ -220,9 +205,7 @@ export function confusionChart(confusion: readonly (readonly number[])[], title:
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="18" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
     `<text x="${m.l + (k * cell) / 2}" y="${m.t - 22}" text-anchor="middle">predicted</text>`,
-    `<text x="16" y="${m.t + (k * cell) / 2}" text-anchor="middle" transform="rotate(-90 16 ${
-      m.t + (k * cell) / 2
-    })">true</text>`,
+    `<text x="16" y="${mid}" text-anchor="middle" transform="rotate(-90 16 ${mid})">true</text>`,
   ];
   for (let i = 0; i < k; i++) {
     parts.push(
@@ -232,14 +215,10 @@ export function confusionChart(confusion: readonly (readonly number[])[], title:
     for (let j = 0; j < k; j++) {
       const v = confusion[i][j];
       const fill = i === j ? "#2e7d32" : `rgba(198, 40, 40, ${v ? 0.15 + 0.85 * (v / maxOff) : 0})`;
-      const text = i === j || v / maxOff > 0.5 ? "white" : "black";
+      const text = i === j || v / maxOff > 0.5 ? "white" : "black", x = m.l + j * cell, y = m.t + i * cell;
       parts.push(
-        `<rect x="${m.l + j * cell}" y="${
-          m.t + i * cell
-        }" width="${cell}" height="${cell}" fill="${fill}" stroke="#ddd"/>`,
-        `<text x="${m.l + j * cell + cell / 2}" y="${
-          m.t + i * cell + cell / 2 + 4
-        }" text-anchor="middle" fill="${text}">${v}</text>`,
+        `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ddd"/>`,
+        `<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${text}">${v}</text>`,
       );
     }
   }
@@ -274,6 +253,10 @@ export function gridPixels(
   return { pixels, width, height };
 }
 
+/** A PNG (base64) drawn at (0, top), `width` x `height`, its pixels scaled up as squares. */
+const pngImage = (top: number, width: number, height: number, base64: string) =>
+  `<image x="0" y="${top}" width="${width}" height="${height}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${base64}"/>`;
+
 /** A cell of a digit grid: its true class, and the predicted one once there is a prediction. */
 export interface DigitCell {
   readonly label: number;
@@ -306,29 +289,22 @@ export function digitGrid(pngBase64: string, cells: readonly DigitCell[], option
   const cw = side * scale, ch = (side + (compact ? 0 : GRID_BAND)) * scale, top = options.title ? 30 : 0;
   const W = columns * cw, H = top + rows * ch;
   const wrong = cells.filter((c) => c.predicted !== undefined && c.label !== c.predicted).length;
+  const title = options.title && escapeXml(options.title), mid = W / 2;
+  const heading =
+    `<text x="${mid}" y="18" text-anchor="middle" font-size="14">${title}: ${wrong} of ${cells.length} wrong</text>`;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    ...(options.title
-      ? [
-        `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${
-          escapeXml(options.title)
-        }: ${wrong} of ${cells.length} wrong</text>`,
-      ]
-      : []),
-    `<image x="0" y="${top}" width="${W}" height="${
-      rows * ch
-    }" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${pngBase64}"/>`,
+    ...(title ? [heading] : []),
+    pngImage(top, W, rows * ch, pngBase64),
   ];
   cells.forEach((c, i) => {
     if (c.predicted === undefined) return;
     const x = (i % columns) * cw, y = top + Math.floor(i / columns) * ch;
-    const ok = c.label === c.predicted;
+    const ok = c.label === c.predicted, [fx, fy, fw] = [x + 1, y + 1, cw - 2];
     if (!ok) {
       parts.push(
-        `<rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${
-          cw - 2
-        }" fill="none" stroke="#d32f2f" stroke-width="2"/>`,
+        `<rect x="${fx}" y="${fy}" width="${fw}" height="${fw}" fill="none" stroke="#d32f2f" stroke-width="2"/>`,
       );
     }
     if (compact && !ok) {
@@ -336,11 +312,8 @@ export function digitGrid(pngBase64: string, cells: readonly DigitCell[], option
         `<text x="${x + 2}" y="${y + 10}" fill="#d32f2f" font-size="10" font-weight="bold">${c.predicted}</text>`,
       );
     } else if (!compact) {
-      parts.push(
-        `<text x="${x + cw / 2}" y="${y + cw + 14}" text-anchor="middle" fill="${ok ? "#2e7d32" : "#d32f2f"}">${
-          ok ? c.predicted : `${c.predicted} (true ${c.label})`
-        }</text>`,
-      );
+      const colour = ok ? "#2e7d32" : "#d32f2f", label = ok ? c.predicted : `${c.predicted} (true ${c.label})`;
+      parts.push(`<text x="${x + cw / 2}" y="${y + cw + 14}" text-anchor="middle" fill="${colour}">${label}</text>`);
     }
   });
   parts.push("</svg>");
@@ -354,10 +327,7 @@ export interface MisclassifiedCell {
   /** The class the run's evaluation predicted (normally `top[0].cls`). */
   readonly predicted: number;
   /** The two classes of highest probability, highest first, with their probabilities (0..1). */
-  readonly top: readonly [
-    { readonly cls: number; readonly p: number },
-    { readonly cls: number; readonly p: number },
-  ];
+  readonly top: readonly [{ readonly cls: number; readonly p: number }, { readonly cls: number; readonly p: number }];
 }
 
 /** Blank pixel rows under each digit of the gallery (two lines of text), and blank columns beside it. */
@@ -395,30 +365,23 @@ export function misclassifiedGrid(
       ? [`<text x="${W / 2}" y="36" text-anchor="middle" fill="#555">${escapeXml(options.subtitle)}</text>`]
       : []),
   ];
-  if (cells.length) {
-    parts.push(
-      `<image x="0" y="${top}" width="${W}" height="${
-        rows * ch
-      }" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${pngBase64}"/>`,
-    );
-  } else {
-    parts.push(`<text x="${W / 2}" y="${top + 14}" text-anchor="middle">none</text>`);
-  }
+  parts.push(
+    cells.length
+      ? pngImage(top, W, rows * ch, pngBase64)
+      : `<text x="${W / 2}" y="${top + 14}" text-anchor="middle">none</text>`,
+  );
   cells.forEach((c, i) => {
     const x = (i % columns) * cw, y = top + Math.floor(i / columns) * ch;
-    const [a, b] = c.top;
+    const [a, b] = c.top, [pa, pb] = [escapeXml(percent(a.p)), escapeXml(percent(b.p))];
     const span = (t: { cls: number; p: number }) =>
       `<tspan fill="${t.cls === c.label ? "#2e7d32" : "#d32f2f"}">${t.cls} ${escapeXml(percent(t.p))}</tspan>`;
+    const spans = `${span(a)} · ${span(b)}`;
     parts.push(
       `<g class="digit" data-index="${c.index}" data-label="${c.label}" data-predicted="${c.predicted}">` +
-        `<title>test digit ${c.index}: true ${c.label}; ${a.cls} ${escapeXml(percent(a.p))}, ${b.cls} ${
-          escapeXml(percent(b.p))
-        }</title>` +
+        `<title>test digit ${c.index}: true ${c.label}; ${a.cls} ${pa}, ${b.cls} ${pb}</title>` +
         `<rect x="${x + ix}" y="${y}" width="${iw}" height="${iw}" fill="none" stroke="#d32f2f"/>` +
         `<text x="${x + cw / 2}" y="${y + iw + 13}" text-anchor="middle" font-weight="bold">true ${c.label}</text>` +
-        `<text x="${x + cw / 2}" y="${y + iw + 27}" text-anchor="middle" font-size="11">${span(a)} · ${
-          span(b)
-        }</text>` +
+        `<text x="${x + cw / 2}" y="${y + iw + 27}" text-anchor="middle" font-size="11">${spans}</text>` +
         `</g>`,
     );
   });

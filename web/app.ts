@@ -145,9 +145,8 @@ async function predictNow(image: Uint8Array): Promise<Last> {
   page.last = last;
   showAnswer(last);
   showInside(out, last);
-  status.textContent = `${current!.title}: ${ms.toFixed(1)} ms on ${page.backend}${
-    page.backend === "webgpu" && page.adapter ? ` (${page.adapter})` : ""
-  }`;
+  const adapter = page.backend === "webgpu" && page.adapter ? ` (${page.adapter})` : "";
+  status.textContent = `${current!.title}: ${ms.toFixed(1)} ms on ${page.backend}${adapter}`;
   return last;
 }
 
@@ -212,22 +211,18 @@ function drawGrey(canvas: HTMLCanvasElement, values: ArrayLike<number>, w: numbe
 
 function showAnswer(r: Last): void {
   $("digit").textContent = String(r.class);
-  const rows = r.probabilities.map((p, d) =>
-    `<tr class="${d === r.class ? "best" : ""}"><td>${d}</td><td><span class="bar" style="width:${
-      Math.round(160 * p)
-    }px"></span></td><td>${(100 * p).toFixed(1)}%</td><td title="RBF distance or logit">${
-      r.distances[d].toFixed(1)
-    }</td></tr>`
-  );
+  const rows = r.probabilities.map((p, d) => {
+    const best = d === r.class ? "best" : "", width = Math.round(160 * p);
+    const [percent, score] = [(100 * p).toFixed(1), r.distances[d].toFixed(1)];
+    return `<tr class="${best}"><td>${d}</td><td><span class="bar" style="width:${width}px"></span></td><td>${percent}%</td><td title="RBF distance or logit">${score}</td></tr>`;
+  });
   $("bars").innerHTML = `<tr><th>digit</th><th colspan="2">probability</th><th>score</th></tr>${rows.join("")}`;
 }
 
 function figure(caption: string, canvases: HTMLCanvasElement[]): HTMLElement {
-  const f = document.createElement("figure");
-  for (const c of canvases) f.appendChild(c);
-  const cap = document.createElement("figcaption");
+  const f = document.createElement("figure"), cap = document.createElement("figcaption");
   cap.textContent = caption;
-  f.appendChild(cap);
+  f.append(...canvases, cap);
   return f;
 }
 
@@ -299,6 +294,12 @@ function schedule(): void {
   timer = setTimeout(update, 60);
 }
 
+/** The strokes changed: redrawn now, predicted from shortly. */
+function changed(): void {
+  redraw();
+  schedule();
+}
+
 function at(e: PointerEvent): [number, number] {
   const r = pad.getBoundingClientRect();
   return [((e.clientX - r.left) * pad.width) / r.width, ((e.clientY - r.top) * pad.height) / r.height];
@@ -308,14 +309,12 @@ pad.addEventListener("pointerdown", (e) => {
   pad.setPointerCapture(e.pointerId);
   drawing = [at(e)];
   strokes.push(drawing);
-  redraw();
-  schedule();
+  changed();
 });
 pad.addEventListener("pointermove", (e) => {
   if (!drawing) return;
   drawing.push(at(e));
-  redraw();
-  schedule();
+  changed();
 });
 for (const end of ["pointerup", "pointercancel"]) {
   pad.addEventListener(end, () => {
@@ -323,16 +322,8 @@ for (const end of ["pointerup", "pointercancel"]) {
     schedule();
   });
 }
-$("clear").addEventListener("click", () => {
-  strokes.length = 0;
-  redraw();
-  schedule();
-});
-$("undo").addEventListener("click", () => {
-  strokes.pop();
-  redraw();
-  schedule();
-});
+$("clear").addEventListener("click", () => (strokes.length = 0, changed()));
+$("undo").addEventListener("click", () => (strokes.pop(), changed()));
 
 // ---------------------------------------------------------------- images and models from the user
 
@@ -477,11 +468,7 @@ async function start(): Promise<void> {
     page.backend = sel.value;
     update();
   });
-  const list = await (await fetch("models/index.json")).json() as {
-    name: string;
-    title: string;
-    testError: number;
-  }[];
+  const list = await (await fetch("models/index.json")).json() as { name: string; title: string; testError: number }[];
   const msel = $<HTMLSelectElement>("model");
   for (const m of list) {
     models.push({ ...m, bytes: () => fetchBytes(`models/${m.name}.layers.onnx`) });

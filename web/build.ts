@@ -104,10 +104,8 @@ export async function buildSite(out: string, options: BuildOptions = {}): Promis
 function buildProblem(e: unknown): string {
   const errors = (e as { errors?: { text?: string }[] })?.errors;
   if (Array.isArray(errors) && errors.length) return `esbuild: ${errors.map((x) => x.text).join("; ")}`;
-  return fileProblem(e).split("\n")[0].replace(/ \(os error \d+\).*$/, "").replace(
-    /^[A-Z](?=[a-z ])/,
-    (c) => c.toLowerCase(),
-  );
+  const line = fileProblem(e).split("\n")[0].replace(/ \(os error \d+\).*$/, "");
+  return line.replace(/^[A-Z](?=[a-z ])/, (c) => c.toLowerCase());
 }
 
 /** Writes every file of the site into `out`, a new empty folder. */
@@ -156,8 +154,6 @@ async function writeSite(out: string): Promise<void> {
     const layers = exportOnnx(model, { rawInput: "uint8", intermediates: true });
     await Deno.writeFile(join(out, "models", `${m.name}.layers.onnx`), layers);
   }
-  await Deno.writeTextFile(
-    join(out, "models", "index.json"),
-    JSON.stringify(models.map((m) => ({ ...m, model: `${m.name}.json`, onnx: `${m.name}.onnx` })), null, 2),
-  );
+  const index = models.map((m) => ({ ...m, model: `${m.name}.json`, onnx: `${m.name}.onnx` }));
+  await Deno.writeTextFile(join(out, "models", "index.json"), JSON.stringify(index, null, 2));
 }

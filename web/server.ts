@@ -51,6 +51,7 @@ import { extname, join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import * as ort from "onnxruntime-web";
 import { notRegularFile, readFileBounded } from "../data/files.ts";
+import { concatBytes } from "../data/idx.ts";
 import { isBlank } from "../data/mnistify.ts";
 import { mnistPackageDir } from "../data/mnist.ts";
 import { MNIST_FILE_NAMES } from "../data/split.ts";
@@ -151,10 +152,7 @@ async function readBody(req: Request, timeoutMs: number): Promise<Uint8Array<Arr
   } finally {
     clearTimeout(timer);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) out.set(c, at), at += c.length;
-  return out;
+  return concatBytes(chunks);
 }
 
 /** onnxruntime-web sessions (WebAssembly, one thread) per model, each run after the one before. */
@@ -183,10 +181,8 @@ export class Predictor {
   model(name: string | undefined): ShippedModel {
     const m = name === undefined ? this.models[0] : this.models.find((x) => x.name === name);
     if (!m) {
-      throw new ApiError(
-        400,
-        `field "model": unknown model "${name}"; models: ${this.models.map((x) => x.name).join(", ")}`,
-      );
+      const names = this.models.map((x) => x.name).join(", ");
+      throw new ApiError(400, `field "model": unknown model "${name}"; models: ${names}`);
     }
     return m;
   }
@@ -199,10 +195,8 @@ export class Predictor {
       const probabilities = out.probabilities.data as Float32Array, distances = out.scores.data as Float32Array;
       const bad = firstNonFiniteAnswer(distances, probabilities, distances.length);
       if (bad) {
-        throw new ApiError(
-          500,
-          `model "${m.name}" gave a non-finite output for this image: its ${bad.output} ${bad.class} is ${bad.value}`,
-        );
+        const what = `its ${bad.output} ${bad.class} is ${bad.value}`;
+        throw new ApiError(500, `model "${m.name}" gave a non-finite output for this image: ${what}`);
       }
       return {
         class: Number((out.class.data as BigInt64Array)[0]),
@@ -236,11 +230,10 @@ async function pngImage(body: Uint8Array<ArrayBuffer>, decoder: DecodePool): Pro
   try {
     const { width, height } = readPngHeader(body, "request body");
     if (width * height > MAX_API_PIXELS) {
+      const [pixels, limit] = [grouped(width * height), grouped(MAX_API_PIXELS)];
       throw new ApiError(
         413,
-        `the image is ${width}x${height} pixels (${grouped(width * height)}), more than the limit of ${
-          grouped(MAX_API_PIXELS)
-        } (2048x2048, MAX_API_PIXELS): scale it down, a digit needs far fewer`,
+        `the image is ${width}x${height} pixels (${pixels}), more than the limit of ${limit} (2048x2048, MAX_API_PIXELS): scale it down, a digit needs far fewer`,
       );
     }
     const decoded = await decoder.decode(body);
@@ -268,20 +261,13 @@ function jsonImage(body: Uint8Array): { image: Uint8Array; model?: string } {
   }
   const { pixels, model } = data as { pixels?: unknown; model?: unknown };
   if (!Array.isArray(pixels) || pixels.length !== 784) {
-    throw new ApiError(
-      400,
-      `field "pixels" must be a list of 784 grey levels (28x28, row by row), got ${
-        Array.isArray(pixels) ? `${pixels.length} values` : typeof pixels
-      }`,
-    );
+    const got = Array.isArray(pixels) ? `${pixels.length} values` : typeof pixels;
+    throw new ApiError(400, `field "pixels" must be a list of 784 grey levels (28x28, row by row), got ${got}`);
   }
   const bad = pixels.findIndex((v) => typeof v !== "number" || !(v >= 0 && v <= 255));
   if (bad >= 0) {
-    const v = pixels[bad];
-    throw new ApiError(
-      400,
-      `field "pixels": value ${bad} is ${typeof v === "number" ? v : JSON.stringify(v)}, expected 0..255`,
-    );
+    const v = pixels[bad], shown = typeof v === "number" ? v : JSON.stringify(v);
+    throw new ApiError(400, `field "pixels": value ${bad} is ${shown}, expected 0..255`);
   }
   if (model !== undefined && typeof model !== "string") throw new ApiError(400, 'field "model" must be a model name');
   return { image: Uint8Array.from(pixels as number[], (v) => Math.round(v)), model: model as string | undefined };
@@ -327,10 +313,8 @@ const ISOLATED = { "cross-origin-opener-policy": "same-origin", "cross-origin-em
 function decodedPath(url: URL): string {
   const bytes = url.pathname.length + url.search.length; // both percent-encoded ASCII
   if (bytes > MAX_URL_BYTES) {
-    throw new ApiError(
-      414,
-      `the path and query hold ${grouped(bytes)} bytes, over the limit of ${grouped(MAX_URL_BYTES)}`,
-    );
+    const [got, limit] = [grouped(bytes), grouped(MAX_URL_BYTES)];
+    throw new ApiError(414, `the path and query hold ${got} bytes, over the limit of ${limit}`);
   }
   let path: string;
   try {
@@ -423,11 +407,9 @@ export function handler(site: string, services: Services) {
   return async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     try {
-      const path = decodedPath(url);
+      const path = decodedPath(url), get = req.method === "GET" || req.method === "HEAD";
       if (url.pathname === "/api/models") {
-        if (req.method !== "GET" && req.method !== "HEAD") {
-          throw new ApiError(405, "GET or HEAD /api/models", { allow: ALLOW.files });
-        }
+        if (!get) throw new ApiError(405, "GET or HEAD /api/models", { allow: ALLOW.files });
         return json(predictor.models);
       }
       if (url.pathname === "/api/predict") {
@@ -440,9 +422,7 @@ export function handler(site: string, services: Services) {
       if (url.pathname.startsWith("/api/")) {
         throw new ApiError(404, `no API ${url.pathname}; try /api/models or /api/predict`);
       }
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        throw new ApiError(405, `${req.method} on a static file`, { allow: ALLOW.files });
-      }
+      if (!get) throw new ApiError(405, `${req.method} on a static file`, { allow: ALLOW.files });
       if (path.startsWith("/mnist/")) return await mnistFile(path.slice("/mnist/".length), req.method);
       return await siteFile(site, path, req.method);
     } catch (e) {

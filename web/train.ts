@@ -10,6 +10,7 @@
  * @module
  */
 /// <reference lib="dom" />
+import { concatBytes } from "../data/idx.ts";
 import { MNIST_FILE_NAMES, MNIST_FILES, sha256Hex } from "../data/split.ts";
 import { toBase64 } from "../engine/base64.ts";
 import type { PassResult, Progress } from "../engine/fit.ts";
@@ -86,10 +87,7 @@ async function mnistFiles(onProgress: (got: number, total: number, note: string)
         got += chunk.value.length;
         onProgress(got, total, "downloading");
       }
-      const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-      let at = 0;
-      for (const p of parts) all.set(p, (at += p.length) - p.length);
-      bytes = all.buffer;
+      bytes = concatBytes(parts).buffer;
       const want = MNIST_FILES[name];
       if (bytes.byteLength !== want.bytes || (await sha256Hex(bytes)) !== want.sha256) {
         throw new Error(`${url} is not the original MNIST file (size or SHA-256 differ)`);
@@ -200,18 +198,12 @@ export function setupTraining(
     pauseButton.disabled = stopButton.disabled = true;
     pauseButton.textContent = "Pause";
     for (const b of downloads) b.disabled = api.model === null;
-    const last = api.history[api.history.length - 1];
-    status.textContent = `${stopped ? "Stopped" : "Done"}${
-      last ? `: test error ${pct(last.testError)} after pass ${last.pass}` : ""
-    } (${api.kernels} kernels). "Use this model" takes it to the Draw tab.`;
+    const last = api.history[api.history.length - 1], verb = stopped ? "Stopped" : "Done";
+    const result = last ? `: test error ${pct(last.testError)} after pass ${last.pass}` : "";
+    status.textContent = `${verb}${result} (${api.kernels} kernels). "Use this model" takes it to the Draw tab.`;
     if (api.model && finish) {
-      finish({
-        stopped,
-        history: api.history,
-        model: api.model,
-        kernels: api.kernels,
-        patternsPerSecond: api.progress?.patternsPerSecond ?? 0,
-      });
+      const patternsPerSecond = api.progress?.patternsPerSecond ?? 0;
+      finish({ stopped, history: api.history, model: api.model, kernels: api.kernels, patternsPerSecond });
     }
     finish = fail = null;
   }
@@ -254,12 +246,8 @@ export function setupTraining(
         fail?.(new Error(e.message));
         end(true);
       };
-      const request: TrainRequest = {
-        kind: "train",
-        ...options,
-        files,
-        control: control ? control.buffer as SharedArrayBuffer : null,
-      };
+      const shared = control ? control.buffer as SharedArrayBuffer : null;
+      const request: TrainRequest = { kind: "train", ...options, files, control: shared };
       worker.postMessage(request, Object.values(files));
       status.textContent = "Starting…";
     } catch (e) {
@@ -274,9 +262,8 @@ export function setupTraining(
     if (m.kind === "start") {
       api.kernels = m.kernels as string;
       $<HTMLPreElement>("t-recipe").textContent = m.recipe as string;
-      status.textContent = `Training ${
-        (m.parameters as number).toLocaleString("en-US")
-      } parameters on ${api.kernels} kernels…`;
+      const parameters = (m.parameters as number).toLocaleString("en-US");
+      status.textContent = `Training ${parameters} parameters on ${api.kernels} kernels…`;
     } else if (m.kind === "progress") {
       const p = m as unknown as Progress;
       api.progress = p;
@@ -339,14 +326,13 @@ export function setupTraining(
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   };
-  downloads[0].addEventListener("click", () => api.model && useModel(api.model, runName));
-  downloads[1].addEventListener(
-    "click",
-    () => api.model && download("model.json", JSON.stringify(api.model), "application/json"),
-  );
-  downloads[2].addEventListener(
-    "click",
-    () => api.model && download("lenet5-trained.onnx", exportOnnx(api.model) as BlobPart, "application/octet-stream"),
-  );
+  const [use, json, onnx] = downloads;
+  use.addEventListener("click", () => api.model && useModel(api.model, runName));
+  json.addEventListener("click", () => {
+    if (api.model) download("model.json", JSON.stringify(api.model), "application/json");
+  });
+  onnx.addEventListener("click", () => {
+    if (api.model) download("lenet5-trained.onnx", exportOnnx(api.model) as BlobPart, "application/octet-stream");
+  });
   return api;
 }

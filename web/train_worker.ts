@@ -56,12 +56,8 @@ self.onmessage = async (e: MessageEvent<TrainRequest>) => {
     const control = r.control ? new Int32Array(r.control) : null;
     // Where C1's weights sit in the flat parameters (the snapshot's layout).
     const c1At = (model.layers[0].params[0].byteOffset - model.params.byteOffset) / model.params.BYTES_PER_ELEMENT;
-    post({
-      kind: "start",
-      kernels: model.kernels,
-      parameters: model.trainableCount,
-      recipe: formatRecipe(settings, optimizer),
-    });
+    const recipe = formatRecipe(settings, optimizer);
+    post({ kind: "start", kernels: model.kernels, parameters: model.trainableCount, recipe });
     const onProgress = (pr: Progress) => {
       post({ kind: "progress", ...pr });
       if (!control) return;
@@ -86,14 +82,8 @@ self.onmessage = async (e: MessageEvent<TrainRequest>) => {
         const h = s.history[s.history.length - 1];
         const passModel = { ...modelToJSON(model), params: floatsToBase64(snapshot.params) };
         const c1 = Float32Array.from(snapshot.params.subarray(c1At, c1At + 6 * 25));
-        post({
-          kind: "pass",
-          result: h,
-          lossCurve: s.lossCurve,
-          predictions: Int32Array.from(testPredictions.subarray(0, 100)),
-          kernels: c1,
-          model: passModel,
-        });
+        const predictions = Int32Array.from(testPredictions.subarray(0, 100));
+        post({ kind: "pass", result: h, lossCurve: s.lossCurve, predictions, kernels: c1, model: passModel });
       },
     }).catch((err) => {
       if (err instanceof Stopped) return null;
