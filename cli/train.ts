@@ -18,7 +18,7 @@ import { buildModel } from "../engine/model.ts";
 import { formatSummary } from "../engine/summary.ts";
 import { createOptimizer } from "../engine/train.ts";
 import { LENET5_SETTINGS } from "../presets/presets.ts";
-import { fitOptionsOf, formatRecipe, formatSchedule, optimizerSpecOf, type RunSettings } from "../presets/recipe.ts";
+import { fitOptionsOf, formatRecipe, optimizerSpecOf, type RunSettings } from "../presets/recipe.ts";
 import { writeDigitGrid, writeDistortionGrid } from "../report/report.ts";
 import { fsError, OptionError, runCommand } from "./_command.ts";
 import { type Flags, HELP, OPTIONS, settingOption, settingsFromFlags } from "./_flags.ts";
@@ -89,10 +89,9 @@ async function run(values: Flags): Promise<number> {
     dir = values.resume as string;
     const extra = Object.entries(values).filter(([k, v]) => v !== undefined && v !== false && !RESUME_FLAGS.has(k));
     if (extra.length) {
+      const flags = extra.map(([k]) => `--${k}`).join(", ");
       throw new OptionError(
-        `Option --resume continues a run with its own settings; ${
-          extra.map(([k]) => `--${k}`).join(", ")
-        } would change it (only --epochs, --quiet and --sequential may be given with --resume)`,
+        `Option --resume continues a run with its own settings; ${flags} would change it (only --epochs, --quiet and --sequential may be given with --resume)`,
       );
     }
     const stat = await Deno.stat(dir).catch((e) => {
@@ -150,21 +149,18 @@ async function run(values: Flags): Promise<number> {
   if (!fitState && values.force) await Deno.remove(checkpointPath(dir)).catch(() => {});
   samplePeakMB();
   const train = settings.limit ? Math.min(settings.limit, data.train.count) : data.train.count;
+  const n = (k: number) => k.toLocaleString("en-US");
   console.log(
-    `Data: ${data.source}: ${data.train.count.toLocaleString("en-US")} training (using ${
-      train.toLocaleString("en-US")
-    }), ${data.test.count.toLocaleString("en-US")} test patterns`,
+    `Data: ${data.source}: ${n(data.train.count)} training (using ${n(train)}), ${n(data.test.count)} test patterns`,
   );
-  const counts = model.counts();
+  const counts = model.counts(), parameters = n(counts.trainable);
+  const order = settings.shuffle ? "; a new order each pass" : "", distorted = settings.distort ? "; distorted" : "";
   console.log(
-    `Model: ${settings.graph.name ?? settings.source}, ${counts.trainable.toLocaleString("en-US")} parameters; ` +
-      `loss ${settings.graph.loss.type}; optimizer ${JSON.stringify(settings.optimizer)}; batch ${settings.batch}; ` +
-      `${settings.passes} passes${
-        settings.schedule ? ", eta schedule " + formatSchedule(settings.schedule) : ""
-      }; seed ${settings.seed}${settings.curvatureMemory ? `; curvature memory ${settings.curvatureMemory}` : ""}${
-        settings.shuffle ? "; a new order each pass" : ""
-      }${settings.distort ? "; distorted patterns" : ""}`,
+    `Model: ${
+      settings.graph.name ?? settings.source
+    }, ${parameters} parameters; seed ${settings.seed}${order}${distorted}`,
   );
+  console.log(formatRecipe({ ...settings, deviations: undefined }, optimizer));
   console.log(`Run folder: ${dir}`);
 
   if (!fitState) {
@@ -241,11 +237,10 @@ async function run(values: Flags): Promise<number> {
   });
   const last = result.history[result.history.length - 1];
   if (last) {
+    const passes = `${last.pass} pass${last.pass === 1 ? "" : "es"}`, wall = formatSeconds(record.wall());
+    const report = join(dir, "index.html");
     console.log(
-      `Done: test error ${(100 * last.testError).toFixed(2)}% after ${last.pass} pass${last.pass === 1 ? "" : "es"}, ${
-        formatSeconds(record.wall())
-      } in all. ` +
-        `Report: ${join(dir, "index.html")}`,
+      `Done: test error ${(100 * last.testError).toFixed(2)}% after ${passes}, ${wall} in all. Report: ${report}`,
     );
   }
   return 0;
