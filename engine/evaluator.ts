@@ -223,8 +223,5 @@ export class BackgroundEvaluator {
 export function splitRanges(trainTo: number, testTo: number): [EvalRanges, EvalRanges] {
   const half = Math.floor((trainTo + testTo) / 2);
   const t = Math.min(half, trainTo), s = Math.max(0, half - trainTo);
-  return [
-    { trainFrom: 0, trainTo: t, testFrom: 0, testTo: s },
-    { trainFrom: t, trainTo, testFrom: s, testTo },
-  ];
+  return [{ trainFrom: 0, trainTo: t, testFrom: 0, testTo: s }, { trainFrom: t, trainTo, testFrom: s, testTo }];
 }

@@ -24,11 +24,10 @@ export function configurePool(raw: RawConfig, input: Shape, where: ConfigWhere):
   r.done();
   const [, h, w] = requireMaps(input, where);
   if (h < size || w < size || (h - size) % stride !== 0 || (w - size) % stride !== 0) {
+    const shape = showShape(input);
     buildError(
       where,
-      `input shape ${
-        showShape(input)
-      } does not tile into ${size}x${size} windows with stride ${stride}; expected (height - size) and (width - size) to be multiples of the stride`,
+      `input shape ${shape} does not tile into ${size}x${size} windows with stride ${stride}; expected (height - size) and (width - size) to be multiples of the stride`,
     );
   }
   return { size, stride };
