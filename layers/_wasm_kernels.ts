@@ -12,19 +12,10 @@ import type { Floats, Layer, LayerPlugin } from "../engine/types.ts";
 import type { WasmArena, WasmBackend } from "../engine/wasm/backend.ts";
 import type { PoolConfig } from "./_pool.ts";
 import { relu, squash, tanh } from "./activations.ts";
-import { conv2d, type Conv2dConfig } from "./conv2d.ts";
+import { conv2d, type Conv2dConfig, kernelsFor } from "./conv2d.ts";
 import { full } from "./full.ts";
 import { maxpool } from "./maxpool.ts";
 import { subsample } from "./subsample.ts";
-
-/** How conv2d's JS code picks kernels (layers/conv2d.ts `kernelsFor`), as far as the WASM kernels follow it. */
-function convKind(layer: Layer<Conv2dConfig>): "dense" | "5x5" | null {
-  const c = layer.config;
-  if (c.stride !== 1 || c.padding !== 0) return null;
-  const [inMaps, h, w] = layer.inShape;
-  if (h === c.kernel && w === c.kernel && c.inputs.length === inMaps * c.maps) return "dense";
-  return c.kernel === 5 ? "5x5" : null;
-}
 
 /**
  * Dense compute (y = W x + b) of a layer whose params are [W (units x m), b]:
@@ -203,7 +194,8 @@ function pool2(layer: Layer<PoolConfig>): boolean {
 /** The built-in layers' `wasm` kernels. */
 export const WASM_KERNELS: readonly KernelConfig<WasmBackend>[] = [
   wasmKernel(conv2d, (layer, arena) => {
-    const kind = convKind(layer);
+    // The kernels conv2d's JS code picks: the WASM ones follow it for "dense" and "5x5".
+    const kind = kernelsFor(layer);
     if (kind === "dense") return denseCompute(arena, layer, layer.config.maps);
     return kind === "5x5" ? conv5Compute(arena, layer) : undefined;
   }),
