@@ -356,13 +356,8 @@ export class Model {
 
   /** Trainable and fixed parameter and connection counts. */
   counts(): { trainable: number; fixed: number; connections: number } {
-    let trainable = 0, fixed = 0, connections = 0;
-    for (const l of this.layers) {
-      trainable += l.trainable;
-      fixed += l.fixed;
-      connections += l.connections;
-    }
-    return { trainable, fixed, connections };
+    const sum = (of: (l: BuiltLayer) => number) => this.layers.reduce((total, l) => total + of(l), 0);
+    return { trainable: sum((l) => l.trainable), fixed: sum((l) => l.fixed), connections: sum((l) => l.connections) };
   }
 
   /** Named views of every parameter: `{ "C1.weight": Float32Array, ... }`. */
