@@ -24,19 +24,10 @@ import { adam } from "./optim/adam.ts";
 import { sdlm } from "./optim/sdlm.ts";
 import { sgd } from "./optim/sgd.ts";
 
+const layers = [conv2d, subsample, avgpool, maxpool, squash, tanh, relu, full, flatten, rbf];
+
 /** The built-in layer plugins. */
-export const BUILTIN_LAYERS: readonly LayerPlugin[] = [
-  conv2d,
-  subsample,
-  avgpool,
-  maxpool,
-  squash,
-  tanh,
-  relu,
-  full,
-  flatten,
-  rbf,
-] as LayerPlugin[];
+export const BUILTIN_LAYERS: readonly LayerPlugin[] = layers as LayerPlugin[];
 
 /** The built-in losses. */
 export const BUILTIN_LOSSES: readonly LossPlugin[] = [mapLoss, mseRbfLoss, softmaxCrossEntropyLoss] as LossPlugin[];

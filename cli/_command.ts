@@ -29,6 +29,7 @@ export function kernelsOption(value: string | undefined): "js" | "wasm" {
 }
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values = Record<string, string | boolean | undefined>;
 
 /** `--epochs -1` as `--epochs=-1`: a value that looks like a negative number belongs to the option before it. */
 function joinNegativeValues(args: string[], options: Options): string[] {
@@ -52,21 +53,17 @@ export async function runCommand<O extends Options>(
   args: string[],
   options: O,
   help: string,
-  body: (values: Record<string, string | boolean | undefined>) => Promise<number>,
+  body: (values: Values) => Promise<number>,
 ): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Values;
   const all = {
     ...options,
     help: { type: "boolean", short: "h", default: false },
     version: { type: "boolean", default: false },
   } as Options;
   try {
-    ({ values } = parseArgs({
-      args: joinNegativeValues(args, all),
-      options: all,
-      strict: true,
-      allowPositionals: false,
-    }) as { values: Record<string, string | boolean | undefined> });
+    const parse = { args: joinNegativeValues(args, all), options: all, strict: true, allowPositionals: false };
+    values = parseArgs(parse).values as Values;
   } catch (e) {
     console.error(`error: ${(e as Error).message.split("\n")[0]} (--help lists the options)`);
     return 2;
@@ -76,9 +73,8 @@ export async function runCommand<O extends Options>(
     return 0;
   }
   if (values.version) {
-    console.log(
-      `${config.name} ${VERSION} (deno task ${help.match(/deno task (\S+)/)?.[1] ?? "?"}, Deno ${Deno.version.deno})`,
-    );
+    const task = help.match(/deno task (\S+)/)?.[1] ?? "?";
+    console.log(`${config.name} ${VERSION} (deno task ${task}, Deno ${Deno.version.deno})`);
     return 0;
   }
   try {

@@ -28,45 +28,19 @@ export const ASC = "npm:assemblyscript@0.28.20/asc";
 const SOURCE = "engine/wasm/assembly/kernels.ts";
 const TARGET = "engine/wasm/kernels_wasm.ts";
 /** The module's memory: imported, shared, up to 2 GiB (32,768 pages of 64 KiB). */
-export const ASC_FLAGS = [
-  "-O3",
-  "--runtime",
-  "stub",
-  "--noAssert",
-  "--enable",
-  "simd",
-  "--enable",
-  "threads",
-  "--importMemory",
-  "--sharedMemory",
-  "--initialMemory",
-  "1",
-  "--maximumMemory",
-  "32768",
-];
+export const ASC_FLAGS: string[] =
+  "-O3 --runtime stub --noAssert --enable simd --enable threads --importMemory --sharedMemory --initialMemory 1 --maximumMemory 32768"
+    .split(" ");
 
 /** Compiles the kernels; returns the module's bytes. */
 export async function buildKernels(root: string): Promise<Uint8Array> {
   const dir = await Deno.makeTempDir({ prefix: "lenet5-wasm-" });
   try {
     const out = `${dir}/kernels.wasm`;
-    const result = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-sys",
-        ASC,
-        SOURCE,
-        ...ASC_FLAGS,
-        "-o",
-        out,
-      ],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const allow = ["--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
+    const args = ["run", ...allow, ASC, SOURCE, ...ASC_FLAGS, "-o", out];
+    const result = await new Deno.Command(Deno.execPath(), { args, cwd: root, stdout: "piped", stderr: "piped" })
+      .output();
     if (!result.success) {
       const text = new TextDecoder().decode(result.stderr) + new TextDecoder().decode(result.stdout);
       throw new Error(`The AssemblyScript compiler failed on ${SOURCE}:\n${text.trim()}`);
@@ -104,25 +78,20 @@ if (import.meta.main) {
   const root = new URL("..", import.meta.url).pathname;
   try {
     const bytes = await buildKernels(root);
-    const built = toBase64(bytes);
+    const built = toBase64(bytes), sha = await sha256Hex(bytes as BufferSource);
     if (check) {
       if (built !== await committedBase64(`${root}${TARGET}`)) {
         console.error(
-          `${TARGET} is not what ${SOURCE} builds to (${bytes.length} bytes, sha256 ${await sha256Hex(
-            bytes as BufferSource,
-          )}): ` +
-            "run deno task build:wasm and commit the result",
+          `${TARGET} is not what ${SOURCE} builds to (${bytes.length} bytes, sha256 ${sha}): run deno task build:wasm and commit the result`,
         );
         Deno.exit(1);
       }
-      console.log(
-        `${TARGET} matches ${SOURCE} (${bytes.length} bytes, sha256 ${await sha256Hex(bytes as BufferSource)})`,
-      );
+      console.log(`${TARGET} matches ${SOURCE} (${bytes.length} bytes, sha256 ${sha})`);
     } else {
       const path = `${root}${TARGET}`, tmp = `${path}.tmp-${Deno.pid}`;
       await Deno.writeTextFile(tmp, await kernelsModule(bytes));
       await Deno.rename(tmp, path);
-      console.log(`Wrote ${TARGET}: ${bytes.length} bytes, sha256 ${await sha256Hex(bytes as BufferSource)}`);
+      console.log(`Wrote ${TARGET}: ${bytes.length} bytes, sha256 ${sha}`);
     }
   } catch (e) {
     console.error(`error: ${e instanceof Error ? e.message : String(e)}`);

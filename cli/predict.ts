@@ -163,10 +163,9 @@ export function main(args: string[]): Promise<number> {
       // One picture of any size: made to look like an MNIST digit, as MNIST was made.
       const m = mnistify(data.images, data.cols, data.rows);
       if (m.box === null) {
+        const ground = m.inverted ? "light" : "dark";
         throw new Error(
-          `Cannot predict: "${inputPath}" holds no ink: no pixel stands out from its ${
-            m.inverted ? "light" : "dark"
-          } background`,
+          `Cannot predict: "${inputPath}" holds no ink: no pixel stands out from its ${ground} background`,
         );
       }
       notes.push(
@@ -179,13 +178,10 @@ export function main(args: string[]): Promise<number> {
     }
     if (values["save-input"]) {
       const out = values["save-input"] as string;
-      await writeFileAtomic(
-        out,
-        await encodePng(data.images.subarray(0, data.rows * data.cols), data.cols, data.rows, 1),
-      )
-        .catch((e) => {
-          throw fsError(e, "write", out, "save-input");
-        });
+      const png = await encodePng(data.images.subarray(0, data.rows * data.cols), data.cols, data.rows, 1);
+      await writeFileAtomic(out, png).catch((e) => {
+        throw fsError(e, "write", out, "save-input");
+      });
       notes.push(`the ${data.cols}x${data.rows} input the model saw (first image) written to ${out}`);
     }
     if (values.verbose) { for (const n of notes) console.error(`predict: ${n}`); }
@@ -198,12 +194,10 @@ export function main(args: string[]): Promise<number> {
     if (values.labels) {
       const idx = await readIdxFile(values.labels as string, 2049);
       if (idx.data.length !== data.count) {
+        const counted = (n: number, what: string) => `${n.toLocaleString("en-US")} ${what}${n === 1 ? "" : "s"}`;
+        const [labels, images] = [counted(idx.data.length, "label"), counted(data.count, "image")];
         throw new Error(
-          `Cannot use labels "${values.labels}": it holds ${idx.data.length.toLocaleString("en-US")} label${
-            idx.data.length === 1 ? "" : "s"
-          }, but "${inputPath}" holds ${data.count.toLocaleString("en-US")} image${
-            data.count === 1 ? "" : "s"
-          }; the labels must be those of the images, one each`,
+          `Cannot use labels "${values.labels}": it holds ${labels}, but "${inputPath}" holds ${images}; the labels must be those of the images, one each`,
         );
       }
       labels = idx.data;

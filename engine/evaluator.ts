@@ -12,7 +12,7 @@
  */
 import type { Split } from "../data/split.ts";
 import type { Model } from "./model.ts";
-import { floatView } from "./parallel.ts";
+import { floatView, startWorker } from "./parallel.ts";
 import { type PluginModule, pluginModules } from "./plugin_modules.ts";
 import type { Registries } from "./registry.ts";
 
@@ -138,22 +138,8 @@ export class BackgroundEvaluator {
       test: copy(data.test),
     };
     const url = options.workerUrl ?? new URL("./_eval_worker.ts", import.meta.url);
-    const worker = new Worker(new URL(url).href, { type: "module" });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        worker.onmessage = (e) => (e.data === "ready" ? resolve() : reject(new Error(String(e.data))));
-        worker.onerror = (e) => {
-          e.preventDefault();
-          reject(new Error(`Cannot start the evaluation worker: ${e.message}`));
-        };
-        worker.postMessage(init, { transfer: [init.train.images.buffer, init.test.images.buffer] as ArrayBuffer[] });
-      });
-    } catch (e) {
-      worker.terminate();
-      throw e;
-    }
-    worker.onmessage = worker.onerror = null;
-    return new BackgroundEvaluator(worker, init);
+    const transfer = [init.train.images.buffer, init.test.images.buffer] as ArrayBuffer[];
+    return new BackgroundEvaluator(await startWorker(url, init, "the evaluation worker", transfer), init);
   }
 
   /** Starts scoring `params` (all of the model's, fixed ones too) on `ranges`; one job at a time. */
@@ -223,8 +209,5 @@ export class BackgroundEvaluator {
 export function splitRanges(trainTo: number, testTo: number): [EvalRanges, EvalRanges] {
   const half = Math.floor((trainTo + testTo) / 2);
   const t = Math.min(half, trainTo), s = Math.max(0, half - trainTo);
-  return [
-    { trainFrom: 0, trainTo: t, testFrom: 0, testTo: s },
-    { trainFrom: t, trainTo, testFrom: s, testTo },
-  ];
+  return [{ trainFrom: 0, trainTo: t, testFrom: 0, testTo: s }, { trainFrom: t, trainTo, testFrom: s, testTo }];
 }

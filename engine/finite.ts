@@ -55,12 +55,6 @@ export function describeNonFinite(bad: NonFiniteParam): string {
   return `parameter ${bad.layer}.${bad.param}[${bad.index}] (layer "${bad.layer}", index ${bad.index}) is ${bad.value}`;
 }
 
-/** The index of the first value of `values` that is NaN or infinite, or -1 when all are finite. */
-function firstNonFiniteIndex(values: ArrayLike<number>): number {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
-  return -1;
-}
-
 /** Where the first answer of a model that is NaN or infinite sits: which output, sample and class. */
 export interface NonFiniteAnswer {
   /** Which output: the model's score (RBF distance, logit) or the class probability. */
@@ -84,8 +78,9 @@ export function firstNonFiniteAnswer(
   k: number,
 ): NonFiniteAnswer | null {
   for (const [output, values] of [["score", scores], ["probability", probabilities]] as const) {
-    const i = firstNonFiniteIndex(values);
-    if (i >= 0) return { output, sample: Math.floor(i / k), class: i % k, value: values[i] };
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) return { output, sample: Math.floor(i / k), class: i % k, value: values[i] };
+    }
   }
   return null;
 }

@@ -60,22 +60,20 @@ export function classificationMetrics(
 
 /** The metrics as a text report: per-class table, macro F1 and the confusion matrix. */
 export function formatMetrics(m: Metrics): string {
-  const pct = (v: number) => (100 * v).toFixed(2).padStart(6);
+  const pct = (v: number) => (100 * v).toFixed(2).padStart(6),
+    pad = (v: number, width = 5) => String(v).padStart(width);
+  const [error, wrong, f1] = [(100 * m.error).toFixed(2), Math.round(m.error * m.count), m.macroF1.toFixed(4)];
   const lines = [
-    `test error ${(100 * m.error).toFixed(2)}% (${Math.round(m.error * m.count)} of ${m.count}), macro F1 ${
-      m.macroF1.toFixed(4)
-    }`,
+    `test error ${error}% (${wrong} of ${m.count}), macro F1 ${f1}`,
     "",
     "class  precision  recall      F1  support",
     ...m.perClass.map((p, c) =>
-      `${String(c).padStart(5)}  ${pct(p.precision)}%  ${pct(p.recall)}%  ${p.f1.toFixed(4)}  ${
-        String(p.support).padStart(7)
-      }`
+      `${pad(c)}  ${pct(p.precision)}%  ${pct(p.recall)}%  ${p.f1.toFixed(4)}  ${pad(p.support, 7)}`
     ),
     "",
     "confusion matrix (rows: true class, columns: predicted)",
-    "      " + m.confusion.map((_, c) => String(c).padStart(5)).join(""),
-    ...m.confusion.map((row, c) => `${String(c).padStart(5)} ` + row.map((v) => String(v).padStart(5)).join("")),
+    "      " + m.confusion.map((_, c) => pad(c)).join(""),
+    ...m.confusion.map((row, c) => `${pad(c)} ` + row.map((v) => pad(v)).join("")),
   ];
   return lines.join("\n");
 }

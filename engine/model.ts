@@ -221,10 +221,9 @@ export class Model {
     // Activations, their derivatives and (for backward2) their second derivatives.
     const perSample = bytesPerSample(this);
     if (n * perSample > MAX_BUFFER_BYTES) {
+      const [need, limit, most] = [mib(n * perSample), mib(MAX_BUFFER_BYTES), grouped(maxBatch(this))];
       throw new RangeError(
-        `Cannot run model: a batch of ${n} needs ${mib(n * perSample)} of activation buffers, over the limit of ${
-          mib(MAX_BUFFER_BYTES)
-        } (MAX_BUFFER_BYTES); expected a batch of at most ${grouped(maxBatch(this))}`,
+        `Cannot run model: a batch of ${n} needs ${need} of activation buffers, over the limit of ${limit} (MAX_BUFFER_BYTES); expected a batch of at most ${most}`,
       );
     }
     this.#acts = sizes.map((s) => this.#alloc(s * n));
@@ -357,13 +356,8 @@ export class Model {
 
   /** Trainable and fixed parameter and connection counts. */
   counts(): { trainable: number; fixed: number; connections: number } {
-    let trainable = 0, fixed = 0, connections = 0;
-    for (const l of this.layers) {
-      trainable += l.trainable;
-      fixed += l.fixed;
-      connections += l.connections;
-    }
-    return { trainable, fixed, connections };
+    const sum = (of: (l: BuiltLayer) => number) => this.layers.reduce((total, l) => total + of(l), 0);
+    return { trainable: sum((l) => l.trainable), fixed: sum((l) => l.fixed), connections: sum((l) => l.connections) };
   }
 
   /** Named views of every parameter: `{ "C1.weight": Float32Array, ... }`. */
@@ -429,11 +423,8 @@ function checkInput(input: unknown): number[] {
     }
   });
   if (sizeOf(input) > MAX_ACTIVATIONS) {
-    throw problem(
-      `${showShape(input)} holds ${grouped(sizeOf(input))} values per sample, over the limit of ${
-        grouped(MAX_ACTIVATIONS)
-      } (MAX_ACTIVATIONS)`,
-    );
+    const [shape, values, limit] = [showShape(input), grouped(sizeOf(input)), grouped(MAX_ACTIVATIONS)];
+    throw problem(`${shape} holds ${values} values per sample, over the limit of ${limit} (MAX_ACTIVATIONS)`);
   }
   return input;
 }
@@ -490,9 +481,9 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
       `Cannot build graph: field "init" must be one of ${INIT_NAMES.join(", ")}, got ${show(initDefault)}`,
     );
   }
-  const specs = top.raw("layers");
-  if (!Array.isArray(specs) || specs.length === 0) {
-    throw new GraphError(`Cannot build graph: field "layers" must list at least one layer, got ${show(specs)}`);
+  const layerSpecs = top.raw("layers");
+  if (!Array.isArray(layerSpecs) || layerSpecs.length === 0) {
+    throw new GraphError(`Cannot build graph: field "layers" must list at least one layer, got ${show(layerSpecs)}`);
   }
   const lossSpec = top.raw("loss");
   if (!isRecord(lossSpec)) {
@@ -503,23 +494,13 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
   top.done();
 
   // Pass 1: configure each layer, infer shapes, collect parameter specs.
-  interface Pending {
-    name: string;
-    type: string;
-    plugin: LayerPlugin;
-    config: unknown;
-    inShape: Shape;
-    outShape: Shape;
-    specs: ParamSpec[];
-    initName: string;
-    connections: number;
-  }
+  type Pending = Omit<BuiltLayer, "inSize" | "outSize" | "params" | "grads" | "hess" | "trainable" | "fixed">;
   const pending: Pending[] = [];
   const names = new Set<string>();
   let shape: Shape = smallInts(input, "graph");
   // Running totals, checked after each layer so that no later layer is configured on an oversized model.
   let paramTotal = 0, valueTotal = sizeOf(shape);
-  specs.forEach((raw: unknown, index: number) => {
+  layerSpecs.forEach((raw: unknown, index: number) => {
     if (!isRecord(raw)) {
       throw new GraphError(`Cannot build layer ${index}: expected an object with a "type", got ${show(raw)}`);
     }
@@ -546,35 +527,22 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     const outShape = smallInts(plugin.outputShape(config, shape), where.label);
     valueTotal += sizeOf(outShape);
     if (valueTotal > MAX_ACTIVATIONS) {
+      const [out, values, limit] = [showShape(outShape), grouped(valueTotal), grouped(MAX_ACTIVATIONS)];
       throw new GraphError(
-        `Cannot build ${where.label}: its output ${
-          showShape(outShape)
-        } brings the values per sample (input and outputs) to ${grouped(valueTotal)}, over the limit of ${
-          grouped(MAX_ACTIVATIONS)
-        } (MAX_ACTIVATIONS)`,
+        `Cannot build ${where.label}: its output ${out} brings the values per sample (input and outputs) to ${values}, over the limit of ${limit} (MAX_ACTIVATIONS)`,
       );
     }
-    const paramSpecs = plugin.params(config, shape);
-    const own = paramSpecs.reduce((sum, p) => sum + sizeOf(p.shape), 0);
-    paramTotal += own;
+    const specs = plugin.params(config, shape);
+    const count = specs.reduce((sum, p) => sum + sizeOf(p.shape), 0);
+    paramTotal += count;
     if (paramTotal > MAX_PARAMETERS) {
+      const [own, all, limit] = [grouped(count), grouped(paramTotal), grouped(MAX_PARAMETERS)];
       throw new GraphError(
-        `Cannot build ${where.label}: its ${grouped(own)} parameters bring the model's parameters to ${
-          grouped(paramTotal)
-        }, over the limit of ${grouped(MAX_PARAMETERS)} (MAX_PARAMETERS)`,
+        `Cannot build ${where.label}: its ${own} parameters bring the model's parameters to ${all}, over the limit of ${limit} (MAX_PARAMETERS)`,
       );
     }
-    pending.push({
-      name,
-      type: plugin.type,
-      plugin,
-      config,
-      inShape: shape,
-      outShape,
-      specs: paramSpecs,
-      initName,
-      connections: plugin.connections(config, shape),
-    });
+    const connections = plugin.connections(config, shape);
+    pending.push({ name, type: plugin.type, plugin, config, inShape: shape, outShape, specs, initName, connections });
     shape = outShape;
   });
 
@@ -594,12 +562,10 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
   // Parameters, gradients and second derivatives, plus one sample's activations and their two derivatives.
   const bytes = (total + 2 * trainableCount + 3 * valueTotal) * F.BYTES_PER_ELEMENT;
   if (bytes > MAX_BUFFER_BYTES) {
+    const [all, trainable, values] = [grouped(total), grouped(trainableCount), grouped(valueTotal)];
+    const [dtype, need, limit] = [options.dtype ?? "float32", mib(bytes), mib(MAX_BUFFER_BYTES)];
     throw new GraphError(
-      `Cannot build graph: its buffers (${grouped(total)} parameters, ${
-        grouped(trainableCount)
-      } of them trainable, and ${grouped(valueTotal)} values per sample, in ${options.dtype ?? "float32"}) take ${
-        mib(bytes)
-      }, over the limit of ${mib(MAX_BUFFER_BYTES)} (MAX_BUFFER_BYTES)`,
+      `Cannot build graph: its buffers (${all} parameters, ${trainable} of them trainable, and ${values} values per sample, in ${dtype}) take ${need}, over the limit of ${limit} (MAX_BUFFER_BYTES)`,
     );
   }
   const given = options.storage ?? {};
@@ -635,24 +601,8 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
         fixed += size;
       }
     }
-    return {
-      name: p.name,
-      type: p.type,
-      plugin: p.plugin,
-      config: p.config,
-      inShape: p.inShape,
-      outShape: p.outShape,
-      inSize: sizeOf(p.inShape),
-      outSize: sizeOf(p.outShape),
-      params: pv,
-      grads: gv,
-      hess: hv,
-      specs: p.specs,
-      initName: p.initName,
-      trainable,
-      fixed,
-      connections: p.connections,
-    };
+    const sizes = { inSize: sizeOf(p.inShape), outSize: sizeOf(p.outShape) };
+    return { ...p, ...sizes, params: pv, grads: gv, hess: hv, trainable, fixed };
   });
   const model = new Model(
     graph,

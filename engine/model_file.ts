@@ -12,17 +12,8 @@ import type { Model } from "./model.ts";
 import { modelFromJSON, modelToJSON } from "./model_json.ts";
 import type { Registries } from "./registry.ts";
 
-export {
-  base64ToFloats,
-  floatsToBase64,
-  isModelFile,
-  MODEL_FORMAT,
-  MODEL_VERSION,
-  type ModelFile,
-  modelFromJSON,
-  modelToJSON,
-  toBase64,
-} from "./model_json.ts";
+export { base64ToFloats, floatsToBase64, isModelFile, MODEL_FORMAT, toBase64 } from "./model_json.ts";
+export { modelFromJSON, modelToJSON } from "./model_json.ts";
 
 /** The number in the next temporary file's name: distinct for every write of this process. */
 let nextTemporary = Date.now();
@@ -165,10 +156,8 @@ function binaryKind(bytes: Uint8Array): string | null {
 
 /** `text` with control, format and lone surrogate characters written as \uXXXX, so a message prints as it reads. */
 function printable(text: string): string {
-  return text.replace(
-    /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu, escape);
 }
 
 /**

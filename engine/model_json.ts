@@ -82,11 +82,8 @@ export function modelFromJSON(
   options: { kernels?: KernelChoice } = {},
 ): Model {
   if (!isModelFile(data)) {
-    throw new TypeError(
-      `Cannot load ${source}: field "format" must be "${MODEL_FORMAT}", got ${
-        show((data as { format?: unknown })?.format)
-      }`,
-    );
+    const got = show((data as { format?: unknown })?.format);
+    throw new TypeError(`Cannot load ${source}: field "format" must be "${MODEL_FORMAT}", got ${got}`);
   }
   if (data.version !== MODEL_VERSION) {
     throw new TypeError(`Cannot load ${source}: field "version" is ${show(data.version)}, expected ${MODEL_VERSION}`);
@@ -100,19 +97,17 @@ export function modelFromJSON(
     throw e;
   }
   if (data.count !== model.params.length || typeof data.params !== "string") {
+    const got = show(data.count);
     throw new TypeError(
-      `Cannot load ${source}: field "count" is ${
-        show(data.count)
-      }, expected ${model.params.length} parameters for its graph`,
+      `Cannot load ${source}: field "count" is ${got}, expected ${model.params.length} parameters for its graph`,
     );
   }
   model.params.set(base64ToFloats(data.params, model.params.length, `${source}: field "params"`));
   const bad = firstNonFinite(model);
   if (bad) {
+    const what = describeNonFinite(bad);
     throw new TypeError(
-      `Cannot load ${source}: ${
-        describeNonFinite(bad)
-      }; a model's weights must be finite numbers (saved from a diverged run?)`,
+      `Cannot load ${source}: ${what}; a model's weights must be finite numbers (saved from a diverged run?)`,
     );
   }
   return model;

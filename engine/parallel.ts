@@ -80,6 +80,30 @@ export interface ParallelOptions {
   readonly workerUrl?: string | URL;
 }
 
+/**
+ * A worker running the module at `url`, once it has `init` and said "ready";
+ * if it fails first, it is terminated and the error names `what`. From then on
+ * it reports through shared memory: its uncaught errors reach this thread.
+ */
+export async function startWorker(url: string | URL, init: unknown, what: string, transfer: Transferable[] = []) {
+  const worker = new Worker(new URL(url).href, { type: "module" });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e) => (e.data === "ready" ? resolve() : reject(new Error(String(e.data))));
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(`Cannot start ${what}: ${e.message}`));
+      };
+      worker.postMessage(init, { transfer });
+    });
+  } catch (e) {
+    worker.terminate();
+    throw e;
+  }
+  worker.onmessage = worker.onerror = null;
+  return worker;
+}
+
 /** A view of a shared buffer as the model's element type. */
 export function floatView(dtype: "float32" | "float64", buffer: SharedArrayBuffer): Floats {
   return dtype === "float64" ? new Float64Array(buffer) : new Float32Array(buffer);
@@ -156,19 +180,8 @@ export class ParallelTrainer {
       for (let w = 0; w < threads - 1; w++) {
         const i: WorkerInit = { ...common, index: w, grads: bytes(model.trainableCount) };
         const url = options.workerUrl ?? new URL("./_parallel_worker.ts", import.meta.url);
-        const worker = new Worker(new URL(url).href, { type: "module" });
-        workers.push(worker);
+        workers.push(await startWorker(url, i, "a training worker"));
         init.push(i);
-        await new Promise<void>((resolve, reject) => {
-          worker.onmessage = (e) => (e.data === "ready" ? resolve() : reject(new Error(String(e.data))));
-          worker.onerror = (e) => {
-            e.preventDefault();
-            reject(new Error(`Cannot start a training worker: ${e.message}`));
-          };
-          worker.postMessage(i);
-        });
-        // From here on a worker reports through the control array; an uncaught error in it reaches this thread.
-        worker.onmessage = worker.onerror = null;
       }
     } catch (e) {
       for (const w of workers) w.terminate();

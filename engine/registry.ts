@@ -31,10 +31,9 @@ export class Registry<P extends { readonly type: string; readonly description: s
    */
   register(plugin: P, options: { replace?: boolean; module?: string | URL } = {}): void {
     if (typeof plugin?.type !== "string" || !/^[A-Za-z][\w.-]*$/.test(plugin.type)) {
+      const got = JSON.stringify(plugin?.type);
       throw new TypeError(
-        `Cannot register ${this.kind}: "type" must be a name of letters, digits, "_", "-" or ".", got ${
-          JSON.stringify(plugin?.type)
-        }`,
+        `Cannot register ${this.kind}: "type" must be a name of letters, digits, "_", "-" or ".", got ${got}`,
       );
     }
     if (this.#items.has(plugin.type) && !options.replace) {
@@ -61,11 +60,9 @@ export class Registry<P extends { readonly type: string; readonly description: s
   get(type: unknown, where = ""): P {
     const plugin = typeof type === "string" ? this.#items.get(type) : undefined;
     if (plugin === undefined) {
-      const at = where ? ` for ${where}` : "";
+      const [at, name, types] = [where ? ` for ${where}` : "", JSON.stringify(type), this.types().join(", ")];
       throw new RegistryError(
-        `Cannot find registered ${this.kind} type ${JSON.stringify(type)}${at}; registered ${this.kind} types: ${
-          this.types().join(", ")
-        }`,
+        `Cannot find registered ${this.kind} type ${name}${at}; registered ${this.kind} types: ${types}`,
       );
     }
     return plugin;

@@ -15,6 +15,9 @@ import type { Floats, Layer } from "../engine/types.ts";
 import type { Conv2dConfig } from "./conv2d.ts";
 import { scratch64 } from "./_scratch.ts";
 
+/** The double-precision copies and rows the backward sums in. */
+type F64 = Float64Array;
+
 /**
  * y = bias + sum over connected pairs of the valid 5x5 correlation, for `n`
  * samples. Pairs are taken by input map, two output maps at a time, so one
@@ -114,10 +117,10 @@ export function conv5Backward(
  * a window of five and the derivative fit in registers (two maps would not).
  */
 function weightGrad(
-  x: Float64Array,
+  x: F64,
   xi: number,
   w: number,
-  d: Float64Array,
+  d: F64,
   da: number,
   gw: Floats,
   k: number,
@@ -156,16 +159,7 @@ function weightGrad(
  * the weights at k: acc[(oy + ky) w + j] += sum_kx weight[k + 5 ky + kx] d[da + oy wo + j - kx],
  * with d zero outside its row.
  */
-function inputGrad(
-  acc: Float64Array,
-  w: number,
-  weight: Floats,
-  k: number,
-  d: Float64Array,
-  da: number,
-  ho: number,
-  wo: number,
-): void {
+function inputGrad(acc: F64, w: number, weight: Floats, k: number, d: F64, da: number, ho: number, wo: number): void {
   for (let ky = 0; ky < 5; ky++) {
     const r = k + ky * 5;
     const w0 = weight[r], w1 = weight[r + 1], w2 = weight[r + 2], w3 = weight[r + 3], w4 = weight[r + 4];

@@ -11,15 +11,7 @@
 import type { Floats } from "../engine/types.ts";
 
 /** y[b, u] = bias[u] + sum_j W[u, j] x[b, j] for n samples of m inputs and `units` outputs. */
-export function denseForward(
-  x: Floats,
-  W: Floats,
-  bias: Floats,
-  y: Floats,
-  n: number,
-  m: number,
-  units: number,
-): void {
+export function denseForward(x: Floats, W: Floats, bias: Floats, y: Floats, n: number, m: number, units: number): void {
   let b = 0;
   // Two samples at a time: each loaded weight feeds two sums.
   for (; b + 2 <= n; b += 2) {

@@ -6,7 +6,7 @@
  */
 import { buildError, ConfigReader, requireMaps, showShape } from "../engine/config.ts";
 import { MAX_WINDOW } from "../engine/limits.ts";
-import type { ConfigWhere, RawConfig, Shape } from "../engine/types.ts";
+import type { ConfigWhere, LayerPlugin, RawConfig, Shape } from "../engine/types.ts";
 
 /** Window size and stride. */
 export interface PoolConfig {
@@ -24,11 +24,10 @@ export function configurePool(raw: RawConfig, input: Shape, where: ConfigWhere):
   r.done();
   const [, h, w] = requireMaps(input, where);
   if (h < size || w < size || (h - size) % stride !== 0 || (w - size) % stride !== 0) {
+    const shape = showShape(input);
     buildError(
       where,
-      `input shape ${
-        showShape(input)
-      } does not tile into ${size}x${size} windows with stride ${stride}; expected (height - size) and (width - size) to be multiples of the stride`,
+      `input shape ${shape} does not tile into ${size}x${size} windows with stride ${stride}; expected (height - size) and (width - size) to be multiples of the stride`,
     );
   }
   return { size, stride };
@@ -38,3 +37,20 @@ export function configurePool(raw: RawConfig, input: Shape, where: ConfigWhere):
 export function poolShape(c: PoolConfig, input: Shape): Shape {
   return [input[0], (input[1] - c.size) / c.stride + 1, (input[2] - c.size) / c.stride + 1];
 }
+
+/** What the pooling layers without parameters (avgpool, maxpool) share: config, shape, size x size connections per output. */
+export const plainPool: Pick<LayerPlugin<PoolConfig>, "configure" | "outputShape" | "params" | "connections"> = {
+  configure: configurePool,
+  outputShape: poolShape,
+  params: () => [],
+  connections(c, input) {
+    const [m, ho, wo] = poolShape(c, input);
+    return m * ho * wo * c.size * c.size;
+  },
+};
+
+/** The ONNX attributes of a pooling node over the layer's windows. */
+export const poolAttributes = ({ size, stride }: PoolConfig): Record<string, { ints: number[] }> => ({
+  kernel_shape: { ints: [size, size] },
+  strides: { ints: [stride, stride] },
+});

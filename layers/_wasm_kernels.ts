@@ -12,19 +12,10 @@ import type { Floats, Layer, LayerPlugin } from "../engine/types.ts";
 import type { WasmArena, WasmBackend } from "../engine/wasm/backend.ts";
 import type { PoolConfig } from "./_pool.ts";
 import { relu, squash, tanh } from "./activations.ts";
-import { conv2d, type Conv2dConfig } from "./conv2d.ts";
+import { conv2d, type Conv2dConfig, kernelsFor } from "./conv2d.ts";
 import { full } from "./full.ts";
 import { maxpool } from "./maxpool.ts";
 import { subsample } from "./subsample.ts";
-
-/** How conv2d's JS code picks kernels (layers/conv2d.ts `kernelsFor`), as far as the WASM kernels follow it. */
-function convKind(layer: Layer<Conv2dConfig>): "dense" | "5x5" | null {
-  const c = layer.config;
-  if (c.stride !== 1 || c.padding !== 0) return null;
-  const [inMaps, h, w] = layer.inShape;
-  if (h === c.kernel && w === c.kernel && c.inputs.length === inMaps * c.maps) return "dense";
-  return c.kernel === 5 ? "5x5" : null;
-}
 
 /**
  * Dense compute (y = W x + b) of a layer whose params are [W (units x m), b]:
@@ -38,21 +29,16 @@ function denseCompute(arena: WasmArena, layer: Layer, units: number): Partial<La
   if (pW < 0 || pb < 0) return undefined;
   return {
     forward(_l, x, y, n) {
-      const px = arena.at(x), py = arena.at(y);
-      if (px < 0 || py < 0) throw foreign(layer);
+      const [px, py] = addresses(arena, layer, x, y);
       k.denseForward(px, pW, pb, py, n, m, units);
     },
     backward(_l, x, _y, dy, dx, grads, n) {
-      const px = arena.at(x), pd = arena.at(dy), pdx = dx ? arena.at(dx) : 0;
-      const pgW = arena.at(grads[0]), pgb = arena.at(grads[1]);
-      if (px < 0 || pd < 0 || pdx < 0 || pgW < 0 || pgb < 0) throw foreign(layer);
+      const [px, pd, pdx, pgW, pgb] = addresses(arena, layer, x, dy, dx, grads[0], grads[1]);
       k.denseBackward(px, pW, pd, pdx, pgW, pgb, n, m, units);
     },
     // Gauss-Newton: the backward sums on x^2 and W^2 with d2E/dy2.
     backward2(_l, x, _y, _dy, d2y, d2x, hess, n) {
-      const px = arena.at(x), pd = arena.at(d2y), pdx = d2x ? arena.at(d2x) : 0;
-      const phW = arena.at(hess[0]), phb = arena.at(hess[1]);
-      if (px < 0 || pd < 0 || pdx < 0 || phW < 0 || phb < 0) throw foreign(layer);
+      const [px, pd, pdx, phW, phb] = addresses(arena, layer, x, d2y, d2x, hess[0], hess[1]);
       const x2 = arena.scratch((n * m + W.length) * 4), W2 = x2 + n * m * 4;
       k.squares(px, x2, n * m);
       k.squares(pW, W2, W.length);
@@ -74,55 +60,25 @@ function conv5Compute(arena: WasmArena, layer: Layer<Conv2dConfig>): Partial<Lay
   const wo4 = (wo + 3) & ~3, w4 = (w + 3) & ~3;
   // conv5Backward's scratch: the padded output maps, then one input map's rows.
   const tmpBytes = (c.maps * (ho + 8) * (wo4 + 8) + h * w4) * 4;
-  const accumulate = (
-    px: number,
-    pWk: number,
-    pd: number,
-    pdx: number,
-    pg: number,
-    pgb: number,
-    n: number,
-    tmp: number,
-  ) =>
-    k.conv5Backward(
-      px,
-      pWk,
-      pd,
-      pdx,
-      pg,
-      pgb,
-      n,
-      inMaps,
-      h,
-      w,
-      c.maps,
-      inputStart,
-      byInput,
-      outputOf,
-      tmp,
-    );
+  const accumulate = (addrs: [number, number, number, number, number, number], n: number, tmp: number) =>
+    k.conv5Backward(...addrs, n, inMaps, h, w, c.maps, inputStart, byInput, outputOf, tmp);
   return {
     forward(_l, x, y, n) {
-      const px = arena.at(x), py = arena.at(y);
-      if (px < 0 || py < 0) throw foreign(layer);
+      const [px, py] = addresses(arena, layer, x, y);
       k.conv5Forward(px, pW, pb, py, n, inMaps, h, w, c.maps, start, inputs);
     },
     backward(_l, x, _y, dy, dx, grads, n) {
-      const px = arena.at(x), pd = arena.at(dy), pdx = dx ? arena.at(dx) : 0;
-      const pg = arena.at(grads[0]), pgb = arena.at(grads[1]);
-      if (px < 0 || pd < 0 || pdx < 0 || pg < 0 || pgb < 0) throw foreign(layer);
-      accumulate(px, pW, pd, pdx, pg, pgb, n, arena.scratch(tmpBytes));
+      const [px, pd, pdx, pg, pgb] = addresses(arena, layer, x, dy, dx, grads[0], grads[1]);
+      accumulate([px, pW, pd, pdx, pg, pgb], n, arena.scratch(tmpBytes));
     },
     backward2(_l, x, _y, _dy, d2y, d2x, hess, n) {
-      const px = arena.at(x), pd = arena.at(d2y), pdx = d2x ? arena.at(d2x) : 0;
-      const ph = arena.at(hess[0]), phb = arena.at(hess[1]);
-      if (px < 0 || pd < 0 || pdx < 0 || ph < 0 || phb < 0) throw foreign(layer);
+      const [px, pd, pdx, ph, phb] = addresses(arena, layer, x, d2y, d2x, hess[0], hess[1]);
       // The squares sit past the backward's own scratch in the same block.
       const tmp = arena.scratch(tmpBytes + n * layer.inSize * 4 + W.length * 4);
       const x2 = tmp + tmpBytes, W2 = x2 + n * layer.inSize * 4;
       k.squares(px, x2, n * layer.inSize);
       k.squares(pW, W2, W.length);
-      accumulate(x2, W2, pd, pdx, ph, phb, n, tmp);
+      accumulate([x2, W2, pd, pdx, ph, phb], n, tmp);
     },
   };
 }
@@ -131,24 +87,18 @@ function conv5Compute(arena: WasmArena, layer: Layer<Conv2dConfig>): Partial<Lay
 function tanhCompute(arena: WasmArena, layer: Layer, A: number, S: number): Partial<LayerCompute> {
   const { k } = arena;
   const size = layer.inSize;
+  const back = (y: Floats, d: Floats, dx: Floats | null, n: number, square: number) => {
+    if (!dx) return;
+    const [py, pd, pdx] = addresses(arena, layer, y, d, dx);
+    k.scaledTanhBackward(py, pd, pdx, n * size, A, S, square);
+  };
   return {
     forward(_l, x, y, n) {
-      const px = arena.at(x), py = arena.at(y);
-      if (px < 0 || py < 0) throw foreign(layer);
+      const [px, py] = addresses(arena, layer, x, y);
       k.scaledTanhForward(px, py, n * size, A, S);
     },
-    backward(_l, _x, y, dy, dx, _g, n) {
-      if (!dx) return;
-      const py = arena.at(y), pd = arena.at(dy), pdx = arena.at(dx);
-      if (py < 0 || pd < 0 || pdx < 0) throw foreign(layer);
-      k.scaledTanhBackward(py, pd, pdx, n * size, A, S, 0);
-    },
-    backward2(_l, _x, y, _dy, d2y, d2x, _h, n) {
-      if (!d2x) return;
-      const py = arena.at(y), pd = arena.at(d2y), pdx = arena.at(d2x);
-      if (py < 0 || pd < 0 || pdx < 0) throw foreign(layer);
-      k.scaledTanhBackward(py, pd, pdx, n * size, A, S, 1);
-    },
+    backward: (_l, _x, y, dy, dx, _g, n) => back(y, dy, dx, n, 0),
+    backward2: (_l, _x, y, _dy, d2y, d2x, _h, n) => back(y, d2y, d2x, n, 1),
   };
 }
 
@@ -160,15 +110,12 @@ function subsampleCompute(arena: WasmArena, layer: Layer<PoolConfig>): Partial<L
   const pc = arena.at(coef), pb = arena.at(bias);
   if (pc < 0 || pb < 0) return undefined;
   const accumulate = (x: Floats, d: Floats, dx: Floats | null, g: readonly Floats[], n: number, square: number) => {
-    const px = arena.at(x), pd = arena.at(d), pdx = dx ? arena.at(dx) : 0;
-    const pg = arena.at(g[0]), pgb = arena.at(g[1]);
-    if (px < 0 || pd < 0 || pdx < 0 || pg < 0 || pgb < 0) throw foreign(layer);
+    const [px, pd, pdx, pg, pgb] = addresses(arena, layer, x, d, dx, g[0], g[1]);
     k.subsample2Backward(px, pc, pd, pdx, pg, pgb, n, maps, h, w, square);
   };
   return {
     forward(_l, x, y, n) {
-      const px = arena.at(x), py = arena.at(y);
-      if (px < 0 || py < 0) throw foreign(layer);
+      const [px, py] = addresses(arena, layer, x, y);
       k.subsample2Forward(px, pc, pb, py, n, maps, h, w);
     },
     backward: (_l, x, _y, dy, dx, grads, n) => accumulate(x, dy, dx, grads, n, 0),
@@ -182,14 +129,12 @@ function reluCompute(arena: WasmArena, layer: Layer): Partial<LayerCompute> {
   const size = layer.inSize;
   const back = (x: Floats, d: Floats, dx: Floats | null, n: number) => {
     if (!dx) return;
-    const px = arena.at(x), pd = arena.at(d), pdx = arena.at(dx);
-    if (px < 0 || pd < 0 || pdx < 0) throw foreign(layer);
+    const [px, pd, pdx] = addresses(arena, layer, x, d, dx);
     k.reluBackward(px, pd, pdx, n * size);
   };
   return {
     forward(_l, x, y, n) {
-      const px = arena.at(x), py = arena.at(y);
-      if (px < 0 || py < 0) throw foreign(layer);
+      const [px, py] = addresses(arena, layer, x, y);
       k.reluForward(px, py, n * size);
     },
     backward: (_l, x, _y, dy, dx, _g, n) => back(x, dy, dx, n),
@@ -203,14 +148,12 @@ function maxpoolCompute(arena: WasmArena, layer: Layer): Partial<LayerCompute> {
   const [maps, h, w] = layer.inShape;
   const back = (x: Floats, d: Floats, dx: Floats | null, n: number) => {
     if (!dx) return;
-    const px = arena.at(x), pd = arena.at(d), pdx = arena.at(dx);
-    if (px < 0 || pd < 0 || pdx < 0) throw foreign(layer);
+    const [px, pd, pdx] = addresses(arena, layer, x, d, dx);
     k.maxpool2Backward(px, pd, pdx, n * maps, h, w);
   };
   return {
     forward(_l, x, y, n) {
-      const px = arena.at(x), py = arena.at(y);
-      if (px < 0 || py < 0) throw foreign(layer);
+      const [px, py] = addresses(arena, layer, x, y);
       k.maxpool2Forward(px, py, n * maps, h, w);
     },
     backward: (_l, x, _y, dy, dx, _g, n) => back(x, dy, dx, n),
@@ -218,10 +161,15 @@ function maxpoolCompute(arena: WasmArena, layer: Layer): Partial<LayerCompute> {
   };
 }
 
-function foreign(layer: Layer): Error {
-  return new TypeError(
-    `Cannot run layer "${layer.name}" on the wasm kernels: a buffer is not in the model's WebAssembly memory`,
-  );
+/** The addresses of `arrays` in the arena's memory (0 for null); throws when one is not in it. */
+function addresses(arena: WasmArena, layer: Layer, ...arrays: (Floats | null)[]): number[] {
+  const at = arrays.map((a) => a ? arena.at(a) : 0);
+  if (at.some((p) => p < 0)) {
+    throw new TypeError(
+      `Cannot run layer "${layer.name}" on the wasm kernels: a buffer is not in the model's WebAssembly memory`,
+    );
+  }
+  return at;
 }
 
 /** A `wasm` kernel of `plugin`, on the backend's memory. */
@@ -246,7 +194,8 @@ function pool2(layer: Layer<PoolConfig>): boolean {
 /** The built-in layers' `wasm` kernels. */
 export const WASM_KERNELS: readonly KernelConfig<WasmBackend>[] = [
   wasmKernel(conv2d, (layer, arena) => {
-    const kind = convKind(layer);
+    // The kernels conv2d's JS code picks: the WASM ones follow it for "dense" and "5x5".
+    const kind = kernelsFor(layer);
     if (kind === "dense") return denseCompute(arena, layer, layer.config.maps);
     return kind === "5x5" ? conv5Compute(arena, layer) : undefined;
   }),

@@ -6,19 +6,13 @@
  * @module
  */
 import type { LayerPlugin } from "../engine/types.ts";
-import { configurePool, type PoolConfig, poolShape } from "./_pool.ts";
+import { plainPool, poolAttributes, type PoolConfig } from "./_pool.ts";
 
 /** The `avgpool` layer: the mean of each window, no parameters. Config: `size`, `stride`. */
 export const avgpool: LayerPlugin<PoolConfig> = {
   type: "avgpool",
   description: "mean of each window, no parameters",
-  configure: configurePool,
-  outputShape: poolShape,
-  params: () => [],
-  connections(c, input) {
-    const [m, ho, wo] = poolShape(c, input);
-    return m * ho * wo * c.size * c.size;
-  },
+  ...plainPool,
 
   forward(layer, x, y, n) {
     const { size, stride } = layer.config;
@@ -48,13 +42,7 @@ export const avgpool: LayerPlugin<PoolConfig> = {
     if (d2x) spread(layer.config, layer.inShape, layer.outShape, d2y, d2x, n, 1 / (layer.config.size ** 4));
   },
 
-  lower(layer, input, onnx) {
-    const { size, stride } = layer.config;
-    return onnx.node("AveragePool", [input], {
-      kernel_shape: { ints: [size, size] },
-      strides: { ints: [stride, stride] },
-    });
-  },
+  lower: (layer, input, onnx) => onnx.node("AveragePool", [input], poolAttributes(layer.config)),
 };
 
 /** dx[window] += factor * dy for every window. */

@@ -77,21 +77,17 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
     const [inMaps, h, w] = requireMaps(input, where);
     // Checked before the table is read and the pairs are listed: both take inMaps x maps steps.
     if (inMaps * maps > MAX_MAP_PAIRS) {
+      const [pairs, limit] = [grouped(inMaps * maps), grouped(MAX_MAP_PAIRS)];
       buildError(
         where,
-        `${inMaps} input maps x ${maps} output maps make ${grouped(inMaps * maps)} map pairs, over the limit of ${
-          grouped(MAX_MAP_PAIRS)
-        } (MAX_MAP_PAIRS)`,
+        `${inMaps} input maps x ${maps} output maps make ${pairs} map pairs, over the limit of ${limit} (MAX_MAP_PAIRS)`,
       );
     }
     if (h + 2 * padding < kernel || w + 2 * padding < kernel) {
+      const [shape, least] = [showShape(input), kernel - 2 * padding];
       buildError(
         where,
-        `input shape ${
-          showShape(input)
-        } is smaller than the ${kernel}x${kernel} kernel (padding ${padding}); expected height and width >= ${
-          kernel - 2 * padding
-        }`,
+        `input shape ${shape} is smaller than the ${kernel}x${kernel} kernel (padding ${padding}); expected height and width >= ${least}`,
       );
     }
     let table: number[][] | null = null;
@@ -99,12 +95,11 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
       const ok = Array.isArray(rawTable) && rawTable.length === inMaps &&
         rawTable.every((row) => Array.isArray(row) && row.length === maps && row.every((v) => v === 0 || v === 1));
       if (!ok) {
+        const got = show(rawTable);
         fieldError(
           where,
           "table",
-          `must be ${inMaps} rows (one per input map) of ${maps} entries 0 or 1 (one per output map), got ${
-            show(rawTable)
-          }`,
+          `must be ${inMaps} rows (one per input map) of ${maps} entries 0 or 1 (one per output map), got ${got}`,
         );
       }
       table = rawTable as number[][];
@@ -137,18 +132,7 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
     for (let i = 0; i < inMaps; i++) inputStart[i + 1] += inputStart[i];
     const byInput = new Int32Array(inputs.length), next = inputStart.slice(0, inMaps);
     for (let e = 0; e < inputs.length; e++) byInput[next[inputs[e]]++] = e;
-    return {
-      maps,
-      kernel,
-      stride,
-      padding,
-      table,
-      start,
-      inputs,
-      inputStart,
-      byInput,
-      outputOf,
-    };
+    return { maps, kernel, stride, padding, table, start, inputs, inputStart, byInput, outputOf };
   },
 
   outputShape(c, input) {

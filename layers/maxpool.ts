@@ -8,7 +8,7 @@
  * @module
  */
 import type { Floats, LayerPlugin } from "../engine/types.ts";
-import { configurePool, type PoolConfig, poolShape } from "./_pool.ts";
+import { plainPool, poolAttributes, type PoolConfig } from "./_pool.ts";
 
 let argmax = new Int32Array(0);
 
@@ -68,13 +68,7 @@ function windowMax2(x: Floats, out: Int32Array, planes: number, h: number, w: nu
 export const maxpool: LayerPlugin<PoolConfig> = {
   type: "maxpool",
   description: "maximum of each window, no parameters",
-  configure: configurePool,
-  outputShape: poolShape,
-  params: () => [],
-  connections(c, input) {
-    const [m, ho, wo] = poolShape(c, input);
-    return m * ho * wo * c.size * c.size;
-  },
+  ...plainPool,
 
   forward(layer, x, y, n) {
     const at = windowMax(layer.config, layer.inShape, layer.outShape, x, n);
@@ -89,10 +83,7 @@ export const maxpool: LayerPlugin<PoolConfig> = {
     if (d2x) route(windowMax(layer.config, layer.inShape, layer.outShape, x, n), d2y, d2x, n * layer.outSize);
   },
 
-  lower(layer, input, onnx) {
-    const { size, stride } = layer.config;
-    return onnx.node("MaxPool", [input], { kernel_shape: { ints: [size, size] }, strides: { ints: [stride, stride] } });
-  },
+  lower: (layer, input, onnx) => onnx.node("MaxPool", [input], poolAttributes(layer.config)),
 };
 
 /** dx[at[o]] += d[o]: each output's derivative goes to its window's maximum. */

@@ -57,12 +57,11 @@ export const rbf: LayerPlugin<RbfConfig> = {
       fieldError(where, "codes", `must hold at most ${MAX_UNITS} codes (MAX_UNITS), got ${codes.length}`);
     }
     if (codes.length * m > MAX_PARAMETERS) {
+      const [all, limit] = [grouped(codes.length * m), grouped(MAX_PARAMETERS)];
       fieldError(
         where,
         "codes",
-        `holds ${codes.length} codes of ${m} values: ${grouped(codes.length * m)} parameters, over the limit of ${
-          grouped(MAX_PARAMETERS)
-        } (MAX_PARAMETERS)`,
+        `holds ${codes.length} codes of ${m} values: ${all} parameters, over the limit of ${limit} (MAX_PARAMETERS)`,
       );
     }
     const flat = new Float64Array(codes.length * m);

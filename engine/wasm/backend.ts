@@ -28,81 +28,41 @@ const SLACK = 64;
 /** The largest memory a model may use: 2 GiB (the engine allows 1 GiB of buffers, engine/limits.ts), as the module declares it. */
 const MAX_PAGES = 32768;
 
+/** An address in the module's memory, or a count. */
+type N = number;
+
 /** The module's exports: kernels on addresses in its memory. */
 export interface WasmExports {
-  denseForward(x: number, W: number, bias: number, y: number, n: number, m: number, units: number): void;
-  denseBackward(
-    x: number,
-    W: number,
-    d: number,
-    dx: number,
-    gW: number,
-    gb: number,
-    n: number,
-    m: number,
-    units: number,
-  ): void;
-  conv5Forward(
-    x: number,
-    W: number,
-    bias: number,
-    y: number,
-    n: number,
-    inMaps: number,
-    h: number,
-    w: number,
-    maps: number,
-    start: number,
-    inputs: number,
-  ): void;
+  denseForward(x: N, W: N, bias: N, y: N, n: N, m: N, units: N): void;
+  denseBackward(x: N, W: N, d: N, dx: N, gW: N, gb: N, n: N, m: N, units: N): void;
+  conv5Forward(x: N, W: N, bias: N, y: N, n: N, inMaps: N, h: N, w: N, maps: N, start: N, inputs: N): void;
   conv5Backward(
-    x: number,
-    W: number,
-    d: number,
-    dx: number,
-    gW: number,
-    gb: number,
-    n: number,
-    inMaps: number,
-    h: number,
-    w: number,
-    maps: number,
-    inputStart: number,
-    byInput: number,
-    outputOf: number,
-    tmp: number,
+    x: N,
+    W: N,
+    d: N,
+    dx: N,
+    gW: N,
+    gb: N,
+    n: N,
+    inMaps: N,
+    h: N,
+    w: N,
+    maps: N,
+    inputStart: N,
+    byInput: N,
+    outputOf: N,
+    tmp: N,
   ): void;
-  squares(a: number, out: number, count: number): void;
-  scaledStep(params: number, steps: number, grads: number, count: number): void;
-  scaledTanhForward(x: number, y: number, count: number, A: number, S: number): void;
-  scaledTanhBackward(y: number, dy: number, dx: number, count: number, A: number, S: number, square: number): void;
-  subsample2Forward(
-    x: number,
-    coef: number,
-    bias: number,
-    y: number,
-    n: number,
-    maps: number,
-    h: number,
-    w: number,
-  ): void;
-  subsample2Backward(
-    x: number,
-    coef: number,
-    d: number,
-    dx: number,
-    gc: number,
-    gb: number,
-    n: number,
-    maps: number,
-    h: number,
-    w: number,
-    square: number,
-  ): void;
-  reluForward(x: number, y: number, count: number): void;
-  reluBackward(x: number, dy: number, dx: number, count: number): void;
-  maxpool2Forward(x: number, y: number, planes: number, h: number, w: number): void;
-  maxpool2Backward(x: number, d: number, dx: number, planes: number, h: number, w: number): void;
+  squares(a: N, out: N, count: N): void;
+  scaledStep(params: N, steps: N, grads: N, count: N): void;
+  scaledTanhForward(x: N, y: N, count: N, A: N, S: N): void;
+  scaledTanhBackward(y: N, dy: N, dx: N, count: N, A: N, S: N, square: N): void;
+  subsample2Forward(x: N, coef: N, bias: N, y: N, n: N, maps: N, h: N, w: N): void;
+  subsample2Backward(x: N, coef: N, d: N, dx: N, gc: N, gb: N, n: N, maps: N, h: N, w: N, square: N): void;
+  reluForward(x: N, y: N, count: N): void;
+  reluBackward(x: N, dy: N, dx: N, count: N): void;
+  maxpool2Forward(x: N, y: N, planes: N, h: N, w: N): void;
+  maxpool2Backward(x: N, d: N, dx: N, planes: N, h: N, w: N): void;
 }
 
 let bytes: Uint8Array | undefined;
