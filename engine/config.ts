@@ -81,10 +81,7 @@ export class ConfigReader {
   }
 
   /** A finite number within [min, max] (or > min when `exclusiveMin`). */
-  number(
-    field: string,
-    opts: { min?: number; max?: number; exclusiveMin?: boolean; fallback?: number } = {},
-  ): number {
+  number(field: string, opts: { min?: number; max?: number; exclusiveMin?: boolean; fallback?: number } = {}): number {
     const v = this.raw(field);
     const { min = -Infinity, max = Infinity, exclusiveMin = false } = opts;
     const lo = exclusiveMin ? `> ${min}` : `>= ${min}`;
@@ -93,10 +90,7 @@ export class ConfigReader {
       if (opts.fallback !== undefined) return opts.fallback;
       fieldError(this.#where, field, `is required: expected a number${range}`);
     }
-    if (
-      typeof v !== "number" || !Number.isFinite(v) || v > max ||
-      (exclusiveMin ? v <= min : v < min)
-    ) {
+    if (typeof v !== "number" || !Number.isFinite(v) || v > max || (exclusiveMin ? v <= min : v < min)) {
       fieldError(this.#where, field, `must be a finite number${range}, got ${show(v)}`);
     }
     return v;
@@ -135,12 +129,8 @@ export class ConfigReader {
   done(): void {
     const unknown = Object.keys(this.#raw).filter((k) => !this.#known.has(k));
     if (unknown.length > 0) {
-      const expected = [...this.#known].filter((k) => !this.#ignored.includes(k)).sort();
-      fieldError(
-        this.#where,
-        unknown[0],
-        `is not a known field; expected ${expected.length ? expected.map((k) => `"${k}"`).join(", ") : "no fields"}`,
-      );
+      const expected = [...this.#known].filter((k) => !this.#ignored.includes(k)).sort().map((k) => `"${k}"`);
+      fieldError(this.#where, unknown[0], `is not a known field; expected ${expected.join(", ") || "no fields"}`);
     }
   }
 }
@@ -163,9 +153,7 @@ export const FRACTION: Rule = numberRule("a number in 0..1", (v) => v >= 0 && v 
 
 /** The input as [maps, height, width], or an error naming the layer and the shape it got. */
 export function requireMaps(input: readonly number[], where: ConfigWhere): [number, number, number] {
-  if (input.length !== 3) {
-    buildError(where, `input shape ${showShape(input)} must be 3-D [maps, height, width]`);
-  }
+  if (input.length !== 3) buildError(where, `input shape ${showShape(input)} must be 3-D [maps, height, width]`);
   return [input[0], input[1], input[2]];
 }
 

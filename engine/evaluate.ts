@@ -56,11 +56,8 @@ export function evaluate(
   const count = Math.max(0, Math.min(options.limit ?? source.count, source.count) - from);
   const batch = Math.min(options.batch ?? 100, options.parallel?.capacity ?? Infinity);
   const k = model.classes, { plugin, config } = model.loss;
-  const x = new Float32Array(batch * model.inputSize);
-  const labels = new Uint8Array(batch);
-  const predictions = new Int32Array(count);
-  const idx = new Int32Array(batch);
-  const probs = new Float32Array(batch * k);
+  const x = new Float32Array(batch * model.inputSize), labels = new Uint8Array(batch), idx = new Int32Array(batch);
+  const predictions = new Int32Array(count), probs = new Float32Array(batch * k);
   let wrong = 0, loss = 0;
   for (let s = 0; s < count; s += batch) {
     const n = Math.min(batch, count - s);

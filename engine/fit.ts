@@ -274,11 +274,8 @@ class PassMeter {
 /** The message of a DivergenceError: where it happened and which state is the last good one. */
 function divergence(problem: string, pass: number, at: [number, number] | null, state: FitState, count: number) {
   const n = (k: number) => k.toLocaleString("en-US");
-  const where = at === null
-    ? `pass ${pass}`
-    : `pass ${pass} at pattern${at[0] < at[1] ? `s ${n(at[0])}-` : " "}${n(at[1])} of ${n(count)} (update ${
-      n(state.steps)
-    })`;
+  const patterns = at && `pattern${at[0] < at[1] ? `s ${n(at[0])}-` : " "}${n(at[1])} of ${n(count)}`;
+  const where = at === null ? `pass ${pass}` : `pass ${pass} at ${patterns} (update ${n(state.steps)})`;
   const good = state.passesDone ? `the one after pass ${state.passesDone}` : "none (no pass completed)";
   return new DivergenceError(
     `Training diverged in ${where}: ${problem}. The last good state is ${good}.`,

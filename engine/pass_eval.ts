@@ -85,6 +85,10 @@ export class PassEvaluations<T> {
       return finished;
     }
     const t0 = performance.now();
+    const result = (trainWrong: number, testWrong: number, testPredictions: Int32Array): [T, PassEvaluation] => [
+      tag,
+      { trainWrong, testWrong, testPredictions, seconds: (performance.now() - t0) / 1000 },
+    ];
     if (worker) {
       // Nothing trains after the last pass: both threads evaluate it, half each.
       const [theirs, mine] = splitRanges(options.trainCount, test);
@@ -93,21 +97,11 @@ export class PassEvaluations<T> {
       const ownTest = evaluate(model, data.test, { from: mine.testFrom, limit: mine.testTo });
       const r = worker.collect();
       r.testPredictions.set(ownTest.predictions, mine.testFrom);
-      finished.push([tag, {
-        trainWrong: r.trainWrong + ownTrain.wrong,
-        testWrong: r.testWrong + ownTest.wrong,
-        testPredictions: r.testPredictions,
-        seconds: (performance.now() - t0) / 1000,
-      }]);
+      finished.push(result(r.trainWrong + ownTrain.wrong, r.testWrong + ownTest.wrong, r.testPredictions));
     } else {
       const trainEval = evaluate(model, data.train, { limit: options.trainCount, parallel: options.parallel });
       const testEval = evaluate(model, data.test, { parallel: options.parallel });
-      finished.push([tag, {
-        trainWrong: trainEval.wrong,
-        testWrong: testEval.wrong,
-        testPredictions: testEval.predictions,
-        seconds: (performance.now() - t0) / 1000,
-      }]);
+      finished.push(result(trainEval.wrong, testEval.wrong, testEval.predictions));
     }
     return finished;
   }

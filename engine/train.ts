@@ -8,6 +8,7 @@ import { show } from "./config.ts";
 import type { Model } from "./model.ts";
 import type { Registries } from "./registry.ts";
 import {
+  type CurvatureAccess,
   type CurvatureLoss,
   type Floats,
   GraphError,
@@ -74,34 +75,24 @@ export class Optimizer {
    */
   beforePass(model: Model, pass: number, lr: number, sample: (count: number) => Batch): PassNotes {
     if (!this.plugin.beforePass) return {};
-    return this.plugin.beforePass(this.config, this.state, {
-      pass,
-      lr,
-      hess: model.hess,
-      vectors: model.vectors,
-      work: this.work,
-      estimateOnSample(count, loss) {
-        const b = sample(count);
-        return estimateCurvature(model, b.inputs, b.labels, b.count, { loss });
-      },
-    });
+    const estimateOnSample = (count: number, loss?: CurvatureLoss) => estimateOn(model, sample(count), loss);
+    return this.plugin.beforePass(this.config, this.state, { pass, lr, ...this.#access(model), estimateOnSample });
   }
 
   /** After update number `step` on `batch` (e.g. SDLM's running h_kk). */
   afterStep(model: Model, step: number, lr: number, batch: Batch): void {
-    this.plugin.afterStep?.(this.config, this.state, {
-      step,
-      lr,
-      hess: model.hess,
-      vectors: model.vectors,
-      work: this.work,
-      estimateOnBatch: (loss) => estimateCurvature(model, batch.inputs, batch.labels, batch.count, { loss }),
-    });
+    const estimateOnBatch = (loss?: CurvatureLoss) => estimateOn(model, batch, loss);
+    this.plugin.afterStep?.(this.config, this.state, { step, lr, ...this.#access(model), estimateOnBatch });
   }
 
   /** After a pass's last update. */
   afterPass(model: Model): void {
-    this.plugin.afterPass?.(this.config, this.state, { hess: model.hess, vectors: model.vectors, work: this.work });
+    this.plugin.afterPass?.(this.config, this.state, this.#access(model));
+  }
+
+  /** The model's curvature and this rule's work, as the hooks see them. */
+  #access(model: Model): CurvatureAccess {
+    return { hess: model.hess, vectors: model.vectors, work: this.work };
   }
 
   /**
@@ -111,6 +102,11 @@ export class Optimizer {
   forget(): void {
     for (const k of Object.keys(this.work)) delete this.work[k];
   }
+}
+
+/** h_kk over the patterns of `batch`, taking the curvature of `loss` (default the model's own). */
+function estimateOn(model: Model, batch: Batch, loss?: CurvatureLoss): Floats {
+  return estimateCurvature(model, batch.inputs, batch.labels, batch.count, { loss });
 }
 
 /**

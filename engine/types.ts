@@ -20,22 +20,6 @@ export type Shape = readonly number[];
 /** Raw configuration as it appears in a graph: JSON data. */
 export type RawConfig = Readonly<Record<string, unknown>>;
 
-/** One parameter tensor of a layer. */
-export interface ParamSpec {
-  /** Name within the layer, e.g. `"weight"`, `"bias"`. */
-  readonly name: string;
-  /** Shape of the tensor (its size is the product). */
-  readonly shape: readonly number[];
-  /** Connections into one unit this parameter feeds (the F_i of the paper's init). */
-  readonly fanIn: number;
-  /** Connections out of one input unit (used by Glorot-style init). */
-  readonly fanOut: number;
-  /** `"weight"` or `"bias"`: modern init schemes zero biases. */
-  readonly role: "weight" | "bias";
-  /** Fixed parameters are stored but never updated (e.g. the RBF codes). Default true. */
-  readonly trainable?: boolean;
-}
-
 /** Which unit an initializer fills: a slice of one parameter. */
 export interface InitUnit {
   /** Connections into one unit the parameter feeds (the F_i of the paper's init). */
@@ -44,6 +28,16 @@ export interface InitUnit {
   readonly fanOut: number;
   /** `"weight"` or `"bias"`: modern init schemes zero biases. */
   readonly role: "weight" | "bias";
+}
+
+/** One parameter tensor of a layer: the unit its initializer fills, its name and shape. */
+export interface ParamSpec extends InitUnit {
+  /** Name within the layer, e.g. `"weight"`, `"bias"`. */
+  readonly name: string;
+  /** Shape of the tensor (its size is the product). */
+  readonly shape: readonly number[];
+  /** Fixed parameters are stored but never updated (e.g. the RBF codes). Default true. */
+  readonly trainable?: boolean;
 }
 
 /** Source of uniform random numbers in [0, 1). */
@@ -176,15 +170,7 @@ export interface LossPlugin<C = unknown> {
   /** Sum over the batch of the per-sample losses. */
   forward(config: C, scores: Floats, labels: Labels, n: number, classes: number): number;
   /** Accumulates `scale` times dE/dscores of each sample into `dScores` (n x classes). */
-  backward(
-    config: C,
-    scores: Floats,
-    labels: Labels,
-    n: number,
-    classes: number,
-    scale: number,
-    dScores: Floats,
-  ): void;
+  backward(config: C, scores: Floats, labels: Labels, n: number, classes: number, scale: number, dScores: Floats): void;
   /** Diagonal of the Hessian of the loss with respect to the scores (non-negative). */
   backward2(
     config: C,
