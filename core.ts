@@ -18,68 +18,21 @@
  */
 export * from "./engine/types.ts";
 export { emptyRegistries, type Registries, Registry, RegistryError } from "./engine/registry.ts";
-export {
-  BUILTIN_KERNELS,
-  BUILTIN_LAYERS,
-  BUILTIN_LOSSES,
-  BUILTIN_OPTIMIZERS,
-  createRegistries,
-  defaultRegistry,
-  registerBuiltins,
-} from "./builtins.ts";
-export {
-  type BackwardOptions,
-  buildModel,
-  type BuildOptions,
-  type BuiltLayer,
-  type GraphSpec,
-  type LayerSpec,
-  type LossSpec,
-  Model,
-} from "./engine/model.ts";
-export {
-  buildError,
-  ConfigReader,
-  fieldError,
-  FRACTION,
-  integerRule,
-  numberRule,
-  requireMaps,
-  requireVector,
-  sizeOf,
-} from "./engine/config.ts";
+export { BUILTIN_KERNELS, BUILTIN_LAYERS, BUILTIN_LOSSES, BUILTIN_OPTIMIZERS, createRegistries } from "./builtins.ts";
+export { defaultRegistry, registerBuiltins } from "./builtins.ts";
+export type { BackwardOptions, BuildOptions, BuiltLayer, GraphSpec, LayerSpec, LossSpec } from "./engine/model.ts";
+export { buildModel, Model } from "./engine/model.ts";
+export { buildError, ConfigReader, fieldError, FRACTION, integerRule, numberRule } from "./engine/config.ts";
+export { requireMaps, requireVector, sizeOf } from "./engine/config.ts";
 export { INIT_NAMES, INITIALIZERS } from "./engine/init.ts";
-export {
-  MAX_ACTIVATIONS,
-  MAX_BUFFER_BYTES,
-  MAX_DIM,
-  MAX_MAP_PAIRS,
-  MAX_MAPS,
-  MAX_PARAMETERS,
-  MAX_RANK,
-  MAX_UNITS,
-  MAX_WINDOW,
-} from "./engine/limits.ts";
+export { MAX_ACTIVATIONS, MAX_BUFFER_BYTES, MAX_DIM, MAX_MAP_PAIRS, MAX_MAPS } from "./engine/limits.ts";
+export { MAX_PARAMETERS, MAX_RANK, MAX_UNITS, MAX_WINDOW } from "./engine/limits.ts";
 export { Rng } from "./engine/rng.ts";
-export {
-  type Batch,
-  createOptimizer,
-  estimateCurvature,
-  Optimizer,
-  type OptimizerSpec,
-  trainStep,
-} from "./engine/train.ts";
+export type { Batch, OptimizerSpec } from "./engine/train.ts";
+export { createOptimizer, estimateCurvature, Optimizer, trainStep } from "./engine/train.ts";
 export { type ParallelOptions, ParallelTrainer } from "./engine/parallel.ts";
-export {
-  jsKernels,
-  KERNEL_NAMES,
-  type KernelBackend,
-  type KernelChoice,
-  type KernelConfig,
-  KernelRegistry,
-  type LayerCompute,
-  layerCompute,
-} from "./engine/kernels.ts";
+export type { KernelBackend, KernelChoice, KernelConfig, LayerCompute } from "./engine/kernels.ts";
+export { jsKernels, KERNEL_NAMES, KernelRegistry, layerCompute } from "./engine/kernels.ts";
 export { createWasmKernels, loadWasmKernels, wasmKernelsProblem } from "./engine/wasm/backend.ts";
 export { formatSummary } from "./engine/summary.ts";
 export { isModelFile, MODEL_FORMAT, type ModelFile, modelFromJSON, modelToJSON } from "./engine/model_json.ts";
@@ -98,57 +51,20 @@ export { DEFAULT_MAP_J, type MapConfig, mapLoss } from "./losses/map.ts";
 export { mseRbfLoss } from "./losses/mse_rbf.ts";
 export { softmaxCrossEntropyLoss } from "./losses/softmax_cross_entropy.ts";
 export { sgd, type SgdConfig } from "./optim/sgd.ts";
-export {
-  DEFAULT_SDLM_MU,
-  sdlm,
-  SDLM_OPTIONS,
-  type SdlmConfig,
-  type SdlmCurvature,
-  sdlmStepSizes,
-} from "./optim/sdlm.ts";
+export type { SdlmConfig, SdlmCurvature } from "./optim/sdlm.ts";
+export { DEFAULT_SDLM_MU, sdlm, SDLM_OPTIONS, sdlmStepSizes } from "./optim/sdlm.ts";
 export { adam, type AdamConfig } from "./optim/adam.ts";
-export {
-  activeDeviations,
-  type Deviation,
-  getPreset,
-  LENET5_CURVATURE_MEMORY,
-  LENET5_DEVIATIONS,
-  LENET5_J,
-  LENET5_SETTINGS,
-  lenet5Graph,
-  lenet5ModernGraph,
-  PAPER_SCHEDULE,
-  type Preset,
-  PRESETS,
-  type RunRecipe,
-  settingValue,
-} from "./presets/presets.ts";
-export {
-  type CommonSettings,
-  fitOptionsOf,
-  formatRecipe,
-  formatSchedule,
-  optimizerSpecOf,
-  optionsOf,
-  presetSettings,
-  type RunSettings,
-  settingsRows,
-  splitOptimizer,
-} from "./presets/recipe.ts";
+export type { Deviation, Preset, RunRecipe } from "./presets/presets.ts";
+export { activeDeviations, getPreset, LENET5_CURVATURE_MEMORY, LENET5_DEVIATIONS } from "./presets/presets.ts";
+export { LENET5_J, LENET5_SETTINGS, lenet5Graph, lenet5ModernGraph, PAPER_SCHEDULE } from "./presets/presets.ts";
+export { PRESETS, settingValue } from "./presets/presets.ts";
+export type { CommonSettings, RunSettings } from "./presets/recipe.ts";
+export { fitOptionsOf, formatRecipe, formatSchedule, optimizerSpecOf, optionsOf } from "./presets/recipe.ts";
+export { presetSettings, settingsRows, splitOptimizer } from "./presets/recipe.ts";
 export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
 export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";
-export {
-  DivergenceError,
-  fit,
-  type FitOptions,
-  type FitState,
-  learningRateOf,
-  type LossPoint,
-  type PassResult,
-  type PassSnapshot,
-  patternOrder,
-  type Progress,
-} from "./engine/fit.ts";
+export type { FitOptions, FitState, LossPoint, PassResult, PassSnapshot, Progress } from "./engine/fit.ts";
+export { DivergenceError, fit, learningRateOf, patternOrder } from "./engine/fit.ts";
 export { evaluate, type Evaluation, type Scorer } from "./engine/evaluate.ts";
 export { type PassEvalOptions, type PassEvaluation, PassEvaluations } from "./engine/pass_eval.ts";
 export { checkSplitFits, type DataSource, imageSource, type InputSpec, isSplit, tensorSource } from "./data/source.ts";
@@ -159,33 +75,11 @@ export { mnistify, type MnistifyOptions, type MnistifyResult } from "./data/mnis
 export { gunzipIdx, type Idx, IdxError, MAX_IDX_BYTES, parseIdx } from "./data/idx.ts";
 export type { Dataset, Split } from "./data/split.ts";
 export { MNIST_FILE_NAMES, MNIST_FILES, splitFromIdx } from "./data/split.ts";
-export {
-  BATCH_DIM,
-  exportOnnx,
-  type ExportOptions,
-  intermediateName,
-  ONNX_IR_VERSION,
-  ONNX_OPSET,
-  onnxModel,
-  PROBABILITY_LOWERINGS,
-  type ProbabilityLowering,
-} from "./export/onnx.ts";
-export {
-  type AttributeProto,
-  AttributeType,
-  DataType,
-  encodeModel,
-  type GraphProto,
-  makeAttribute,
-  makeGraph,
-  makeModel,
-  makeNode,
-  makeTensor,
-  makeValueInfo,
-  type ModelProto,
-  type NodeProto,
-  type OperatorSetId,
-  type TensorProto,
-  type ValueInfoProto,
-} from "./export/proto.ts";
+export type { ExportOptions, ProbabilityLowering } from "./export/onnx.ts";
+export { BATCH_DIM, exportOnnx, intermediateName, ONNX_IR_VERSION, ONNX_OPSET, onnxModel } from "./export/onnx.ts";
+export { PROBABILITY_LOWERINGS } from "./export/onnx.ts";
+export type { AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetId, TensorProto } from "./export/proto.ts";
+export type { ValueInfoProto } from "./export/proto.ts";
+export { AttributeType, DataType, encodeModel, makeAttribute, makeGraph, makeModel, makeNode } from "./export/proto.ts";
+export { makeTensor, makeValueInfo } from "./export/proto.ts";
 export { firstNonFiniteWeight, type NonFiniteWeight, OnnxFormatError } from "./export/weights.ts";
