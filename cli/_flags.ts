@@ -16,15 +16,8 @@ import type { OptimizerSpec } from "../engine/train.ts";
 import type { OptimizerOption } from "../engine/types.ts";
 import { DEFAULT_MAP_J } from "../losses/map.ts";
 import { DEFAULT_SDLM_MU } from "../optim/sdlm.ts";
-import {
-  activeDeviations,
-  getPreset,
-  LENET5_J,
-  LENET5_MU,
-  LENET5_SETTINGS,
-  type Preset,
-  PRESETS,
-} from "../presets/presets.ts";
+import { activeDeviations, getPreset, LENET5_J, LENET5_MU, LENET5_SETTINGS, PRESETS } from "../presets/presets.ts";
+import type { Preset } from "../presets/presets.ts";
 import { type RunSettings, splitOptimizer } from "../presets/recipe.ts";
 import { kernelsOption, OptionError } from "./_command.ts";
 import { NUMBER_SETTINGS, registeredLoss } from "./_run.ts";
@@ -225,10 +218,9 @@ export async function settingsFromFlags(v: Flags, warn: (message: string) => voi
     const data = await readJSONFile(v.model as string);
     source = v.model as string;
     if (isModelFile(data)) {
-      const m = modelFromJSON(data, defaultRegistry, `"${source}"`);
-      sized = m;
-      graph = m.graph;
-      startParams = Float32Array.from(m.params);
+      sized = modelFromJSON(data, defaultRegistry, `"${source}"`);
+      graph = sized.graph;
+      startParams = Float32Array.from(sized.params);
     } else {
       graph = data as GraphSpec;
       try {
@@ -284,13 +276,10 @@ export async function settingsFromFlags(v: Flags, warn: (message: string) => voi
   const schedule = given ?? (v.optimizer === undefined && lr === undefined ? base.schedule : undefined);
   const etaScale = numberOption("eta-scale", v["eta-scale"] as string);
   if (etaScale !== undefined && !schedule) {
-    throw new OptionError(
-      `Option --eta-scale scales an eta schedule; ${
-        base.schedule
-          ? "--lr and --optimizer replace the preset's (give one with --schedule)"
-          : `preset ${base.name} has none (use --lr or --schedule)`
-      }`,
-    );
+    const why = base.schedule
+      ? "--lr and --optimizer replace the preset's (give one with --schedule)"
+      : `preset ${base.name} has none (use --lr or --schedule)`;
+    throw new OptionError(`Option --eta-scale scales an eta schedule; ${why}`);
   }
   const batch = settingOption("batch", v.batch as string) ?? base.batch;
   const batchTooLarge = batchProblem(sized!, batch);

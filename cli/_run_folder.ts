@@ -188,14 +188,12 @@ export async function writePassFiles(
   const wrong = misclassified(saved, data.test, testPredictions);
   await writeGallery(join(dir, "misclassified.svg"), data.test, wrong.cells, wrong.wrong, "Misclassified test digits");
   await writeSummary(run, state, { macroF1: metrics.macroF1 });
+  const parameters = run.counts.trainable.toLocaleString("en-US"), loss = escapeXml(settings.graph.loss.type);
+  const pct = (fraction: number) => (100 * fraction).toFixed(2), f1 = metrics.macroF1.toFixed(4);
   await writeIndex(dir, `LeNet-5 run: ${settings.source}, seed ${settings.seed}`, state, [
-    `Data: ${escapeXml(data.source)}. ${run.counts.trainable.toLocaleString("en-US")} parameters, loss ${
-      escapeXml(settings.graph.loss.type)
-    }, ` +
+    `Data: ${escapeXml(data.source)}. ${parameters} parameters, loss ${loss}, ` +
     `optimizer ${escapeXml(settings.optimizer.type)}, batch ${settings.batch}.`,
-    `After pass ${h.pass}: test error ${(100 * h.testError).toFixed(2)}%, training error ${
-      (100 * h.trainError).toFixed(2)
-    }%, macro F1 ${metrics.macroF1.toFixed(4)}.`,
+    `After pass ${h.pass}: test error ${pct(h.testError)}%, training error ${pct(h.trainError)}%, macro F1 ${f1}.`,
     ...deviationsHtml(settings.deviations),
     ...(settings.distort
       ? [

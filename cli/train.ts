@@ -155,11 +155,8 @@ async function run(values: Flags): Promise<number> {
   );
   const counts = model.counts(), parameters = n(counts.trainable);
   const order = settings.shuffle ? "; a new order each pass" : "", distorted = settings.distort ? "; distorted" : "";
-  console.log(
-    `Model: ${
-      settings.graph.name ?? settings.source
-    }, ${parameters} parameters; seed ${settings.seed}${order}${distorted}`,
-  );
+  const graphName = settings.graph.name ?? settings.source;
+  console.log(`Model: ${graphName}, ${parameters} parameters; seed ${settings.seed}${order}${distorted}`);
   console.log(formatRecipe({ ...settings, deviations: undefined }, optimizer));
   console.log(`Run folder: ${dir}`);
 
@@ -258,10 +255,9 @@ export function stalledWarning(
 ): string | null {
   const chance = 1 - 1 / classes;
   if (Number.isFinite(h.loss) && h.trainError < 0.95 * chance) return null;
+  const guess = `${(100 * chance).toFixed(2)}% for ${classes} classes`;
   const what = Number.isFinite(h.loss)
-    ? `the training error is ${(100 * h.trainError).toFixed(2)}%, no better than guessing (${
-      (100 * chance).toFixed(2)
-    }% for ${classes} classes)`
+    ? `the training error is ${(100 * h.trainError).toFixed(2)}%, no better than guessing (${guess})`
     : `the loss is ${h.loss}`;
   const paperInit = [settings.graph.init, ...settings.graph.layers.map((l) => l.init)]
     .every((name) => (name ?? "paper") === "paper");

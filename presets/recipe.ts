@@ -138,18 +138,8 @@ export function fitOptionsOf(
   FitOptions,
   "registry" | "passes" | "batch" | "seed" | "schedule" | "limit" | "maxSteps" | "distort" | "shuffle" | "threads"
 > {
-  return {
-    registry,
-    passes: settings.passes,
-    batch: settings.batch,
-    seed: settings.seed,
-    schedule: settings.schedule,
-    limit: settings.limit,
-    maxSteps: settings.maxSteps,
-    distort: settings.distort,
-    shuffle: settings.shuffle,
-    threads: settings.threads,
-  };
+  const { passes, batch, seed, schedule, limit, maxSteps, distort, shuffle, threads } = settings;
+  return { registry, passes, batch, seed, schedule, limit, maxSteps, distort, shuffle, threads };
 }
 
 /** A schedule as ETAxN runs: 0.0005x2 0.0002x3 0.0001. */
