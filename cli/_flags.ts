@@ -20,7 +20,7 @@ import { activeDeviations, getPreset, LENET5_J, LENET5_MU, LENET5_SETTINGS, PRES
 import type { Preset } from "../presets/presets.ts";
 import { type RunSettings, splitOptimizer } from "../presets/recipe.ts";
 import { kernelsOption, OptionError } from "./_command.ts";
-import { NUMBER_SETTINGS, registeredLoss } from "./_run.ts";
+import { NUMBER_SETTINGS, prefixErrors, registeredLoss } from "./_run.ts";
 
 /** Flags of the settings the registered optimizers own, with the optimizer that owns each. */
 const OWNED = defaultRegistry.optimizers.types().flatMap((type) =>
@@ -223,12 +223,8 @@ export async function settingsFromFlags(v: Flags, warn: (message: string) => voi
       startParams = Float32Array.from(sized.params);
     } else {
       graph = data as GraphSpec;
-      try {
-        sized = buildModel(graph, { registry: defaultRegistry }); // every field checked before the flags read any
-      } catch (e) {
-        (e as Error).message = `In "${source}": ${(e as Error).message}`;
-        throw e;
-      }
+      // Every field checked before the flags read any.
+      sized = prefixErrors(`In "${source}": `, () => buildModel(graph, { registry: defaultRegistry }));
     }
     base = graph.loss?.type === "softmax-cross-entropy" ? PRESETS["lenet5-modern"] : PRESETS.lenet5;
   } else {

@@ -337,6 +337,16 @@ function checkFitState(bad: Bad, path: string, fit: FitState, settings: RunSetti
   }
 }
 
+/** Runs `build`; an error it throws (a GraphError, say) keeps its type and gains `prefix` before its message. */
+export function prefixErrors<T>(prefix: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    (e as Error).message = prefix + (e as Error).message;
+    throw e;
+  }
+}
+
 /** Rebuilds model, optimizer and progress from a run folder's checkpoint, every field checked first. */
 export async function loadCheckpoint(dir: string, registry: Registries) {
   const path = checkpointPath(dir);
@@ -347,15 +357,9 @@ export async function loadCheckpoint(dir: string, registry: Registries) {
   if (settings.distort !== undefined) {
     checkDistortionRanges(settings.distort, `Cannot resume from "${path}": field "settings.distort"`);
   }
-  /** Runs `build`; an error it throws (a GraphError, say) keeps its type and gains the file and the field. */
-  const naming = <T>(field: string, build: () => T): T => {
-    try {
-      return build();
-    } catch (e) {
-      (e as Error).message = `Cannot resume from "${path}": field "${field}": ${(e as Error).message}`;
-      throw e;
-    }
-  };
+  /** Runs `build`; an error it throws gains the file and the field. */
+  const naming = <T>(field: string, build: () => T) =>
+    prefixErrors(`Cannot resume from "${path}": field "${field}": `, build);
   const model: Model = naming(
     "settings.graph",
     () => buildModel(settings.graph, { registry, seed: settings.seed, kernels: settings.kernels ?? "js" }),

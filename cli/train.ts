@@ -22,7 +22,7 @@ import { fitOptionsOf, formatRecipe, optimizerSpecOf, type RunSettings } from ".
 import { writeDigitGrid, writeDistortionGrid } from "../report/report.ts";
 import { fsError, OptionError, runCommand } from "./_command.ts";
 import { type Flags, HELP, OPTIONS, settingOption, settingsFromFlags } from "./_flags.ts";
-import { checkpointPath, loadCheckpoint } from "./_run.ts";
+import { checkpointPath, loadCheckpoint, prefixErrors } from "./_run.ts";
 import { checkOutFolder, exists, lockRunFolder, type RunRecord, writePassFiles } from "./_run_folder.ts";
 
 /** Flags a resumed run accepts; every other one would change the run. */
@@ -120,12 +120,11 @@ async function run(values: Flags): Promise<number> {
   } else {
     const r = await settingsFromFlags(values, warn);
     settings = r.settings;
-    try {
-      model = buildModel(settings.graph, { registry, seed: settings.seed, kernels: settings.kernels });
-    } catch (e) {
-      if (values.model) (e as Error).message = `In "${values.model}": ${(e as Error).message}`;
-      throw e;
-    }
+    const inFile = values.model ? `In "${values.model}": ` : "";
+    model = prefixErrors(
+      inFile,
+      () => buildModel(settings.graph, { registry, seed: settings.seed, kernels: settings.kernels }),
+    );
     if (r.startParams) model.params.set(r.startParams);
     optimizer = createOptimizer(optimizerSpecOf(settings, registry), model, registry);
     if (values.summary) {

@@ -188,13 +188,12 @@ export const sdlm: OptimizerPlugin<SdlmConfig> = {
   createState: () => ({}),
   describe(c) {
     const h = c.curvature;
+    const kept = h.memory ? `, ${h.memory} of the last pass's h_kk kept` : "";
+    const running = h.rate ? `, running h_kk update every ${h.every} updates at rate ${h.rate}` : "";
+    const from = h.loss ? `, h_kk from the ${h.loss.type} loss's curvature` : "";
     return {
       name: `sdlm (mu ${c.mu})`,
-      recipe: `, h_kk from ${h.samples} patterns before each pass${
-        h.memory ? `, ${h.memory} of the last pass's h_kk kept` : ""
-      }${h.rate ? `, running h_kk update every ${h.every} updates at rate ${h.rate}` : ""}${
-        h.loss ? `, h_kk from the ${h.loss.type} loss's curvature` : ""
-      }`,
+      recipe: `, h_kk from ${h.samples} patterns before each pass${kept}${running}${from}`,
       rows: [
         ["SDLM mu", String(c.mu)],
         ["SDLM curvature samples (before each pass)", String(h.samples)],

@@ -161,12 +161,9 @@ export function formatSchedule(etas: readonly number[]): string {
  * run's report and the page's Train tab show it.
  */
 export function formatRecipe(settings: RunSettings, optimizer: Optimizer): string {
-  const o = settings.optimizer, about = optimizer.plugin.describe?.(optimizer.config);
-  const lines = [
-    `recipe: ${about?.name ?? o.type}, ${
-      settings.schedule ? `eta ${formatSchedule(settings.schedule)}` : `lr ${o.lr ?? "default"}`
-    }, batch ${settings.batch}, ${settings.passes} passes${about?.recipe ?? ""}`,
-  ];
+  const o = settings.optimizer, about = optimizer.plugin.describe?.(optimizer.config), tail = about?.recipe ?? "";
+  const eta = settings.schedule ? `eta ${formatSchedule(settings.schedule)}` : `lr ${o.lr ?? "default"}`;
+  const lines = [`recipe: ${about?.name ?? o.type}, ${eta}, batch ${settings.batch}, ${settings.passes} passes${tail}`];
   const devs = settings.deviations ?? [];
   if (devs.length) {
     lines.push("", "where it departs from the paper's text (the flag after 'undo' restores the paper's reading):");
@@ -209,7 +206,9 @@ export function settingsRows(
 ): [string, string][] {
   const g = settings.graph, o = settings.optimizer;
   const layerInits = g.layers.flatMap((l, i) => l.init ? [`${l.name ?? `${l.type}${i}`}: ${l.init}`] : []);
-  const rows: [string, string][] = [
+  const given = Object.entries(flags).filter(([, v]) => v !== undefined && v !== false);
+  const command = given.map(([k, v]) => (v === true ? `--${k}` : `--${k} ${v}`)).join(" ") || "(no flags)";
+  return [
     ["model", settings.source + (g.name && g.name !== settings.source ? ` (${g.name})` : "")],
     ["layers", g.layers.map((l, i) => l.name ?? `${l.type}${i}`).join(" > ")],
     ["loss", JSON.stringify(g.loss)],
@@ -234,11 +233,6 @@ export function settingsRows(
       flags.sequential ? "after each pass, before the next" : "on a second thread while the next pass trains",
     ],
     ...(optimizer.plugin.describe?.(optimizer.config).rows ?? []).map(([k, v]): [string, string] => [k, v]),
+    ["command line", command],
   ];
-  const given = Object.entries(flags).filter(([, v]) => v !== undefined && v !== false);
-  rows.push([
-    "command line",
-    given.length ? given.map(([k, v]) => (v === true ? `--${k}` : `--${k} ${v}`)).join(" ") : "(no flags)",
-  ]);
-  return rows;
 }
