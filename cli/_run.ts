@@ -79,9 +79,8 @@ export interface NumberSetting extends Rule {
 }
 
 /**
- * The numeric settings of a run, by field: one rule for the flag that gives
- * it and for its field in checkpoint.json. `batch` has a second limit that
- * depends on the model (limits.ts `batchProblem`), checked by both too.
+ * The numeric settings of a run, by field: one rule for the flag that gives it and for its field in checkpoint.json.
+ * `batch` has a second limit that depends on the model (limits.ts `batchProblem`), checked by both too.
  */
 export const NUMBER_SETTINGS = {
   passes: { flag: "epochs", required: true, ...integer(1) },
@@ -205,9 +204,8 @@ function checkRule(bad: Bad, field: string, rule: Rule, value: unknown, optional
 }
 
 /**
- * Checks the fields of checkpoint data that need no model (the settings
- * the flags give, and the shape of the rest); throws a TypeError naming the
- * file and the first bad field.
+ * Checks the fields of checkpoint data that need no model (the settings the flags give, and the shape of the rest);
+ * throws a TypeError naming the file and the first bad field.
  */
 function checkCheckpoint(data: unknown, path: string, registry: Registries): asserts data is Checkpoint {
   const bad = badField(path);
@@ -291,10 +289,9 @@ function patternsPerPass(settings: RunSettings, model: Model): number {
 }
 
 /**
- * Checks `fit` against what `fit` (engine/fit.ts) records for this run:
- * pass records with every field in range, in order; at most as many updates
- * and running-loss points as its passes can hold (a point per LOSS_EVERY
- * patterns or more).
+ * Checks `fit` against what `fit` (engine/fit.ts) records for this run: pass records with every field in range, in
+ * order; at most as many updates and running-loss points as its passes can hold (a point per LOSS_EVERY patterns or
+ * more).
  */
 function checkFitState(bad: Bad, path: string, fit: FitState, settings: RunSettings, model: Model): void {
   const done = fit.passesDone, perPass = patternsPerPass(settings, model);
@@ -381,10 +378,9 @@ export async function loadCheckpoint(dir: string, registry: Registries) {
 }
 
 /**
- * Puts the checkpoint's optimizer state into `optimizer`: exactly the keys
- * its rule creates (and those of its `stateRules` it creates later, such as
- * SDLM's kept h_kk, one float per trainable parameter), each of the same
- * kind and size, every value one the rule allows.
+ * Puts the checkpoint's optimizer state into `optimizer`: exactly the keys its rule creates (and those of its
+ * `stateRules` it creates later, such as SDLM's kept h_kk, one float per trainable parameter), each of the same kind
+ * and size, every value one the rule allows.
  */
 function restoreState(bad: Bad, path: string, saved: Checkpoint["optimizerState"], optimizer: Optimizer, model: Model) {
   const type = optimizer.plugin.type, rules = optimizer.plugin.stateRules ?? {};

@@ -57,11 +57,10 @@ const RUN_FILES = [
 const EARLY_FILES = ["digits-before.svg", "distortions.png"];
 
 /**
- * Makes sure `--out DIR` may be written: a new or empty folder, or one that
- * holds only what a run stopped before its first pass left (with the lock
- * file and our stale temporary files); any other content (a run of ours, or
- * the user's files) is refused unless `force`. Reads, never writes; returns
- * whether the folder exists. Throws OptionError naming the problem.
+ * Makes sure `--out DIR` may be written: a new or empty folder, or one that holds only what a run stopped before its
+ * first pass left (with the lock file and our stale temporary files); any other content (a run of ours, or the user's
+ * files) is refused unless `force`. Reads, never writes; returns whether the folder exists. Throws OptionError naming
+ * the problem.
  */
 export async function checkOutFolder(dir: string, force: boolean): Promise<boolean> {
   let info: Deno.FileInfo | null = null;
@@ -95,10 +94,9 @@ export async function checkOutFolder(dir: string, force: boolean): Promise<boole
 }
 
 /**
- * Takes the lock of the run folder `dir` (made if need be), which the run
- * holds to its end: a second command on the folder fails at once, naming
- * this one. Then `check` runs again, now that no other command of ours can
- * write the folder, and our stale temporary files go.
+ * Takes the lock of the run folder `dir` (made if need be), which the run holds to its end: a second command on the
+ * folder fails at once, naming this one. Then `check` runs again, now that no other command of ours can write the
+ * folder, and our stale temporary files go.
  */
 export async function lockRunFolder(dir: string, command: string, check: () => Promise<unknown>): Promise<FolderLock> {
   try {
@@ -163,11 +161,9 @@ export async function writeSummary(run: RunRecord, state: FitState, final: Recor
 }
 
 /**
- * Writes what a run keeps after a pass, from the pass's own weights and
- * optimizer state (`snapshot`, loaded into `saved`, a model of the run's
- * graph): checkpoint.json first (a folder holding model.json but no
- * checkpoint.json is never ours), model.json, the metrics, the digits,
- * the curves, the misclassified digits, summary.json and index.html.
+ * Writes what a run keeps after a pass, from the pass's own weights and optimizer state (`snapshot`, loaded into
+ * `saved`, a model of the run's graph): checkpoint.json first (a folder holding model.json but no checkpoint.json is
+ * never ours), model.json, the metrics, the digits, the curves, the misclassified digits, summary.json and index.html.
  */
 export async function writePassFiles(
   run: RunRecord,

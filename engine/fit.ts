@@ -97,9 +97,8 @@ export interface FitOptions {
    */
   readonly registry?: Registries;
   /**
-   * Scripts of the worker threads (default: engine/_parallel_worker.ts and
-   * engine/_eval_worker.ts beside fit.ts); a bundle for the browser gives its
-   * own builds of them.
+   * Scripts of the worker threads (default: engine/_parallel_worker.ts and engine/_eval_worker.ts beside fit.ts); a
+   * bundle for the browser gives its own builds of them.
    */
   readonly workerUrls?: { readonly parallel?: string | URL; readonly evaluator?: string | URL };
   /** Train on the first `limit` patterns only. */
@@ -128,16 +127,13 @@ export interface FitOptions {
   /** Called about once a second while a pass runs, and at its end. */
   onProgress?(p: Progress): void;
   /**
-   * Evaluate each pass's weights on a second thread while the next pass
-   * trains (only with `threads` 1 and image splits); the last pass's
-   * evaluation is shared by both threads. Default false. The weights do not
-   * depend on it.
+   * Evaluate each pass's weights on a second thread while the next pass trains (only with `threads` 1 and image
+   * splits); the last pass's evaluation is shared by both threads. Default false. The weights do not depend on it.
    */
   readonly background?: boolean;
   /**
-   * Called after each pass's evaluation with the state to save; awaited.
-   * With `background`, that is during the next pass: save `snapshot` (the
-   * weights and optimizer state at the end of the pass), not the live model.
+   * Called after each pass's evaluation with the state to save; awaited. With `background`, that is during the next
+   * pass: save `snapshot` (the weights and optimizer state at the end of the pass), not the live model.
    */
   onPass?(state: FitState, testPredictions: Int32Array, snapshot: PassSnapshot): Promise<void> | void;
 }
@@ -163,9 +159,8 @@ export interface FitState {
 }
 
 /**
- * Training diverged: a loss or a weight stopped being a finite number. fit()
- * stops at once; the passes before `pass` were recorded (and handed to
- * `onPass`), nothing of `pass` was.
+ * Training diverged: a loss or a weight stopped being a finite number. fit() stops at once; the passes before `pass`
+ * were recorded (and handed to `onPass`), nothing of `pass` was.
  */
 export class DivergenceError extends Error {
   /** `"DivergenceError"`: the name stack traces and `String(error)` show. */

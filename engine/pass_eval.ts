@@ -32,9 +32,8 @@ export interface PassEvalOptions {
 }
 
 /**
- * Evaluations of the passes of one run, in pass order. `submit` hands over a
- * pass's weights and returns the evaluations that finished with it; `poll`
- * (between updates) and `finish` return one that finished in the background.
+ * Evaluations of the passes of one run, in pass order. `submit` hands over a pass's weights and returns the evaluations
+ * that finished with it; `poll` (between updates) and `finish` return one that finished in the background.
  */
 export class PassEvaluations<T> {
   #pending: T | undefined;
@@ -69,10 +68,9 @@ export class PassEvaluations<T> {
   }
 
   /**
-   * Evaluates the weights `params` at the end of pass `tag` (all of the
-   * model's; with a worker, a copy the model no longer changes), `last` when
-   * no pass trains after it. Returns the evaluations finished: the one still
-   * pending first.
+   * Evaluates the weights `params` at the end of pass `tag` (all of the model's; with a worker, a copy the model no
+   * longer changes), `last` when no pass trains after it. Returns the evaluations finished: the one still pending
+   * first.
    */
   submit(tag: T, params: Floats, last: boolean): [T, PassEvaluation][] {
     const done = this.finish();

@@ -109,9 +109,8 @@ export interface LayerPlugin<C = unknown> {
   /** One line for help texts and summaries. */
   readonly description: string;
   /**
-   * True when `backward2` also adds the layer's own second-derivative term
-   * sum_i dE/dy_i * d2y_i/dx^2 (the RBF layer: a sum of squares, whose
-   * curvature is exact). Gauss-Newton layers drop that term.
+   * True when `backward2` also adds the layer's own second-derivative term sum_i dE/dy_i * d2y_i/dx^2 (the RBF layer: a
+   * sum of squares, whose curvature is exact). Gauss-Newton layers drop that term.
    */
   readonly exactCurvature?: boolean;
   /** Checks the raw config against the input shape; throws a {@linkcode GraphError} naming the field. */
@@ -148,16 +147,14 @@ export interface LayerPlugin<C = unknown> {
     n: number,
   ): void;
   /**
-   * Optional: the layer as standard ONNX ops, for export. Gets the name of the
-   * input tensor, shaped [N, ...inShape], and returns the name of a tensor
-   * shaped [N, ...outShape] that equals what `forward` computes.
+   * Optional: the layer as standard ONNX ops, for export. Gets the name of the input tensor, shaped [N, ...inShape],
+   * and returns the name of a tensor shaped [N, ...outShape] that equals what `forward` computes.
    */
   lower?(layer: Layer<C>, input: string, onnx: OnnxLowering): string;
 }
 
 /**
- * A loss over the scores of the last layer.
- * `backward` and `backward2` accumulate `scale` times the derivatives of the
+ * A loss over the scores of the last layer. `backward` and `backward2` accumulate `scale` times the derivatives of the
  * per-sample losses (the model passes `scale = 1/N` for a batch mean).
  */
 export interface LossPlugin<C = unknown> {
@@ -209,9 +206,8 @@ export interface VectorKernels {
   /** A zeroed buffer of `length` float64 values, where these kernels reach it. */
   doubles(length: number): Float64Array;
   /**
-   * params[k] -= steps[k] * grads[k] for every k, computed in float64 and
-   * rounded once (bit-identical to that JS loop). Returns false, having done
-   * nothing, when an array is not one these kernels reach.
+   * params[k] -= steps[k] * grads[k] for every k, computed in float64 and rounded once (bit-identical to that JS loop).
+   * Returns false, having done nothing, when an array is not one these kernels reach.
    */
   scaledStep(params: Floats, steps: Float64Array, grads: Floats): boolean;
 }
@@ -247,9 +243,8 @@ export interface PassHookInput extends CurvatureAccess {
   /** Its global learning rate (eta). */
   readonly lr: number;
   /**
-   * Sets `hess` to the mean h_kk over `count` training patterns drawn at
-   * random for this pass (fewer when the pass has fewer), taking the
-   * curvature of `loss` (default the model's own loss).
+   * Sets `hess` to the mean h_kk over `count` training patterns drawn at random for this pass (fewer when the pass has
+   * fewer), taking the curvature of `loss` (default the model's own loss).
    */
   estimateOnSample(count: number, loss?: CurvatureLoss): Floats;
 }
@@ -279,9 +274,8 @@ export interface Rule {
 }
 
 /**
- * A setting of a training run that an update rule owns (SDLM's curvature
- * samples, say): a field of the rule's raw config and of a run's settings,
- * the flag of `deno task train` that gives it, and what it takes.
+ * A setting of a training run that an update rule owns (SDLM's curvature samples, say): a field of the rule's raw
+ * config and of a run's settings, the flag of `deno task train` that gives it, and what it takes.
  */
 export interface OptimizerOption {
   /** Field in the rule's raw config and in a run's settings, e.g. `"curvatureSamples"`. */
@@ -322,9 +316,8 @@ export interface OptimizerContext {
 export type StateRules = Readonly<Record<string, Rule>>;
 
 /**
- * An update rule. `fit` calls its hooks around the passes and updates; the
- * rule keeps what must survive a resume in `state` and what it derives in
- * `work` (given with each hook's and step's input).
+ * An update rule. `fit` calls its hooks around the passes and updates; the rule keeps what must survive a resume in
+ * `state` and what it derives in `work` (given with each hook's and step's input).
  */
 export interface OptimizerPlugin<C = unknown> {
   /** Registered name, e.g. `"sdlm"`. */

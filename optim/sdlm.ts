@@ -33,16 +33,14 @@ export interface SdlmCurvature {
   /** Patterns h_kk is estimated on before each pass (the paper's 500). */
   readonly samples: number;
   /**
-   * Fraction m of the last pass's h_kk kept at each re-estimate:
-   * h = m h_last + (1 - m) h_new. 0: a fresh estimate every pass (the
-   * paper's rule); 1: pass 1's estimate throughout. The kept h_kk is the
-   * state `curvature`, so a resumed run sees it.
+   * Fraction m of the last pass's h_kk kept at each re-estimate: h = m h_last + (1 - m) h_new. 0: a fresh estimate
+   * every pass (the paper's rule); 1: pass 1's estimate throughout. The kept h_kk is the state `curvature`, so a
+   * resumed run sees it.
    */
   readonly memory: number;
   /**
-   * Rate g of a running update during the pass (appendix C's rule): every
-   * `every` updates, h = (1 - g) h + g (h_kk of the batch just trained on).
-   * 0: h_kk held for the pass, as in the paper's experiments.
+   * Rate g of a running update during the pass (appendix C's rule): every `every` updates, h = (1 - g) h + g (h_kk of
+   * the batch just trained on). 0: h_kk held for the pass, as in the paper's experiments.
    */
   readonly rate: number;
   /** Updates between two running updates. */
@@ -126,10 +124,8 @@ interface SdlmWork {
 }
 
 /**
- * Writes eta / (mu + max(h_kk, 0)) for every parameter into the work's
- * step sizes: the paper's steps change only with h_kk and eta, so a step
- * needs no division per parameter. Doubles, so a step is bit-identical to
- * dividing there.
+ * Writes eta / (mu + max(h_kk, 0)) for every parameter into the work's step sizes: the paper's steps change only with
+ * h_kk and eta, so a step needs no division per parameter. Doubles, so a step is bit-identical to dividing there.
  */
 function computeSteps(work: SdlmWork, mu: number, lr: number, hess: Floats, vectors?: VectorKernels): Float64Array {
   if (!work.steps || work.steps.length !== hess.length) {
