@@ -103,7 +103,7 @@ Deno.test("limits: an input of [100000, 32, 32] is refused before an unknown fie
 });
 
 Deno.test("limits: a large legal input and conv2d still report an unknown field further on", () => {
-  // 4096 x 1024 map pairs: listing them per input map was quadratic before.
+  // 4096 x 1024 map pairs: a listing per input map would be quadratic in the maps.
   const graph = graphOf([4096, 32, 32], [
     { type: "conv2d", name: "C1", maps: 1024, kernel: 1 },
     { type: "maxpool", name: "P2", sise: 2 },
