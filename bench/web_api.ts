@@ -123,7 +123,7 @@ try {
   if (values.docs) await rewriteDocs(values.docs, "web", [result + "."]);
 
   // ------------------------------------------------------------- the attack
-  const [largest, zeros] = [await largestPng(test.images.subarray(0, 784)), await zerosPng()];
+  const largest = await largestPng(test.images.subarray(0, 784)), zeros = await zerosPng();
   const big = await fetch(url, { method: "POST", body: largest, headers: { "content-type": "image/png" } });
   if (big.status !== 200) {
     throw new Error(`Cannot attack: the largest PNG gets HTTP ${big.status}: ${await big.text()}`);
@@ -154,8 +154,8 @@ try {
   const get = (m: Map<number | "failed", number>, k: number | "failed") => m.get(k) ?? 0;
   const other = (m: Map<number | "failed", number>, ok: (number | "failed")[]) =>
     [...m].filter(([k]) => !ok.includes(k)).map(([k, v]) => `, ${v} ${k}`).join("");
-  const [otherPng, otherBombs] = [other(pngs, [200, 503]), other(bombs, [413])];
-  const [kb, mb] = [(b: Uint8Array) => (b.length / 1024).toFixed(0), (n: number) => (n / MB).toFixed(0)];
+  const otherPng = other(pngs, [200, 503]), otherBombs = other(bombs, [413]);
+  const kb = (b: Uint8Array) => (b.length / 1024).toFixed(0), mb = (n: number) => (n / MB).toFixed(0);
   const rate = (json.latencies.length / attackElapsed).toFixed(0), p99 = quantile(json.latencies, 0.99).toFixed(1);
   const attack =
     `web API under attack, ${clients} JSON clients beside ${attackers} posting 2048x2048 16-bit RGBA PNGs ` +

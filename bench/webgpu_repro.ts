@@ -38,7 +38,7 @@ if (import.meta.main) {
   const adapter = await navigator.gpu?.requestAdapter();
   console.log(`onnxruntime-web ${ort.env.versions.web}, adapter: ${adapter?.info.description ?? "none"}`);
   for (const [inC, outC] of [[6, 4], [6, 2], [8, 4], [9, 4], [3, 4]]) {
-    const [wasm, gpu] = [await runConv(inC, outC, "wasm"), await runConv(inC, outC, "webgpu")];
+    const wasm = await runConv(inC, outC, "wasm"), gpu = await runConv(inC, outC, "webgpu");
     console.log(`Conv ${inC} -> ${outC} channels: wasm [${wasm}]  webgpu [${gpu}]`);
   }
 }

@@ -13,14 +13,14 @@ import { batchProblem } from "../engine/limits.ts";
 import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";
 import { isModelFile, modelFromJSON, readJSONFile } from "../engine/model_file.ts";
 import type { OptimizerSpec } from "../engine/train.ts";
-import type { OptimizerOption } from "../engine/types.ts";
+import type { OptimizerOption, Rule } from "../engine/types.ts";
 import { DEFAULT_MAP_J } from "../losses/map.ts";
 import { DEFAULT_SDLM_MU } from "../optim/sdlm.ts";
 import { activeDeviations, getPreset, LENET5_J, LENET5_MU, LENET5_SETTINGS, PRESETS } from "../presets/presets.ts";
 import type { Preset } from "../presets/presets.ts";
 import { type RunSettings, splitOptimizer } from "../presets/recipe.ts";
 import { kernelsOption, OptionError } from "./_command.ts";
-import { NUMBER_SETTINGS, prefixErrors, registeredLoss } from "./_run.ts";
+import { NUMBER_SETTINGS, optionRule, prefixErrors } from "./_run.ts";
 
 /** Flags of the settings the registered optimizers own, with the optimizer that owns each. */
 const OWNED = defaultRegistry.optimizers.types().flatMap((type) =>
@@ -139,9 +139,13 @@ export type Flags = Record<string, string | boolean | undefined>;
 /** A numeric run setting from its flag, checked by the rule its checkpoint field follows too (NUMBER_SETTINGS). */
 export function settingOption(field: keyof typeof NUMBER_SETTINGS, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const rule = NUMBER_SETTINGS[field];
-  const v = value.trim() === "" ? NaN : Number(value);
-  if (!rule.ok(v)) throw new OptionError(`Option --${rule.flag} must be ${rule.expected}, got "${value}"`);
+  return flagValue(NUMBER_SETTINGS[field].flag, NUMBER_SETTINGS[field], value, true) as number;
+}
+
+/** `value` of flag `--flag` as `rule` takes it (as a number when `numeric`); an OptionError when it does not. */
+function flagValue(flag: string, rule: Rule, value: string, numeric: boolean): unknown {
+  const v = !numeric ? value : value.trim() === "" ? NaN : Number(value);
+  if (!rule.ok(v)) throw new OptionError(`Option --${flag} must be ${rule.expected}, got "${value}"`);
   return v;
 }
 
@@ -195,11 +199,7 @@ function ownedOptions(v: Flags, optimizer: OptimizerSpec, base: Preset): Record<
     }
     if (type !== optimizer.type) continue;
     let value: unknown = preset[o.key] ?? (o.always ? o.fallback : undefined);
-    if (text !== undefined) {
-      const rule = o.rule === "loss" ? registeredLoss(defaultRegistry) : o.rule;
-      value = o.rule === "loss" ? text : text.trim() === "" ? NaN : Number(text);
-      if (!rule.ok(value)) throw new OptionError(`Option --${o.flag} must be ${rule.expected}, got "${text}"`);
-    }
+    if (text !== undefined) value = flagValue(o.flag, optionRule(o, defaultRegistry), text, o.rule !== "loss");
     if (value !== undefined) options[o.key] = value;
   }
   return options;

@@ -19,7 +19,7 @@ import { describeNonFinite, firstNonFinite } from "../engine/finite.ts";
 import { base64ToFloats, floatsToBase64, readJSONFile, writeFileAtomic } from "../engine/model_file.ts";
 import type { Registries } from "../engine/registry.ts";
 import { createOptimizer, type Optimizer } from "../engine/train.ts";
-import type { OptimizerState, Rule } from "../engine/types.ts";
+import type { OptimizerOption, OptimizerState, Rule } from "../engine/types.ts";
 import type { Deviation } from "../presets/presets.ts";
 import { type CommonSettings, optimizerSpecOf, optionsOf, type RunSettings } from "../presets/recipe.ts";
 
@@ -92,12 +92,16 @@ export const NUMBER_SETTINGS = {
 } as const satisfies { readonly [K in keyof CommonSettings]?: NumberSetting };
 
 /** A loss type registered in `registry` (SDLM's `--curvature-loss` and `settings.curvatureLoss`). */
-export function registeredLoss(registry: Registries): Rule {
+function registeredLoss(registry: Registries): Rule {
   return {
     expected: `one of ${registry.losses.types().join(", ")}`,
     ok: (v) => typeof v === "string" && registry.losses.has(v),
   };
 }
+
+/** The rule of a setting an optimizer owns (`"loss"`: a loss type registered in `registry`). */
+export const optionRule = (o: OptimizerOption, registry: Registries): Rule =>
+  o.rule === "loss" ? registeredLoss(registry) : o.rule;
 
 /** The other settings a checkpoint holds that no builder checks, by field: all optional but `source`. */
 const OTHER_SETTINGS: { readonly [K in keyof CommonSettings]?: Rule } = {
@@ -229,7 +233,7 @@ function checkCheckpoint(data: unknown, path: string, registry: Registries): ass
     checkRule(bad, `settings.${field}`, rule, s[field], field !== "source");
   }
   for (const o of optionsOf((s.optimizer as { type: string }).type, registry)) {
-    checkRule(bad, `settings.${o.key}`, o.rule === "loss" ? registeredLoss(registry) : o.rule, s[o.key], !o.always);
+    checkRule(bad, `settings.${o.key}`, optionRule(o, registry), s[o.key], !o.always);
   }
   checkDeviations(bad, path, s.deviations);
   const f = c.fit;

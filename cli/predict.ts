@@ -195,7 +195,7 @@ export function main(args: string[]): Promise<number> {
       const idx = await readIdxFile(values.labels as string, 2049);
       if (idx.data.length !== data.count) {
         const counted = (n: number, what: string) => `${n.toLocaleString("en-US")} ${what}${n === 1 ? "" : "s"}`;
-        const [labels, images] = [counted(idx.data.length, "label"), counted(data.count, "image")];
+        const labels = counted(idx.data.length, "label"), images = counted(data.count, "image");
         throw new Error(
           `Cannot use labels "${values.labels}": it holds ${labels}, but "${inputPath}" holds ${images}; the labels must be those of the images, one each`,
         );

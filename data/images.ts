@@ -247,7 +247,7 @@ export async function decodePng(bytes: Uint8Array, path: string, options: Decode
     const length = view.getUint32(at);
     const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
     if (at + 12 + length > bytes.length) {
-      const [needs, left] = [12 + length, bytes.length - at];
+      const needs = 12 + length, left = bytes.length - at;
       fail(
         `chunk ${type} at byte ${at} runs past the end of the file: it needs ${needs} bytes (length, type, ${length} of data, CRC), the file has ${left} left`,
       );

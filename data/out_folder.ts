@@ -143,7 +143,7 @@ async function openLockFile(dir: string, path: string): Promise<Deno.FsFile> {
 
 /** True if `file` is the regular file at `path` now (not removed, not replaced by another file or a symlink). */
 async function isAt(file: Deno.FsFile, path: string): Promise<boolean> {
-  const [open, named] = [await file.stat(), await Deno.lstat(path).catch(() => null)];
+  const open = await file.stat(), named = await Deno.lstat(path).catch(() => null);
   return named !== null && named.isFile && open.ino === named.ino && open.dev === named.dev;
 }
 

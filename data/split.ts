@@ -86,7 +86,7 @@ export function splitFromIdx(img: Idx, lab: Idx, imgPath: string, labPath: strin
     throw new IdxError(`Cannot use "${imgPath}": it holds no images (${count} of ${rows}x${cols})`);
   }
   if (img.type !== "uint8" || lab.type !== "uint8" || lab.dims.length !== 1) {
-    const [imgDims, labDims] = [img.dims.join(", "), lab.dims.join(", ")];
+    const imgDims = img.dims.join(", "), labDims = lab.dims.join(", ");
     throw new IdxError(
       `Cannot use "${dir}": expected uint8 images and one uint8 label each, got ${img.type} [${imgDims}] and ${lab.type} [${labDims}]`,
     );

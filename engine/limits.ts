@@ -92,6 +92,6 @@ export function batchProblem(model: BatchShape, batch: number): string | null {
   const rule = `an integer in 1..${grouped(most)} for this model`;
   if (!Number.isSafeInteger(batch) || batch < 1) return rule;
   if (batch <= most) return null;
-  const [asked, need, limit] = [grouped(batch), mib(batch * bytesPerSample(model)), mib(MAX_BUFFER_BYTES)];
+  const asked = grouped(batch), need = mib(batch * bytesPerSample(model)), limit = mib(MAX_BUFFER_BYTES);
   return `${rule} (a batch of ${asked} needs ${need} of activation buffers, over the limit of ${limit}, MAX_BUFFER_BYTES)`;
 }

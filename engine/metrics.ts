@@ -62,7 +62,7 @@ export function classificationMetrics(
 export function formatMetrics(m: Metrics): string {
   const pct = (v: number) => (100 * v).toFixed(2).padStart(6),
     pad = (v: number, width = 5) => String(v).padStart(width);
-  const [error, wrong, f1] = [(100 * m.error).toFixed(2), Math.round(m.error * m.count), m.macroF1.toFixed(4)];
+  const error = (100 * m.error).toFixed(2), wrong = Math.round(m.error * m.count), f1 = m.macroF1.toFixed(4);
   const lines = [
     `test error ${error}% (${wrong} of ${m.count}), macro F1 ${f1}`,
     "",

@@ -221,7 +221,7 @@ export class Model {
     // Activations, their derivatives and (for backward2) their second derivatives.
     const perSample = bytesPerSample(this);
     if (n * perSample > MAX_BUFFER_BYTES) {
-      const [need, limit, most] = [mib(n * perSample), mib(MAX_BUFFER_BYTES), grouped(maxBatch(this))];
+      const need = mib(n * perSample), limit = mib(MAX_BUFFER_BYTES), most = grouped(maxBatch(this));
       throw new RangeError(
         `Cannot run model: a batch of ${n} needs ${need} of activation buffers, over the limit of ${limit} (MAX_BUFFER_BYTES); expected a batch of at most ${most}`,
       );
@@ -423,7 +423,7 @@ function checkInput(input: unknown): number[] {
     }
   });
   if (sizeOf(input) > MAX_ACTIVATIONS) {
-    const [shape, values, limit] = [showShape(input), grouped(sizeOf(input)), grouped(MAX_ACTIVATIONS)];
+    const shape = showShape(input), values = grouped(sizeOf(input)), limit = grouped(MAX_ACTIVATIONS);
     throw problem(`${shape} holds ${values} values per sample, over the limit of ${limit} (MAX_ACTIVATIONS)`);
   }
   return input;
@@ -527,7 +527,7 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     const outShape = smallInts(plugin.outputShape(config, shape), where.label);
     valueTotal += sizeOf(outShape);
     if (valueTotal > MAX_ACTIVATIONS) {
-      const [out, values, limit] = [showShape(outShape), grouped(valueTotal), grouped(MAX_ACTIVATIONS)];
+      const out = showShape(outShape), values = grouped(valueTotal), limit = grouped(MAX_ACTIVATIONS);
       throw new GraphError(
         `Cannot build ${where.label}: its output ${out} brings the values per sample (input and outputs) to ${values}, over the limit of ${limit} (MAX_ACTIVATIONS)`,
       );
@@ -536,7 +536,7 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     const count = specs.reduce((sum, p) => sum + sizeOf(p.shape), 0);
     paramTotal += count;
     if (paramTotal > MAX_PARAMETERS) {
-      const [own, all, limit] = [grouped(count), grouped(paramTotal), grouped(MAX_PARAMETERS)];
+      const own = grouped(count), all = grouped(paramTotal), limit = grouped(MAX_PARAMETERS);
       throw new GraphError(
         `Cannot build ${where.label}: its ${own} parameters bring the model's parameters to ${all}, over the limit of ${limit} (MAX_PARAMETERS)`,
       );
@@ -562,8 +562,8 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
   // Parameters, gradients and second derivatives, plus one sample's activations and their two derivatives.
   const bytes = (total + 2 * trainableCount + 3 * valueTotal) * F.BYTES_PER_ELEMENT;
   if (bytes > MAX_BUFFER_BYTES) {
-    const [all, trainable, values] = [grouped(total), grouped(trainableCount), grouped(valueTotal)];
-    const [dtype, need, limit] = [options.dtype ?? "float32", mib(bytes), mib(MAX_BUFFER_BYTES)];
+    const all = grouped(total), trainable = grouped(trainableCount), values = grouped(valueTotal);
+    const dtype = options.dtype ?? "float32", need = mib(bytes), limit = mib(MAX_BUFFER_BYTES);
     throw new GraphError(
       `Cannot build graph: its buffers (${all} parameters, ${trainable} of them trainable, and ${values} values per sample, in ${dtype}) take ${need}, over the limit of ${limit} (MAX_BUFFER_BYTES)`,
     );

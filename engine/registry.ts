@@ -60,7 +60,7 @@ export class Registry<P extends { readonly type: string; readonly description: s
   get(type: unknown, where = ""): P {
     const plugin = typeof type === "string" ? this.#items.get(type) : undefined;
     if (plugin === undefined) {
-      const [at, name, types] = [where ? ` for ${where}` : "", JSON.stringify(type), this.types().join(", ")];
+      const at = where ? ` for ${where}` : "", name = JSON.stringify(type), types = this.types().join(", ");
       throw new RegistryError(
         `Cannot find registered ${this.kind} type ${name}${at}; registered ${this.kind} types: ${types}`,
       );

@@ -77,14 +77,14 @@ export const conv2d: LayerPlugin<Conv2dConfig> = {
     const [inMaps, h, w] = requireMaps(input, where);
     // Checked before the table is read and the pairs are listed: both take inMaps x maps steps.
     if (inMaps * maps > MAX_MAP_PAIRS) {
-      const [pairs, limit] = [grouped(inMaps * maps), grouped(MAX_MAP_PAIRS)];
+      const pairs = grouped(inMaps * maps), limit = grouped(MAX_MAP_PAIRS);
       buildError(
         where,
         `${inMaps} input maps x ${maps} output maps make ${pairs} map pairs, over the limit of ${limit} (MAX_MAP_PAIRS)`,
       );
     }
     if (h + 2 * padding < kernel || w + 2 * padding < kernel) {
-      const [shape, least] = [showShape(input), kernel - 2 * padding];
+      const shape = showShape(input), least = kernel - 2 * padding;
       buildError(
         where,
         `input shape ${shape} is smaller than the ${kernel}x${kernel} kernel (padding ${padding}); expected height and width >= ${least}`,

@@ -57,7 +57,7 @@ export const rbf: LayerPlugin<RbfConfig> = {
       fieldError(where, "codes", `must hold at most ${MAX_UNITS} codes (MAX_UNITS), got ${codes.length}`);
     }
     if (codes.length * m > MAX_PARAMETERS) {
-      const [all, limit] = [grouped(codes.length * m), grouped(MAX_PARAMETERS)];
+      const all = grouped(codes.length * m), limit = grouped(MAX_PARAMETERS);
       fieldError(
         where,
         "codes",

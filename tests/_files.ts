@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concatBytes } from "../data/idx.ts";
 export const MB = 2 ** 20;
 
 /** Compresses `head` then `zeros` zero bytes, streaming 1 MB at a time so that the test itself stays light. */
@@ -85,12 +86,7 @@ export async function writeMnistFolder(dir: string, rows: number, cols: number, 
 }
 
 /** The parts one after another. */
-export function concat(...parts: ArrayLike<number>[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) (out.set(p, at), at += p.length);
-  return out;
-}
+export const concat = (...parts: ArrayLike<number>[]): Uint8Array => concatBytes(parts);
 
 /** Runs `body` with a new temporary folder, removed afterwards. */
 export async function withTempDir(body: (dir: string) => Promise<void>, prefix = "lenet5-test-"): Promise<void> {

@@ -87,7 +87,7 @@ Deno.test("distort: distorted training is deterministic for a seed and differs f
     await fit(model, opt, { train: split, test: split }, options);
     return Float32Array.from(model.params);
   };
-  const [a, b, plain] = [await run(true), await run(true), await run(false)];
+  const a = await run(true), b = await run(true), plain = await run(false);
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, plain);
 });

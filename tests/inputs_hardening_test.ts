@@ -230,7 +230,7 @@ Deno.test("inputs: predict --labels must hold one label per image, or it says bo
     assert.match(ok.stdout, /error [\d.]+% \(\d of 3\)/);
     // The issue's case: MNIST's training labels on its test images.
     const mnist = await mnistPackageDir();
-    const [testImages, trainLabels] = [join(mnist, "t10k-images-idx3-ubyte"), join(mnist, "train-labels-idx1-ubyte")];
+    const testImages = join(mnist, "t10k-images-idx3-ubyte"), trainLabels = join(mnist, "train-labels-idx1-ubyte");
     const r = await run("predict", "--model", onnx, "--input", testImages, "--labels", trainLabels);
     const mismatch =
       /Cannot use labels ".*train-labels-idx1-ubyte": it holds 60,000 labels, but ".*t10k-images-idx3-ubyte" holds 10,000 images/;

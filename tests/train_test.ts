@@ -108,7 +108,7 @@ Deno.test("train: a run stopped after pass 1 and resumed ends with the same weig
     await train(...common, "--epochs", "2", "--sequential", "--out", e);
     assert.equal(await weights(e), await weights(a), "same weights with --sequential");
     const checkpoint = async (dir: string) => JSON.parse(await Deno.readTextFile(join(dir, "checkpoint.json")));
-    const [ce, ca] = [await checkpoint(e), await checkpoint(a)];
+    const ce = await checkpoint(e), ca = await checkpoint(a);
     assert.equal(ce.params, ca.params);
     assert.deepEqual(ce.optimizerState, ca.optimizerState);
     assert.deepEqual(ce.fit.lossCurve, ca.fit.lossCurve);
@@ -158,7 +158,7 @@ Deno.test("train: a run killed (SIGKILL) during pass 2 and resumed ends bit-iden
     assert.match(log, /Resuming .* after pass 1 of 2/);
     const read = async (dir: string, f: string) => JSON.parse(await Deno.readTextFile(join(dir, f)));
     assert.equal((await read(killed, "model.json")).params, (await read(whole, "model.json")).params);
-    const [a, b] = [await read(killed, "checkpoint.json"), await read(whole, "checkpoint.json")];
+    const a = await read(killed, "checkpoint.json"), b = await read(whole, "checkpoint.json");
     assert.equal(a.params, b.params, "same weights, bit for bit");
     assert.deepEqual(a.optimizerState, b.optimizerState);
     assert.deepEqual(a.fit.lossCurve, b.fit.lossCurve);

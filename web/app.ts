@@ -213,7 +213,7 @@ function showAnswer(r: Last): void {
   $("digit").textContent = String(r.class);
   const rows = r.probabilities.map((p, d) => {
     const best = d === r.class ? "best" : "", width = Math.round(160 * p);
-    const [percent, score] = [(100 * p).toFixed(1), r.distances[d].toFixed(1)];
+    const percent = (100 * p).toFixed(1), score = r.distances[d].toFixed(1);
     return `<tr class="${best}"><td>${d}</td><td><span class="bar" style="width:${width}px"></span></td><td>${percent}%</td><td title="RBF distance or logit">${score}</td></tr>`;
   });
   $("bars").innerHTML = `<tr><th>digit</th><th colspan="2">probability</th><th>score</th></tr>${rows.join("")}`;
@@ -242,7 +242,7 @@ function showInside(out: ort.InferenceSession.OnnxValueMapType, r: Last): void {
   f6Box.replaceChildren();
   if (f6 && f6.data.length === 84) {
     const order = r.probabilities.map((p, d) => [p, d]).sort((a, b) => b[0] - a[0]);
-    const [best, second] = [order[0][1], order[1][1]];
+    const best = order[0][1], second = order[1][1];
     f6Box.append(
       figure("F6's 84 outputs (7x12)", [grid(f6.data as Float32Array, 7, 12, 8, -1.7, 1.7)]),
       figure(`code of ${best} (the answer)`, [grid(code(best), 7, 12, 8, -1, 1)]),

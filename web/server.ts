@@ -230,7 +230,7 @@ async function pngImage(body: Uint8Array<ArrayBuffer>, decoder: DecodePool): Pro
   try {
     const { width, height } = readPngHeader(body, "request body");
     if (width * height > MAX_API_PIXELS) {
-      const [pixels, limit] = [grouped(width * height), grouped(MAX_API_PIXELS)];
+      const pixels = grouped(width * height), limit = grouped(MAX_API_PIXELS);
       throw new ApiError(
         413,
         `the image is ${width}x${height} pixels (${pixels}), more than the limit of ${limit} (2048x2048, MAX_API_PIXELS): scale it down, a digit needs far fewer`,
@@ -313,7 +313,7 @@ const ISOLATED = { "cross-origin-opener-policy": "same-origin", "cross-origin-em
 function decodedPath(url: URL): string {
   const bytes = url.pathname.length + url.search.length; // both percent-encoded ASCII
   if (bytes > MAX_URL_BYTES) {
-    const [got, limit] = [grouped(bytes), grouped(MAX_URL_BYTES)];
+    const got = grouped(bytes), limit = grouped(MAX_URL_BYTES);
     throw new ApiError(414, `the path and query hold ${got} bytes, over the limit of ${limit}`);
   }
   let path: string;
