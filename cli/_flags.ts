@@ -64,6 +64,8 @@ Model:
   --j VALUE          the MAP loss's rubbish-class constant j (lenet5: ${LENET5_J}, lenet5-literal: ${DEFAULT_MAP_J})
   --init NAME        weight init of every layer (lenet5's: paper-sqrt, mean for S2
                      and S4): ${INIT_NAMES.join(", ")}
+  --subsample-init NAME
+                    init of the subsampling layers (S2, S4) alone, after --init
   --summary          print the layer table and the recipe, and exit
 Training:
   --epochs N         passes over the training set
@@ -109,6 +111,7 @@ export const OPTIONS = {
   loss: { type: "string" },
   j: { type: "string" },
   init: { type: "string" },
+  "subsample-init": { type: "string" },
   summary: { type: "boolean", default: false },
   epochs: { type: "string" },
   batch: { type: "string" },
@@ -243,15 +246,23 @@ export async function settingsFromFlags(v: Flags, warn: (message: string) => voi
     }
     graph = { ...graph, loss: { ...graph.loss, j: numberOption("j", v.j as string) } };
   }
+  const initOption = (flag: string, value: unknown) => {
+    if (INIT_NAMES.includes(value as string)) return value as string;
+    throw new OptionError(`Option --${flag} must be one of ${INIT_NAMES.join(", ")}, got "${value}"`);
+  };
   if (v.init !== undefined) {
-    if (!INIT_NAMES.includes(v.init as string)) {
-      throw new OptionError(`Option --init must be one of ${INIT_NAMES.join(", ")}, got "${v.init}"`);
-    }
     graph = {
       ...graph,
-      init: v.init as string,
+      init: initOption("init", v.init),
       layers: graph.layers.map(({ init: _i, ...l }) => l as typeof l & { type: string }),
     };
+  }
+  if (v["subsample-init"] !== undefined) {
+    const init = initOption("subsample-init", v["subsample-init"]);
+    if (!graph.layers.some((l) => l.type === "subsample")) {
+      throw new OptionError("Option --subsample-init applies to subsample layers; this model has none");
+    }
+    graph = { ...graph, layers: graph.layers.map((l) => l.type === "subsample" ? { ...l, init } : l) };
   }
   const lr = numberOption("lr", v.lr as string);
   const given = scheduleOption(v.schedule as string | undefined);

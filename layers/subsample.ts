@@ -96,15 +96,15 @@ export const subsample: LayerPlugin<PoolConfig> = {
         for (let oy = 0; oy < ho; oy++) {
           for (let ox = 0; ox < wo; ox++) {
             const g = d2y[yo + oy * wo + ox];
-            let sum = 0;
+            let squares = 0;
             for (let ky = 0; ky < size; ky++) {
               const row = xi + (oy * stride + ky) * w + ox * stride;
               for (let kx = 0; kx < size; kx++) {
-                sum += x[row + kx];
+                squares += x[row + kx] * x[row + kx];
                 if (d2x) d2x[row + kx] += g * c2;
               }
             }
-            hc[m] += g * sum * sum;
+            hc[m] += g * squares;
             hb[m] += g;
           }
         }

@@ -493,7 +493,8 @@ export function subsample2Forward(x: usize, coef: usize, bias: usize, y: usize, 
 }
 
 // gcoef[m] += sum d (window sum), gbias[m] += sum d, dx (if not 0) += coef[m] d over each window.
-// With square != 0 (Gauss-Newton): hcoef += sum d2 (window sum)^2, hbias += sum d2, d2x += coef^2 d2.
+// With square != 0 (Gauss-Newton, appendix C: x^2 per connection of the shared coefficient):
+// hcoef += sum d2 (sum of the window's x^2), hbias += sum d2, d2x += coef^2 d2.
 export function subsample2Backward(
   x: usize, coef: usize, d: usize, dx: usize, gc: usize, gb: usize, n: i32, maps: i32, h: i32, w: i32, square: i32,
 ): void {
@@ -513,8 +514,10 @@ export function subsample2Backward(
         let ox = 0;
         for (; ox + 4 <= wo; ox += 4) {
           const g = vld(dr, ox);
-          let s = pairSums(vld(r0, 2 * ox), vld(r0, 2 * ox + 4), vld(r1, 2 * ox), vld(r1, 2 * ox + 4));
-          if (square) s = f32x4.mul(s, s);
+          const a0 = vld(r0, 2 * ox), a1 = vld(r0, 2 * ox + 4), b0 = vld(r1, 2 * ox), b1 = vld(r1, 2 * ox + 4);
+          const s = square
+            ? pairSums(f32x4.mul(a0, a0), f32x4.mul(a1, a1), f32x4.mul(b0, b0), f32x4.mul(b1, b1))
+            : pairSums(a0, a1, b0, b1);
           sc = fma(sc, g, s);
           sb = f32x4.add(sb, g);
           if (dx != 0) {
@@ -528,8 +531,8 @@ export function subsample2Backward(
         }
         for (; ox < wo; ox++) {
           const g = f(dr, ox);
-          let s = (f(r0, 2 * ox) + f(r1, 2 * ox)) + (f(r0, 2 * ox + 1) + f(r1, 2 * ox + 1));
-          if (square) s = s * s;
+          const a0 = f(r0, 2 * ox), a1 = f(r0, 2 * ox + 1), b0 = f(r1, 2 * ox), b1 = f(r1, 2 * ox + 1);
+          const s = square ? (a0 * a0 + b0 * b0) + (a1 * a1 + b1 * b1) : (a0 + b0) + (a1 + b1);
           tc += g * s;
           tb += g;
           if (dx != 0) {
