@@ -45,7 +45,8 @@ type Group =
   | "more-seeds"
   | "ablation"
   | "fresh-seeds"
-  | "fresh-distort-seeds";
+  | "fresh-distort-seeds"
+  | "today";
 
 interface Recipe {
   readonly name: string;
@@ -157,6 +158,19 @@ export const RECIPES: readonly Recipe[] = [
   // The recipe the ablation chose, reported on seeds no decision used.
   ...seeds(20, "fresh-seeds", "fresh", "the default lenet5 recipe", [], FRESH_FROM),
   ...seeds(3, "fresh-distort-seeds", "fresh-distort", "the default recipe with distortions", ["--distort"], FRESH_FROM),
+  // The paper's text as written, and the modern variant (the shipped lenet5-modern model's command).
+  {
+    name: "appc-literal",
+    group: "today",
+    what: "lenet5 as the paper's text reads (init +-2.4/F_i, fresh h_kk each pass, mu 0.02, j = 0.1)",
+    args: ["--preset", "lenet5-literal"],
+  },
+  {
+    name: "today-modern",
+    group: "today",
+    what: "lenet5-modern (Adam 0.001 stepped down, batch 32, 10 passes)",
+    args: [...MODERN, "--seed", "0"],
+  },
   ...seeds(5, "seeds", "default", "the default lenet5 recipe", []),
   ...seeds(3, "distort-seeds", "default-distort", "the default recipe with distortions", ["--distort"]),
   // The paper's mu 0.02 with S2 and S4 starting as averaging.
@@ -243,6 +257,8 @@ export interface RunRecord {
   readonly trainError: number | null;
   readonly wallSeconds: number | null;
   readonly machine?: unknown;
+  /** Where `commit` and `date` come from when the run itself was not stamped (the commit that added the record). */
+  readonly stamp?: string;
   /** The commit the run started from (`+changes`: with uncommitted changes), and the day it started (UTC). */
   readonly commit?: string;
   readonly date?: string;
@@ -380,6 +396,8 @@ const pct = (x: number | null | undefined) => (typeof x === "number" ? `${(100 *
 /** A table cell: the test error after pass 20, after pass 1 in brackets. */
 const errorsCell = (r: RunRecord | undefined) => r ? `${pct(r.testError)} (${pct(r.passes[0]?.testError)})` : "-";
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** The sample standard deviation. */
+const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
 /** The best test error and its pass (null: not known). */
 const best = (rec: RunRecord): { testError: number; pass: number | null } =>
   rec.legacy
@@ -410,6 +428,7 @@ export function table(group: Group, records: ReadonlyMap<string, RunRecord>): st
     ? "\n\n\\* measured in an earlier stop, before runs were recorded: the table's numbers only, no per-pass history."
     : "";
   if (group === "screen") return screenTable(shown, records);
+  if (group === "ablation") return ablationTable(records);
   if (group === "more-seeds") return moreSeedsTable(shown, records);
   if (group.endsWith("seeds")) {
     const lines = head([
@@ -445,6 +464,11 @@ export function table(group: Group, records: ReadonlyMap<string, RunRecord>): st
       all((r) => r.trainError),
       "",
     ]));
+    if (group.startsWith("fresh")) {
+      const spread = (xs: number[]) => `sd ${pct(sd(xs))}; ${pct(Math.min(...xs))} .. ${pct(Math.max(...xs))}`;
+      const p1 = recs.map((r) => r.passes[0].testError), end = recs.map((r) => r.testError);
+      lines.push(row(["spread (sd; range)", spread(p1), spread(end), "", "", "", ""]));
+    }
     return lines.join("\n") + legacy;
   }
   const lines = head([
@@ -474,6 +498,61 @@ export function table(group: Group, records: ReadonlyMap<string, RunRecord>): st
     ]));
   }
   return lines.join("\n") + legacy;
+}
+
+/** The rule of the ablation: a deviation stays when undoing it raises the mean test error over seeds 0-9 by this much. */
+export const KEEP_IF_MEAN_RISES = 0.0005;
+/** ... or when undoing it leaves the test error after pass 1 at this or more on some seed. */
+export const PASS1_LIMIT = 0.03;
+
+/** What the ablation's rule says of one deviation, from its runs on seeds 0-9 (null: not all of them recorded). */
+export function ablationVerdict(
+  name: string,
+  records: ReadonlyMap<string, RunRecord>,
+): { keep: boolean; why: string; mean?: number; rise?: number } | null {
+  const seedList = Array.from({ length: ABLATION_SEEDS }, (_, s) => s);
+  const full = seedList.map((s) => records.get(`appc-${name}-seed${s}`));
+  const pass1 = seedList.map((s, i) => (full[i] ?? records.get(`appc-${name}-pass1-seed${s}`))?.passes[0]?.testError);
+  const missed = pass1.findIndex((e) => e !== undefined && e >= PASS1_LIMIT);
+  if (missed >= 0) return { keep: true, why: `pass 1 at ${pct(pass1[missed])} on seed ${missed}` };
+  const base = seedList.map((s) => records.get(`appc-seed${s}`));
+  if (full.some((r) => !r) || base.some((r) => !r)) return null;
+  const m = mean(full.map((r) => r!.testError)), rise = m - mean(base.map((r) => r!.testError));
+  const text = `${rise >= 0 ? "+" : ""}${(100 * rise).toFixed(2)} points`;
+  return rise >= KEEP_IF_MEAN_RISES
+    ? { keep: true, why: text, mean: m, rise }
+    : { keep: false, why: text, mean: m, rise };
+}
+
+/**
+ * The ablation: the default on seeds 0-9, then each deviation undone alone on the same seeds (test error after pass
+ * 20, after pass 1 in brackets), each row's mean, its rise over the default's, the worst pass 1, and what the rule says.
+ */
+function ablationTable(records: ReadonlyMap<string, RunRecord>): string {
+  const seedList = Array.from({ length: ABLATION_SEEDS }, (_, s) => s);
+  const lines = head([
+    "the default, or one deviation undone",
+    ...seedList.map((s) => `seed ${s}`),
+    "mean",
+    "worst pass 1",
+    "the rule says",
+  ]);
+  const rowOf = (label: string, runs: (RunRecord | undefined)[], verdict: string) => {
+    const done = runs.filter((r): r is RunRecord => r !== undefined && r.passesDone === 20);
+    const p1 = runs.flatMap((r) => (r ? [r.passes[0].testError] : []));
+    const cells = runs.map((r) => (r && r.passesDone < 20 ? `(${pct(r.passes[0]?.testError)})` : errorsCell(r)));
+    const m = done.length === runs.length ? `**${pct(mean(done.map((r) => r.testError)))}**` : "-";
+    lines.push(row([label, ...cells, m, p1.length ? pct(Math.max(...p1)) : "-", verdict]));
+  };
+  rowOf("the default", seedList.map((s) => records.get(`appc-seed${s}`)), "");
+  for (const a of ABLATIONS) {
+    const runs = seedList.map((s) =>
+      records.get(`appc-${a.name}-seed${s}`) ?? records.get(`appc-${a.name}-pass1-seed${s}`)
+    );
+    const v = ablationVerdict(a.name, records);
+    rowOf(`${a.what}: \`${a.args.join(" ")}\``, runs, v ? `${v.keep ? "keep" : "drop"} (${v.why})` : "-");
+  }
+  return lines.join("\n");
 }
 
 /**

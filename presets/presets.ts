@@ -252,9 +252,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   },
   "lenet5-literal": {
     name: "lenet5-literal",
-    description:
-      "LeNet-5 as the paper's text reads: init +-2.4/F_i, a fresh h_kk each pass (stays at 90% error while " +
-      "eta >= 0.0001)",
+    description: "LeNet-5 as the paper's text reads: init +-2.4/F_i, a fresh h_kk each pass, mu 0.02, and " +
+      `j = ${DEFAULT_MAP_J} where the paper gives no value`,
     graph: lenet5Graph(),
     optimizer: { type: "sdlm", lr: PAPER_SCHEDULE[0], mu: DEFAULT_SDLM_MU, curvatureSamples: 500 },
     batch: 1,
@@ -266,7 +265,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
         value: DEFAULT_MAP_J,
         paper: "j > 0, the rubbish class's constant; no value given",
         here: `j = ${DEFAULT_MAP_J}`,
-        why: "a small constant: the rubbish class barely competes with the ten digits",
+        why: "a small constant: e^-j then outweighs the ten digits' e^-y_i once their distances exceed a few " +
+          "units, and the loss is close to the MSE criterion y_D",
         literal: "none: the paper gives no value (--j sets one)",
       },
     ],

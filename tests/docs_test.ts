@@ -33,3 +33,96 @@ Deno.test("README.md, docs/usage.md and docs/architecture.md do not restate the 
     }
   }
 });
+
+/** A record of docs/runs/ (the fields the checks below read). */
+interface Record {
+  name: string;
+  command: string;
+  testError: number;
+  trainError: number | null;
+  wallSeconds: number | null;
+  passesDone: number;
+  commit?: string;
+  date?: string;
+  stamp?: string;
+  legacy?: unknown;
+  machine?: { cpu?: string };
+  passes: { testError: number }[];
+}
+
+const record = async (name: string): Promise<Record> => {
+  const text = await read(`docs/runs/${name}.json`).catch(() => {
+    throw new Error(`docs/runs/${name}.json: no such record`);
+  });
+  return JSON.parse(text);
+};
+
+/** Names a records cell lists: `name`, or `prefix-seedA..B` for seeds A to B. */
+function recordNames(cell: string): string[] {
+  return [...cell.matchAll(/`([a-z0-9-]+?)(\d+)?(?:\.\.(\d+))?`/g)].flatMap(([, stem, from, to]) =>
+    to === undefined
+      ? [`${stem}${from ?? ""}`]
+      : Array.from({ length: Number(to) - Number(from) + 1 }, (_, i) => `${stem}${Number(from) + i}`)
+  );
+}
+
+/** A published number needs a run stamped with its commit, day and CPU, and a per-pass history. */
+function assertStamped(r: Record, where: string) {
+  assert.ok(r.commit && r.date, `${where}: record ${r.name} names no commit and day`);
+  assert.ok(!r.stamp && !r.legacy, `${where}: record ${r.name} was not stamped when it ran`);
+  assert.ok(r.machine?.cpu && r.machine.cpu !== "not recorded", `${where}: record ${r.name} names no CPU`);
+  assert.equal(r.passes.length, r.passesDone, `${where}: record ${r.name} lacks its passes`);
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sdOf = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - meanOf(xs)) ** 2, 0) / (xs.length - 1));
+
+/** Every percentage a set of records supports: each run's errors, and the mean, sd and range over them. */
+function supported(rs: Record[]): Set<string> {
+  const end = rs.map((r) => r.testError), first = rs.map((r) => r.passes[0].testError);
+  const out = new Set([...end, ...first, ...rs.flatMap((r) => (r.trainError === null ? [] : [r.trainError]))].map(pct));
+  for (const xs of [end, first]) {
+    for (const v of [meanOf(xs), Math.min(...xs), Math.max(...xs)]) out.add(pct(v));
+    if (xs.length > 1) out.add(pct(sdOf(xs)));
+  }
+  return out;
+}
+
+Deno.test("every number of the README's results table comes from the records its row names", async () => {
+  const text = await read("README.md");
+  const section = text.slice(text.indexOf("## Results"), text.indexOf("\n## ", text.indexOf("## Results") + 1));
+  const rows = section.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| recipe") && !/^\| -/.test(l));
+  assert.ok(rows.length >= 3, "the README has a results table");
+  for (const row of rows) {
+    const cells = row.split(" | ");
+    const names = recordNames(cells[cells.length - 1]);
+    assert.ok(names.length > 0, `README row names no record: ${row}`);
+    const rs = await Promise.all(names.map(record));
+    rs.forEach((r) => assertStamped(r, "README"));
+    const numbers = supported(rs);
+    for (const [said] of row.matchAll(/\d+\.\d+%/g)) {
+      assert.ok(numbers.has(said), `README row says ${said}, which none of ${names.join(", ")} gives: ${row}`);
+    }
+    const minutes = new Set(rs.flatMap((r) => (r.wallSeconds === null ? [] : [Math.round(r.wallSeconds / 60)])));
+    minutes.add(Math.round(meanOf(rs.map((r) => r.wallSeconds ?? NaN)) / 60));
+    for (const [, said] of row.matchAll(/(\d+) min\b/g)) {
+      assert.ok(minutes.has(Number(said)), `README row says ${said} min, which none of ${names.join(", ")} took`);
+    }
+  }
+});
+
+Deno.test("models/index.json: each shipped model's test error and command are its record's", async () => {
+  const index = JSON.parse(await read("models/index.json")) as {
+    name: string;
+    record: string;
+    testError: number;
+    command: string;
+  }[];
+  for (const m of index) {
+    const r = await record(m.record);
+    assertStamped(r, `models/index.json ${m.name}`);
+    assert.equal(m.testError, r.testError, `${m.name}: test error`);
+    assert.ok(m.command.startsWith(`${r.command} `), `${m.name}: "${m.command}" is not "${r.command}" then the export`);
+  }
+});
