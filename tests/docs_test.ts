@@ -4,7 +4,8 @@
  * --table` writes it), and the other documents link to that block instead of restating it.
  */
 import assert from "node:assert/strict";
-import { PRESETS } from "../presets/presets.ts";
+import { ABLATIONS, ablationVerdict, type RunRecord } from "../bench/reproduce.ts";
+import { type Deviation, PRESETS } from "../presets/presets.ts";
 import { DEVIATIONS_CLOSE, DEVIATIONS_OPEN, deviationsTable, withDeviations } from "../report/deviations.ts";
 
 const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
@@ -35,7 +36,7 @@ Deno.test("README.md, docs/usage.md and docs/architecture.md do not restate the 
 });
 
 /** A record of docs/runs/ (the fields the checks below read). */
-interface Record {
+interface RecordFile {
   name: string;
   command: string;
   testError: number;
@@ -50,7 +51,7 @@ interface Record {
   passes: { testError: number }[];
 }
 
-const record = async (name: string): Promise<Record> => {
+const record = async (name: string): Promise<RecordFile> => {
   const text = await read(`docs/runs/${name}.json`).catch(() => {
     throw new Error(`docs/runs/${name}.json: no such record`);
   });
@@ -67,7 +68,7 @@ function recordNames(cell: string): string[] {
 }
 
 /** A published number needs a run stamped with its commit, day and CPU, and a per-pass history. */
-function assertStamped(r: Record, where: string) {
+function assertStamped(r: RecordFile, where: string) {
   assert.ok(r.commit && r.date, `${where}: record ${r.name} names no commit and day`);
   assert.ok(!r.stamp && !r.legacy, `${where}: record ${r.name} was not stamped when it ran`);
   assert.ok(r.machine?.cpu && r.machine.cpu !== "not recorded", `${where}: record ${r.name} names no CPU`);
@@ -79,7 +80,7 @@ const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sdOf = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - meanOf(xs)) ** 2, 0) / (xs.length - 1));
 
 /** Every percentage a set of records supports: each run's errors, and the mean, sd and range over them. */
-function supported(rs: Record[]): Set<string> {
+function supported(rs: RecordFile[]): Set<string> {
   const end = rs.map((r) => r.testError), first = rs.map((r) => r.passes[0].testError);
   const out = new Set([...end, ...first, ...rs.flatMap((r) => (r.trainError === null ? [] : [r.trainError]))].map(pct));
   for (const xs of [end, first]) {
@@ -124,5 +125,32 @@ Deno.test("models/index.json: each shipped model's test error and command are it
     assertStamped(r, `models/index.json ${m.name}`);
     assert.equal(m.testError, r.testError, `${m.name}: test error`);
     assert.ok(m.command.startsWith(`${r.command} `), `${m.name}: "${m.command}" is not "${r.command}" then the export`);
+  }
+});
+
+Deno.test("each departure of the default paid for itself in the ablation on seeds 0-9, and says by how much", async () => {
+  const records = new Map<string, RunRecord>();
+  for await (const f of Deno.readDir(new URL("../docs/runs/", import.meta.url))) {
+    if (f.name.startsWith("appc-")) {
+      records.set(f.name.replace(/\.json$/, ""), JSON.parse(await read(`docs/runs/${f.name}`)));
+    }
+  }
+  const setting: Record<string, Deviation["setting"]> = {
+    init: "init",
+    drawn: "subsampleInit",
+    mem0: "curvatureMemory",
+    mu002: "mu",
+    j01: "j",
+  };
+  for (const a of ABLATIONS) {
+    const verdict = ablationVerdict(a.name, records);
+    assert.ok(verdict, `the ablation "${a.name}" lacks records in docs/runs`);
+    const d = deviations.find((d) => d.setting === setting[a.name]);
+    if (!verdict.keep) {
+      assert.equal(d, undefined, `the rule drops ${d?.setting} (${verdict.why}), yet the default keeps it`);
+      continue;
+    }
+    assert.ok(d, `the rule keeps ${setting[a.name]} (${verdict.why}), yet the default lacks it`);
+    assert.ok(words(d.why).includes(verdict.why), `${d.setting}'s reason does not say "${verdict.why}": ${d.why}`);
   }
 });

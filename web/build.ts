@@ -40,6 +40,8 @@ export interface ShippedModel {
   readonly testError: number;
   /** The command and seed that trained it. */
   readonly command: string;
+  /** The record of that run in docs/runs/ (without .json): its commit, CPU, day and every pass. */
+  readonly record: string;
 }
 
 /** The shipped models, from models/index.json. */
