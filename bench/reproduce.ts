@@ -689,8 +689,8 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   if (!values.table) {
-    // --jobs N: N runs at a time (each on one thread, without its progress line), taken in the listed order.
-    const queue = RECIPES.filter((r) => positionals.length === 0 || positionals.includes(r.name));
+    // --jobs N: N runs at a time (each on one thread, without its progress line), in the order given.
+    const queue = positionals.length ? positionals.map((p) => RECIPES.find((r) => r.name === p)!) : [...RECIPES];
     const worker = async () => {
       for (let r = queue.shift(); r; r = queue.shift()) await run(r, jobs > 1);
     };
