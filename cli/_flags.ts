@@ -52,9 +52,9 @@ export const HELP = `Usage: deno task train [options]
 Trains LeNet-5 on MNIST with the paper's machinery unless told otherwise: C3
 table, trainable subsampling, squash, RBF codes, MAP loss, SDLM (curvature from
 500 patterns before each pass), the paper's eta schedule, one update per
-pattern, 20 passes, fixed random order. Five settings follow our measurements
-rather than the paper's text (--summary lists them with the flag that undoes
-each): ${LENET5_SETTINGS}.
+pattern, 20 passes, fixed random order. Four settings follow our measurements
+where the paper's text says otherwise or nothing (--summary lists them with the
+flag that undoes each): ${LENET5_SETTINGS}.
 --preset lenet5-literal is the paper's text as written.
 
 Model:

@@ -32,23 +32,22 @@ Deno.test("cli: --summary shows the recipe and each departure from the paper wit
   assert.equal(d.code, 0);
   assert.match(
     d.stdout,
-    /^recipe: sdlm \(mu 0\.1\), eta 0\.0005x2 0\.0002x3 0\.0001x3 0\.00005x4 0\.00001, batch 1, 20 passes/m,
+    /^recipe: sdlm \(mu 0\.02\), eta 0\.0005x2 0\.0002x3 0\.0001x3 0\.00005x4 0\.00001, batch 1, 20 passes/m,
   );
   assert.match(d.stdout, /0\.9 of the last pass's h_kk kept/);
   assert.deepEqual(undo(d.stdout), [
     "--init paper",
-    "--init paper-sqrt",
+    "--subsample-init paper-sqrt",
     "--curvature-memory 0",
-    "--mu 0.02",
     "--j 0.1",
   ]);
   assert.match(d.stdout, /^S2 +subsample .* init mean$/m);
   // --init sets every layer's init: S2 and S4 are drawn like the rest, and that departure goes.
   const drawn = await train("--summary", "--init", "paper-sqrt");
-  assert.deepEqual(undo(drawn.stdout), ["--init paper", "--curvature-memory 0", "--mu 0.02", "--j 0.1"]);
+  assert.deepEqual(undo(drawn.stdout), ["--init paper", "--curvature-memory 0", "--j 0.1"]);
   assert.match(drawn.stdout, /^S2 +subsample .* init paper-sqrt$/m);
   // A flag that restores the paper's reading takes its departure off the list.
-  const back = await train("--summary", "--init", "paper", "--curvature-memory", "0", "--mu", "0.02");
+  const back = await train("--summary", "--init", "paper", "--curvature-memory", "0");
   assert.match(back.stdout, /^recipe: sdlm \(mu 0\.02\)/m);
   assert.deepEqual(undo(back.stdout), ["--j 0.1"]);
   assert.doesNotMatch(back.stdout, /h_kk kept/);

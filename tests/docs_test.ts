@@ -144,8 +144,15 @@ Deno.test("each departure of the default paid for itself in the ablation on seed
   };
   for (const a of ABLATIONS) {
     const verdict = ablationVerdict(a.name, records);
-    assert.ok(verdict, `the ablation "${a.name}" lacks records in docs/runs`);
     const d = deviations.find((d) => d.setting === setting[a.name]);
+    if (!verdict) {
+      // Not all ten runs recorded yet: the departure may stand only as one that says so.
+      assert.ok(
+        d?.why.includes("not re-measured"),
+        `the ablation "${a.name}" lacks records, and ${d?.setting} says not`,
+      );
+      continue;
+    }
     if (!verdict.keep) {
       assert.equal(d, undefined, `the rule drops ${d?.setting} (${verdict.why}), yet the default keeps it`);
       continue;

@@ -11,7 +11,9 @@ import { ConfigReader, integerRule } from "../engine/config.ts";
 import { buildModel } from "../engine/model.ts";
 import { createOptimizer } from "../engine/train.ts";
 import type { OptimizerPlugin } from "../engine/types.ts";
-import type { Preset } from "../presets/presets.ts";
+import { type Preset, PRESETS } from "../presets/presets.ts";
+import { type Flags, OPTIONS, settingsFromFlags } from "../cli/_flags.ts";
+import { parseArgs } from "node:util";
 import { formatRecipe, optimizerSpecOf, presetSettings, settingsRows } from "../presets/recipe.ts";
 
 /** SGD whose eta ramps up over `warmup` updates. */
@@ -73,5 +75,17 @@ Deno.test("recipe: an optimizer's own setting travels from its options to the se
     await assert.rejects(loadCheckpoint(dir, registry), /field "settings\.warmup" must be an integer >= 1, got 0/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("recipe: each departure's flag puts the paper's reading back, that departure alone", async () => {
+  const departures = (PRESETS.lenet5.deviations ?? []).map((d) => d.setting);
+  for (const d of PRESETS.lenet5.deviations ?? []) {
+    const args = d.literal.split(" (")[0].split(" ").filter((a) => a.length > 0);
+    assert.ok(args[0].startsWith("--"), `${d.setting}: its flag "${d.literal}" starts with an option`);
+    const { values } = parseArgs({ args, options: OPTIONS, strict: true });
+    const { settings } = await settingsFromFlags(values as Flags, () => {});
+    const left = (settings.deviations ?? []).map((x) => x.setting);
+    assert.deepEqual(left, departures.filter((s) => s !== d.setting), `${d.literal} undoes ${d.setting} alone`);
   }
 });

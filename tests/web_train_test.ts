@@ -87,7 +87,7 @@ Deno.test({
       assert.equal(r.result.model.params, cli.params, "the page's weights are deno task train's, bit for bit");
       // The page shows the recipe --summary prints for the same run, from the same function.
       const summary = await denoOk(["run", "-A", "cli/train.ts", "--summary", "--epochs", "2"]);
-      assert.ok(r.recipe.startsWith("recipe: sdlm (mu 0.1), eta 0.0005x2"), r.recipe);
+      assert.ok(r.recipe.startsWith("recipe: sdlm (mu 0.02), eta 0.0005x2"), r.recipe);
       assert.equal(r.recipe, summary.slice(summary.indexOf("recipe: ")).trimEnd(), "the page's recipe is --summary's");
 
       // The downloaded model.json is the run's model, and evaluates in deno task eval to the test error the page reported.
