@@ -423,6 +423,18 @@ export async function fit(
     }
     const pending = evals.finish();
     if (pending) await record(pending);
+  } catch (e) {
+    // Finite weights whose answers are not (an evaluation refused them): the pass being evaluated diverged.
+    if (e instanceof RangeError && e.message.includes("a model must answer with finite numbers")) {
+      throw divergence(
+        `the weights after it give ${e.message.replace(/^Cannot evaluate the model: /, "")}`,
+        state.passesDone + 1,
+        null,
+        state,
+        count,
+      );
+    }
+    throw e;
   } finally {
     parallel?.close();
     evals.close();

@@ -131,7 +131,7 @@ Deno.test("cli: --schedule sets each pass's eta (ETAxN for N passes) and --eta-s
       assert.equal(r.code, 0, r.stderr);
       const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
       assert.deepEqual(summary.passes.map((p: { lr: number }) => p.lr), want);
-      assert.match(r.stdout, new RegExp(`^recipe: sdlm \\(mu 0\\.1\\), eta ${shown}, batch 1, 3 passes`, "m"));
+      assert.match(r.stdout, new RegExp(`^recipe: sdlm \\(mu 0\\.02\\), eta ${shown}, batch 1, 3 passes`, "m"));
     }
   });
 });

@@ -28,7 +28,7 @@ Deno.test("train: the default recipe on the first 6,000 patterns reaches under 1
     assert.ok(p.testError < 0.1, `test error ${p.testError}`);
     assert.ok(p.trainError < 0.1 && p.loss > 0 && p.seconds > 0 && p.evalSeconds > 0);
     // The recipe's departures from the paper, in summary.json and on the run's page.
-    const deviations = ["init", "subsampleInit", "curvatureMemory", "mu", "j"];
+    const deviations = ["init", "subsampleInit", "curvatureMemory", "j"];
     assert.deepEqual(summary.deviations.map((d: { setting: string }) => d.setting), deviations);
     const html = await Deno.readTextFile(join(dir, "index.html"));
     assert.match(html, /<td>init<\/td><td>weights uniform in \+-2\.4\/F_i \(appendix A\)<\/td>/);
