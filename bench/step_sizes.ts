@@ -87,7 +87,8 @@ for (const r of rows) {
 
 const root = new URL("..", import.meta.url).pathname;
 const git = async (...args: string[]) =>
-  new TextDecoder().decode((await new Deno.Command("git", { args, cwd: root, stdout: "piped" }).output()).stdout).trim();
+  new TextDecoder().decode((await new Deno.Command("git", { args, cwd: root, stdout: "piped" }).output()).stdout)
+    .trim();
 const head = await git("rev-parse", "--short=12", "HEAD");
 const dirty = await git("status", "--porcelain", "--untracked-files=no");
 const record = {

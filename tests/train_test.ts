@@ -52,7 +52,7 @@ Deno.test("train: the default recipe on the first 6,000 patterns reaches under 1
     assert.ok(gallery.includes(wrong > 100 ? `the 100 worst of ${wrong.toLocaleString("en-US")}` : `all ${wrong}`));
     assert.ok(html.includes('<img src="misclassified.svg"'));
     // The recipe, every setting (the schedule among them), SDLM's steps per pass, the wall time; no warnings.
-    assert.match(html, /<pre>recipe: sdlm \(mu 0\.1\), eta 0\.0005x2 0\.0002x3/);
+    assert.match(html, /<pre>recipe: sdlm \(mu 0\.02\), eta 0\.0005x2 0\.0002x3/);
     assert.match(
       html,
       /<tr><td>eta schedule[^<]*<\/td><td>0\.0005x2 0\.0002x3 0\.0001x3 0\.00005x4 0\.00001<\/td><\/tr>/,
