@@ -192,8 +192,9 @@ export const LENET5_DEVIATIONS: readonly Deviation[] = [
     value: "paper-sqrt",
     paper: "weights uniform in +-2.4/F_i (appendix A)",
     here: "uniform in +-2.4/sqrt(F_i)",
-    why: "read as a misprint for sqrt: with +-2.4/F_i every h_kk is far below mu, almost every parameter takes the " +
-      "largest step eta/mu, and no seed of 0-9 learns in pass 1 (85.66% to 90.26%; pass 1 at 89.90% on seed 0)",
+    why: "read as a misprint for sqrt: with +-2.4/F_i almost every h_kk is far below mu, so almost every parameter " +
+      "takes the largest step eta/mu, and no seed of 0-9 learns in pass 1 (85.66% to 90.26%; pass 1 at 89.90% on " +
+      "seed 0)",
     literal: "--init paper --subsample-init mean (--init paper alone also draws S2 and S4)",
   },
   {
@@ -203,8 +204,8 @@ export const LENET5_DEVIATIONS: readonly Deviation[] = [
     here: "coefficient 1/4 and bias 0 in every map: S2 and S4 start as 2x2 averaging",
     why:
       "each is shared by every unit of its map, so its h_kk is the largest (6 to 64 at the init) and its steps the " +
-      "smallest: drawn, they stay near the draw; undone on seeds 0-9 the mean test error is 1.02% against 0.89% " +
-      "(mean +0.13 points; pass 1 at 3.44% on seed 2)",
+      "smallest; drawn, seeds 0-9 end at a mean of 1.02% against 0.89% (mean +0.13 points; pass 1 at 3.44% on " +
+      "seed 2)",
     literal: "--subsample-init paper-sqrt",
   },
   {
