@@ -33,3 +33,13 @@ export async function cpuModel(): Promise<string | null> {
     return null;
   }
 }
+
+/** The checked-out commit of this repository, with `+changes` when tracked files differ from it. */
+export async function commitNow(): Promise<string> {
+  const root = new URL("..", import.meta.url).pathname;
+  const git = async (...args: string[]) =>
+    new TextDecoder().decode((await new Deno.Command("git", { args, cwd: root, stdout: "piped" }).output()).stdout)
+      .trim();
+  const head = await git("rev-parse", "--short=12", "HEAD");
+  return (await git("status", "--porcelain", "--untracked-files=no")) ? `${head}+changes` : head;
+}

@@ -20,7 +20,7 @@
  * @module
  */
 import { join } from "node:path";
-import { cpuModel } from "./_docs.ts";
+import { commitNow, cpuModel } from "./_docs.ts";
 import { parseArgs } from "node:util";
 import { LENET5_SETTINGS, PRESETS } from "../presets/presets.ts";
 import { deviationsTable, withDeviations } from "../report/deviations.ts";
@@ -320,15 +320,6 @@ interface Provenance {
   readonly cpu: string | null;
 }
 const provenancePath = (r: Recipe) => `${dirOf(r)}.provenance.json`;
-
-/** The checked-out commit, with `+changes` when tracked files differ from it. */
-async function commitNow(): Promise<string> {
-  const git = async (...args: string[]) =>
-    new TextDecoder().decode((await new Deno.Command("git", { args, cwd: root, stdout: "piped" }).output()).stdout)
-      .trim();
-  const head = await git("rev-parse", "--short=12", "HEAD");
-  return (await git("status", "--porcelain", "--untracked-files=no")) ? `${head}+changes` : head;
-}
 
 async function run(recipe: Recipe, quiet = false): Promise<void> {
   if (recipe.alias) return run(RECIPES.find((r) => r.name === recipe.alias)!, quiet);

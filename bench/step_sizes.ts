@@ -20,7 +20,8 @@ import { Rng } from "../engine/rng.ts";
 import { estimateCurvature } from "../engine/train.ts";
 import type { CurvatureLoss } from "../engine/types.ts";
 import { PRESETS } from "../presets/presets.ts";
-import { cpuModel } from "./_docs.ts";
+import { writeFileAtomic } from "../engine/model_file.ts";
+import { commitNow, cpuModel } from "./_docs.ts";
 
 const ETA = 0.0005, SAMPLES = 500, SEEDS = [0, 1, 2];
 const preset = PRESETS.lenet5;
@@ -86,21 +87,15 @@ for (const r of rows) {
 }
 
 const root = new URL("..", import.meta.url).pathname;
-const git = async (...args: string[]) =>
-  new TextDecoder().decode((await new Deno.Command("git", { args, cwd: root, stdout: "piped" }).output()).stdout)
-    .trim();
-const head = await git("rev-parse", "--short=12", "HEAD");
-const dirty = await git("status", "--porcelain", "--untracked-files=no");
 const record = {
   name: "step-sizes",
   what: "pass 1's SDLM steps per tensor at the init, h_kk from 500 training patterns, eta 0.0005",
   command: "deno run --allow-read --allow-write --allow-run bench/step_sizes.ts",
-  commit: dirty ? `${head}+changes` : head,
+  commit: await commitNow(),
   date: new Date().toISOString().slice(0, 10),
   machine: { cpu: await cpuModel(), deno: Deno.version.deno },
   rows,
 };
 const path = join(root, "docs", "runs", "step-sizes.json");
-await Deno.writeTextFile(path + ".tmp-steps", JSON.stringify(record, null, 2) + "\n");
-await Deno.rename(path + ".tmp-steps", path);
+await writeFileAtomic(path, JSON.stringify(record, null, 2) + "\n");
 console.error(`Recorded ${path}`);
