@@ -8,6 +8,9 @@ import type { Split } from "../data/split.ts";
 import { firstNonFiniteAnswer } from "./finite.ts";
 import { argmaxRows, type Model } from "./model.ts";
 
+/** What an evaluation's error says when the model answers with a number that is not finite (fit() looks for it). */
+export const NON_FINITE_ANSWER = "a model must answer with finite numbers";
+
 /** What `evaluate` measured. */
 export interface Evaluation {
   /** Fraction misclassified (0..1). */
@@ -71,7 +74,7 @@ export function evaluate(
       throw new RangeError(
         `Cannot evaluate the model: its ${bad.output} for class ${bad.class} of image ${from + s + bad.sample}${
           source.source ? ` of "${source.source}"` : ""
-        } is ${bad.value}; a model must answer with finite numbers (are its weights too large?)`,
+        } is ${bad.value}; ${NON_FINITE_ANSWER} (are its weights too large?)`,
       );
     }
     argmaxRows(probs, n, k, predictions.subarray(s, s + n));

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { NON_FINITE_ANSWER } from "./evaluate.ts";
 import type { DistortionRanges } from "../data/distort.ts";
 import { type DataSource, imageSource, isSplit } from "../data/source.ts";
 import type { Split } from "../data/split.ts";
@@ -425,7 +426,7 @@ export async function fit(
     if (pending) await record(pending);
   } catch (e) {
     // Finite weights whose answers are not (an evaluation refused them): the pass being evaluated diverged.
-    if (e instanceof RangeError && e.message.includes("a model must answer with finite numbers")) {
+    if (e instanceof RangeError && e.message.includes(NON_FINITE_ANSWER)) {
       throw divergence(
         `the weights after it give ${e.message.replace(/^Cannot evaluate the model: /, "")}`,
         state.passesDone + 1,
