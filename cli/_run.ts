@@ -10,7 +10,6 @@
 import { join } from "node:path";
 import { checkDistortionRanges } from "../data/distort.ts";
 import { MAX_IDX_BYTES } from "../data/idx.ts";
-import { PAPER_PREPROCESS } from "../data/preprocess.ts";
 import { type FitState, LOSS_EVERY, type PassResult } from "../engine/fit.ts";
 import { batchProblem, grouped } from "../engine/limits.ts";
 import { buildModel, type Model } from "../engine/model.ts";
@@ -286,7 +285,7 @@ function checkDeviations(bad: Bad, path: string, devs: unknown): void {
  * at most what an idx file within MAX_IDX_BYTES holds of the model's images.
  */
 function patternsPerPass(settings: RunSettings, model: Model): number {
-  const pad = PAPER_PREPROCESS.pad, shape = model.inputShape;
+  const pad = model.inputPad, shape = model.inputShape;
   const [rows, cols] = shape.length === 3 ? [shape[1], shape[2]] : shape.length === 2 ? shape : [1, 1];
   const pixels = Math.max(1, rows - 2 * pad) * Math.max(1, cols - 2 * pad);
   return Math.min(settings.limit ?? Infinity, Math.floor(MAX_IDX_BYTES / pixels));

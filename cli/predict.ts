@@ -60,6 +60,7 @@ interface InputKind {
   readonly type: "uint8" | "float32";
   /** Shape of one input sample, without the batch. */
   readonly sample: readonly number[];
+  /** Size of the input image: the raw image's, or the preprocessed map's (an image padded equally on every side). */
   readonly rows: number;
   readonly cols: number;
 }
@@ -81,8 +82,7 @@ function inputKind(session: ort.InferenceSession, path: string): InputKind {
     return { name: m.name, raw: true, type: m.type, sample, rows: sample[0], cols: sample[1] };
   }
   if (m.name === "input" && m.type === "float32" && sample.length === 3 && sample[0] === 1) {
-    // The paper's preprocessing pads by 2 on each side.
-    return { name: m.name, raw: false, type: "float32", sample, rows: sample[1] - 4, cols: sample[2] - 4 };
+    return { name: m.name, raw: false, type: "float32", sample, rows: sample[1], cols: sample[2] };
   }
   return fail(`input "${m.name}" ${m.type} [${m.shape}] is neither raw images nor one preprocessed map`);
 }
@@ -185,9 +185,14 @@ export function main(args: string[]): Promise<number> {
       notes.push(`the ${data.cols}x${data.rows} input the model saw (first image) written to ${out}`);
     }
     if (values.verbose) { for (const n of notes) console.error(`predict: ${n}`); }
-    if (data.rows !== kind.rows || data.cols !== kind.cols) {
+    // A preprocessed input is the image padded by the same number of pixels on every side.
+    const pad = kind.raw ? 0 : (kind.rows - data.rows) / 2;
+    if (!(Number.isInteger(pad) && pad >= 0 && data.cols + 2 * pad === kind.cols)) {
+      const takes = kind.raw
+        ? `${kind.rows}x${kind.cols}`
+        : `a ${kind.rows}x${kind.cols} input, made by padding each image equally on every side`;
       throw new Error(
-        `Cannot predict: "${inputPath}" holds ${data.rows}x${data.cols} images, the model takes ${kind.rows}x${kind.cols}`,
+        `Cannot predict: "${inputPath}" holds ${data.rows}x${data.cols} images, the model takes ${takes}`,
       );
     }
     let labels: ArrayLike<number> | null = null;
@@ -213,7 +218,7 @@ export function main(args: string[]): Promise<number> {
       const images = data.images.subarray(start * size, (start + n) * size);
       const values = kind.raw
         ? (kind.type === "uint8" ? images : Float32Array.from(images))
-        : preprocess(images, n, data.rows, data.cols);
+        : preprocess(images, n, data.rows, data.cols, { pad });
       const out = await session.run({ [kind.name]: new ort.Tensor(kind.type, values, [n, ...kind.sample]) });
       classes.set(Array.from(out.class.data as BigInt64Array, Number), start);
       probabilities.set(out.probabilities.data as Float32Array, start * k);

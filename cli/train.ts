@@ -163,7 +163,11 @@ async function run(values: Flags): Promise<number> {
     const before = evaluate(model, data.test, { limit: 100 });
     await writeDigitGrid(join(dir, "digits-before.svg"), data.test, before.predictions, "Test digits before training");
     if (settings.distort) {
-      await writeDistortionGrid(join(dir, "distortions.png"), data.train, settings.distort, settings.seed);
+      await writeDistortionGrid(join(dir, "distortions.png"), data.train, {
+        ranges: settings.distort,
+        seed: settings.seed,
+        pad: model.inputPad,
+      });
     }
   }
 

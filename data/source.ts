@@ -16,6 +16,8 @@ export interface InputSpec {
   readonly inputShape: Shape;
   /** Classes the model tells apart (labels are 0..classes - 1). */
   readonly classes: number;
+  /** Pixels of background added on each side of an image to make the input (the graph's `pad`); absent: 2. */
+  readonly inputPad?: number;
 }
 
 /** Patterns with their labels, read into batches by index. */
@@ -34,22 +36,27 @@ export interface DataSource {
 }
 
 /**
- * Checks that a split's images, padded as the paper's preprocessing pads
- * them, are the model's input, and that it holds patterns; throws a
- * RangeError naming the images' file otherwise. `what` names the split.
+ * Checks that a split's images, padded by the model's `inputPad` as the
+ * paper's preprocessing pads them, are the model's input, and that it holds
+ * patterns; throws a RangeError naming the images' file otherwise. `what`
+ * names the split.
  */
 export function checkSplitFits(model: InputSpec, split: Split, what: string): void {
   const name = split.source ? `${what} "${split.source}"` : what;
-  const pad = PAPER_PREPROCESS.pad;
+  const pad = model.inputPad ?? PAPER_PREPROCESS.pad;
   if (!(split.count >= 1)) throw new RangeError(`Cannot use the ${name}: it holds no patterns`);
   const h = split.rows + 2 * pad, w = split.cols + 2 * pad;
   const shape = model.inputShape;
   const [maps, rows, cols] = shape.length === 3 ? shape : shape.length === 2 ? [1, ...shape] : [shape[0], 1, 1];
   if (maps !== 1 || rows !== h || cols !== w) {
     const want = maps === 1 && rows > 2 * pad && cols > 2 * pad ? ` (${rows - 2 * pad}x${cols - 2 * pad} images)` : "";
+    const fit = (rows - split.rows) / 2;
+    const hint = maps === 1 && Number.isInteger(fit) && fit >= 0 && cols - split.cols === 2 * fit
+      ? `; a graph "pad" of ${fit} would fit them`
+      : "";
     throw new RangeError(
       `Cannot use the ${name}: its images are ${split.rows}x${split.cols} (${h}x${w} after the ${pad}-pixel ` +
-        `padding), but the model's input is ${shape.join("x")}${want}`,
+        `padding of the graph's "pad"), but the model's input is ${shape.join("x")}${want}${hint}`,
     );
   }
   if (split.images.length < split.count * split.rows * split.cols || split.labels.length < split.count) {
@@ -68,13 +75,27 @@ function checkLabels(labels: ArrayLike<number>, count: number, k: number, which:
   }
 }
 
+/**
+ * The padding on each side that makes a split's images `inSize` values each: the model's `inputPad`, found from the
+ * input size (a split checked by {@linkcode checkSplitFits} always has one).
+ */
+export function padOf(split: Pick<Split, "rows" | "cols">, inSize: number): number {
+  for (let pad = 0; (split.rows + 2 * pad) * (split.cols + 2 * pad) <= inSize; pad++) {
+    if ((split.rows + 2 * pad) * (split.cols + 2 * pad) === inSize) return pad;
+  }
+  throw new RangeError(
+    `Cannot read ${split.rows}x${split.cols} images into inputs of ${inSize} values: no equal padding on every side ` +
+      `makes them that size`,
+  );
+}
+
 /** Preprocessed inputs and labels of the patterns `indices` of a split. */
 export function gather(split: Split, indices: ArrayLike<number>, x: Float32Array, labels: Uint8Array): void {
   const size = split.rows * split.cols;
-  const inSize = x.length / Math.max(1, labels.length);
+  const inSize = x.length / Math.max(1, labels.length), pad = padOf(split, inSize);
   for (let i = 0; i < indices.length; i++) {
     const s = indices[i];
-    preprocessInto(split.images.subarray(s * size, (s + 1) * size), split.rows, split.cols, x, i * inSize);
+    preprocessInto(split.images.subarray(s * size, (s + 1) * size), split.rows, split.cols, x, i * inSize, { pad });
     labels[i] = split.labels[s];
   }
 }
@@ -109,8 +130,8 @@ export function imageSource(split: Split, options: { distort?: DistortionRanges 
     read(indices, x, labels, rng) {
       gather(split, indices, x, labels);
       if (!ranges || !rng) return;
-      const n = indices.length, h = split.rows + 2 * PAPER_PREPROCESS.pad, w = split.cols + 2 * PAPER_PREPROCESS.pad;
-      const size = h * w;
+      const n = indices.length, pad = padOf(split, x.length / Math.max(1, labels.length));
+      const h = split.rows + 2 * pad, w = split.cols + 2 * pad, size = h * w;
       if (scratch.length !== size) scratch = new Float32Array(size);
       for (let i = 0; i < n; i++) {
         const d = randomDistortion(rng, ranges);

@@ -14,9 +14,11 @@ import {
   MAX_DIM,
   MAX_PARAMETERS,
   MAX_RANK,
+  MAX_WINDOW,
   maxBatch,
   mib,
 } from "./limits.ts";
+import { PAPER_PREPROCESS } from "../data/preprocess.ts";
 import type { Registries } from "./registry.ts";
 import {
   jsKernels,
@@ -66,6 +68,11 @@ export interface GraphSpec {
   readonly name?: string;
   /** Per-sample input shape, e.g. `[1, 32, 32]`. */
   readonly input: readonly number[];
+  /**
+   * Pixels of background the paper's preprocessing adds on each side of an image to make the input (data/preprocess.ts):
+   * 2 when absent, as LeNet-5 reads a 28x28 digit as 32x32; 0 for a network that reads the 28x28 image as it is.
+   */
+  readonly pad?: number;
   /** Default init scheme (see INIT_NAMES); `"paper"` when absent. */
   readonly init?: string;
   /** The layers, input to output, each fed by the one before. */
@@ -140,6 +147,8 @@ export class Model {
   readonly loss: { readonly plugin: LossPlugin; readonly config: unknown };
   /** Per-sample input shape (the graph's `input`). */
   readonly inputShape: Shape;
+  /** Pixels of background added on each side of an image to make the input (the graph's `pad`, 2 when absent). */
+  readonly inputPad: number;
   /** Per-sample shape of the scores, the last layer's output. */
   readonly outputShape: Shape;
   /** Number of classes (size of the last layer's output). */
@@ -186,6 +195,7 @@ export class Model {
     this.layers = layers;
     this.loss = loss;
     this.inputShape = graph.input.slice();
+    this.inputPad = graph.pad ?? PAPER_PREPROCESS.pad;
     this.outputShape = layers.length ? layers[layers.length - 1].outShape : this.inputShape;
     this.classes = sizeOf(this.outputShape);
     this.params = buffers.params;
@@ -475,6 +485,13 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     throw new GraphError(`Cannot build graph: field "name" must be a string, got ${show(gname)}`);
   }
   const input = checkInput(top.raw("input"));
+  const pad = top.raw("pad");
+  if (pad !== undefined && (typeof pad !== "number" || !Number.isInteger(pad) || pad < 0 || pad > MAX_WINDOW)) {
+    throw new GraphError(
+      `Cannot build graph: field "pad" must be an integer in 0..${MAX_WINDOW} (MAX_WINDOW; the pixels added on each ` +
+        `side of an image), got ${show(pad)}`,
+    );
+  }
   const initDefault = top.raw("init") ?? "paper";
   if (typeof initDefault !== "string" || !INIT_NAMES.includes(initDefault)) {
     throw new GraphError(

@@ -69,7 +69,10 @@ export interface ExportOptions {
    * preprocessing, it reads `input` as the engine does.
    */
   readonly rawInput?: "uint8" | "float32";
-  /** The preprocessing put in the graph with `rawInput`; default the paper's, as data/preprocess.ts. */
+  /**
+   * The preprocessing put in the graph with `rawInput`; default the paper's, as data/preprocess.ts, with the model's
+   * `inputPad`.
+   */
   readonly preprocess?: PreprocessOptions;
   /**
    * Add the `probabilities` and `class` outputs (default true). False writes
@@ -141,7 +144,7 @@ function exportError(model: Model, problem: string): never {
 
 /** Adds the paper's preprocessing on `image`; returns the name of the preprocessed [N, 1, H, W] tensor. */
 function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32", options: PreprocessOptions) {
-  const pad = options.pad ?? PAPER_PREPROCESS.pad;
+  const pad = options.pad ?? model.inputPad;
   const bg = options.background ?? PAPER_PREPROCESS.background, ink = options.ink ?? PAPER_PREPROCESS.ink;
   const [maps, h, w] = model.inputShape;
   if (model.inputShape.length !== 3 || maps !== 1 || h <= 2 * pad || w <= 2 * pad) {

@@ -186,12 +186,20 @@ export async function writeDigitGrid(
 
 /**
  * Writes a PNG of training digits as the network sees them with `--distort`:
- * each row one digit, the original first, then random distortions of it.
+ * each row one digit, padded by `pad` (the model's `inputPad`), the original
+ * first, then random distortions of it.
  */
-export async function writeDistortionGrid(path: string, train: Split, ranges: DistortionRanges, seed: number) {
+export async function writeDistortionGrid(
+  path: string,
+  train: Split,
+  options: { ranges: DistortionRanges; seed: number; pad: number },
+) {
+  const { ranges, seed, pad } = options;
   const digits = 8, perDigit = 8;
-  const pre = preprocess(train.images.subarray(0, digits * train.rows * train.cols), digits, train.rows, train.cols);
-  const side = train.rows + 2 * PAPER_PREPROCESS.pad, size = side * side;
+  const pre = preprocess(train.images.subarray(0, digits * train.rows * train.cols), digits, train.rows, train.cols, {
+    pad,
+  });
+  const side = train.rows + 2 * pad, size = side * side;
   const { background: bg, ink } = PAPER_PREPROCESS;
   const images = new Uint8Array(digits * perDigit * size), out = new Float32Array(size);
   const rng = new Rng(seed);

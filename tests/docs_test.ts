@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { ABLATIONS, ablationVerdict, type RunRecord } from "../bench/reproduce.ts";
 import { type Deviation, PRESETS } from "../presets/presets.ts";
 import { DEVIATIONS_CLOSE, DEVIATIONS_OPEN, deviationsTable, withDeviations } from "../report/deviations.ts";
+import type { ShippedModel } from "../web/build.ts";
 
 const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
 const deviations = PRESETS.lenet5.deviations ?? [];
@@ -119,6 +120,7 @@ Deno.test("models/index.json: each shipped model's test error and command are it
     record: string;
     testError: number;
     command: string;
+    freshSeeds?: { records: string; mean: number; sd: number; min: number; max: number };
   }[];
   for (const m of index) {
     const r = await record(m.record);
@@ -126,6 +128,30 @@ Deno.test("models/index.json: each shipped model's test error and command are it
     assert.equal(m.testError, r.testError, `${m.name}: test error`);
     assert.ok(m.command.startsWith(`${r.command} `), `${m.name}: "${m.command}" is not "${r.command}" then the export`);
   }
+});
+
+Deno.test("models/index.json: lenet5's recipe on fresh seeds is what their records give, and what the README quotes", async () => {
+  const index = JSON.parse(await read("models/index.json")) as ShippedModel[];
+  const lenet5 = index.find((m) => m.name === "lenet5");
+  const fresh = lenet5?.freshSeeds;
+  assert.ok(fresh, "models/index.json: lenet5 has no freshSeeds");
+  const names = recordNames(`\`${fresh.records}\``);
+  assert.ok(names.length >= 20 && names.every((n) => n.startsWith("fresh-seed")), `freshSeeds.records: ${fresh.records}`);
+  const rs = await Promise.all(names.map(record));
+  const shipped = await record(lenet5.record);
+  for (const r of rs) {
+    assertStamped(r, "models/index.json lenet5 freshSeeds");
+    assert.equal(r.passesDone, 20, `${r.name}: ${r.passesDone} passes`);
+    assert.equal(r.command.replace(/ --seed \d+$/, ""), shipped.command.replace(/ --seed \d+$/, ""), `${r.name}'s command`);
+  }
+  const errors = rs.map((r) => r.testError);
+  const round = (x: number) => Math.round(x * 1e6) / 1e6;
+  assert.deepEqual(
+    { mean: fresh.mean, sd: fresh.sd, min: fresh.min, max: fresh.max },
+    { mean: round(meanOf(errors)), sd: round(sdOf(errors)), min: Math.min(...errors), max: Math.max(...errors) },
+  );
+  const readme = await read("README.md");
+  assert.ok(readme.includes(`\`${fresh.records}\``), `the README's results table does not quote ${fresh.records}`);
 });
 
 Deno.test("each departure of the default paid for itself in the ablation on seeds 0-9, and says by how much", async () => {

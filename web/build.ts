@@ -42,6 +42,17 @@ export interface ShippedModel {
   readonly command: string;
   /** The record of that run in docs/runs/ (without .json): its commit, CPU, day and every pass. */
   readonly record: string;
+  /**
+   * The same recipe on seeds that played no part in choosing it: the records (`prefix-seedA..B`, in docs/runs/) and
+   * their test errors' mean, sample standard deviation and range, 0..1, rounded to 6 decimals.
+   */
+  readonly freshSeeds?: {
+    readonly records: string;
+    readonly mean: number;
+    readonly sd: number;
+    readonly min: number;
+    readonly max: number;
+  };
 }
 
 /** The shipped models, from models/index.json. */
