@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
+import { preparedData } from "../data/prepare.ts";
 import { checkSplitFits } from "../data/source.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import { ParallelTrainer } from "../engine/parallel.ts";
@@ -48,7 +49,7 @@ export function main(args: string[]): Promise<number> {
     let path = values.model as string;
     if ((await Deno.stat(path).catch(() => null))?.isDirectory) path = join(path, "model.json");
     const model = await loadModel(path, defaultRegistry, { kernels });
-    const data = await loadMnist({ dir: values.data as string | undefined });
+    const data = preparedData(await loadMnist({ dir: values.data as string | undefined }), model.prepare);
     checkSplitFits(model, data.test, "test images");
     const parallel = threads > 1 ? await ParallelTrainer.create(model, { threads }) : undefined;
     let result;

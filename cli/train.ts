@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
+import { preparedData } from "../data/prepare.ts";
 import { type FolderLock, taskCommand } from "../data/out_folder.ts";
 import { checkSplitFits } from "../data/source.ts";
 import { evaluate } from "../engine/evaluate.ts";
@@ -140,7 +141,7 @@ async function run(values: Flags): Promise<number> {
     }
   }
 
-  const data = await loadMnist({ dir: settings.data });
+  const data = preparedData(await loadMnist({ dir: settings.data }), model.prepare);
   checkSplitFits(model, data.train, "training images");
   checkSplitFits(model, data.test, "test images");
   if (!lock) lock = held.use(await lockRunFolder(dir, command, () => checkOutFolder(dir, values.force as boolean)));

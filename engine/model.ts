@@ -18,6 +18,7 @@ import {
   maxBatch,
   mib,
 } from "./limits.ts";
+import { type PrepareStep, readPrepare } from "../data/prepare.ts";
 import { PAPER_PREPROCESS } from "../data/preprocess.ts";
 import type { Registries } from "./registry.ts";
 import {
@@ -73,6 +74,11 @@ export interface GraphSpec {
    * 2 when absent, as LeNet-5 reads a 28x28 digit as 32x32; 0 for a network that reads the 28x28 image as it is.
    */
   readonly pad?: number;
+  /**
+   * What is done to each image before that preprocessing (data/prepare.ts): e.g. `[{ "type": "deslant", "size": 20 }]`
+   * or `[{ "type": "downsample", "size": 16 }]`; none when absent.
+   */
+  readonly prepare?: readonly PrepareStep[];
   /** Default init scheme (see INIT_NAMES); `"paper"` when absent. */
   readonly init?: string;
   /** The layers, input to output, each fed by the one before. */
@@ -149,6 +155,8 @@ export class Model {
   readonly inputShape: Shape;
   /** Pixels of background added on each side of an image to make the input (the graph's `pad`, 2 when absent). */
   readonly inputPad: number;
+  /** What is done to each image before the padding (the graph's `prepare`; none when absent). */
+  readonly prepare: readonly PrepareStep[];
   /** Per-sample shape of the scores, the last layer's output. */
   readonly outputShape: Shape;
   /** Number of classes (size of the last layer's output). */
@@ -196,6 +204,7 @@ export class Model {
     this.loss = loss;
     this.inputShape = graph.input.slice();
     this.inputPad = graph.pad ?? PAPER_PREPROCESS.pad;
+    this.prepare = readPrepare(graph.prepare);
     this.outputShape = layers.length ? layers[layers.length - 1].outShape : this.inputShape;
     this.classes = sizeOf(this.outputShape);
     this.params = buffers.params;
@@ -497,6 +506,11 @@ export function buildModel(graph: GraphSpec, options: BuildOptions): Model {
     throw new GraphError(
       `Cannot build graph: field "init" must be one of ${INIT_NAMES.join(", ")}, got ${show(initDefault)}`,
     );
+  }
+  try {
+    readPrepare(top.raw("prepare"));
+  } catch (e) {
+    throw new GraphError(`Cannot build graph: ${(e as Error).message}`);
   }
   const layerSpecs = top.raw("layers");
   if (!Array.isArray(layerSpecs) || layerSpecs.length === 0) {

@@ -176,6 +176,13 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
  */
 export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto {
   const classify = options.classify ?? true;
+  if (model.prepare.length) {
+    const steps = model.prepare.map((p) => `${p.type} to ${p.size}x${p.size}`).join(", then ");
+    exportError(
+      model,
+      `its graph prepares each image before the network (${steps}; data/prepare.ts), which the ONNX graph does not do`,
+    );
+  }
   const b = new GraphBuilder(["input", "image", "scores", "probabilities", "class"]);
   const pre = options.rawInput ? lowerPreprocess(model, b, options.rawInput, options.preprocess ?? {}) : null;
   const inputs = [

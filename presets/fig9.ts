@@ -6,14 +6,17 @@
  * `choices` say what we chose, on what grounds, and which rows of Fig. 9 the
  * choice may move.
  *
- * Every network here reads the 28x28 image as it is (graph `pad` 0) except
- * LeNet-4, which reads it padded to 32x32 as LeNet-5 does. Their outputs are
+ * The multilayer networks read the 28x28 image as it is (graph `pad` 0), the
+ * "[deslant]" ones the image deslanted and cropped to 20x20, LeNet-1 the image
+ * down-sampled to 16x16 and padded to 28x28 (graph `prepare`, data/prepare.ts),
+ * LeNet-4 the image padded to 32x32 as LeNet-5 does. Their outputs are
  * ten units read with the MSE criterion against +-1 targets: a fixed `rbf`
  * layer with the ten place codes (+1 for the class's unit, -1 for the others)
  * and the `mse-rbf` loss, so E = sum_j (x_j - t_j)^2.
  *
  * @module
  */
+import type { PrepareStep } from "../data/prepare.ts";
 import type { GraphSpec, LayerSpec } from "../engine/model.ts";
 
 /** One thing the paper leaves open in a network of Fig. 9, and what we put there. */
@@ -71,6 +74,17 @@ const OUTPUT_CHOICE: Choice = {
   affects: "every row but LeNet-5",
 };
 
+/** The deslanting, as a choice. */
+const DESLANT_CHOICE: Choice = {
+  what: "how an image is deslanted and cropped",
+  chosen: "sheared about the row of the centre of mass of its grey levels by mu11/mu02, bilinearly, and cropped to " +
+    "the 20x20 window centred on the box that bounds the sheared ink (data/prepare.ts)",
+  source:
+    "the paper: each image sheared so that its principal axis (from the second moments of the ink) is vertical, " +
+    "then cropped to 20x20; it gives no centre and no interpolation",
+  affects: "[deslant] linear, [deslant] K-NN, [deslant] 20x20-300-10",
+};
+
 /** The recipe shared with LeNet-5, as a choice. */
 const RECIPE_CHOICE: Choice = {
   what: "the training recipe",
@@ -81,12 +95,20 @@ const RECIPE_CHOICE: Choice = {
   affects: "every row but LeNet-5 and K-NN",
 };
 
-/** The linear classifier: one weighted sum of the 28x28 pixels plus a bias per class (7,850 parameters). */
-export function linearGraph(): GraphSpec {
+/** The deslanting of the "[deslant]" rows: sheared upright, cropped to 20x20 (data/prepare.ts). */
+export const DESLANT_20: readonly PrepareStep[] = [{ type: "deslant", size: 20 }];
+
+/**
+ * The linear classifier: one weighted sum of the pixels plus a bias per class; 7,850 parameters on the 28x28 image,
+ * 4,010 on the deslanted 20x20 one.
+ */
+export function linearGraph(options: { deslant?: boolean } = {}): GraphSpec {
+  const side = options.deslant ? 20 : 28;
   return {
-    name: "linear",
-    input: [1, 28, 28],
+    name: options.deslant ? "linear-deslant" : "linear",
+    input: [1, side, side],
     pad: 0,
+    ...(options.deslant ? { prepare: DESLANT_20.map((p) => ({ ...p })) } : {}),
     init: "paper-sqrt",
     layers: [
       { type: "flatten", name: "PIXELS" },
@@ -97,17 +119,22 @@ export function linearGraph(): GraphSpec {
   };
 }
 
-/** A fully connected network on the 28x28 pixels: `hidden` squashed layers, then ten squashed outputs. */
-export function mlpGraph(hidden: readonly number[]): GraphSpec {
+/**
+ * A fully connected network on the pixels (the 28x28 image, or the deslanted 20x20 one): `hidden` squashed layers,
+ * then ten squashed outputs.
+ */
+export function mlpGraph(hidden: readonly number[], options: { deslant?: boolean } = {}): GraphSpec {
+  const side = options.deslant ? 20 : 28;
   const layers: LayerSpec[] = [{ type: "flatten", name: "PIXELS" }];
   hidden.forEach((units, i) => {
     layers.push({ type: "full", name: `H${i + 1}`, units }, { type: "squash", name: `H${i + 1}.f` });
   });
   layers.push({ type: "full", name: "OUTPUT", units: 10 }, { type: "squash", name: "OUTPUT.f" }, ...placeOutput());
   return {
-    name: `28x28-${hidden.join("-")}-10`,
-    input: [1, 28, 28],
+    name: `${side}x${side}-${hidden.join("-")}-10`,
+    input: [1, side, side],
     pad: 0,
+    ...(options.deslant ? { prepare: DESLANT_20.map((p) => ({ ...p })) } : {}),
     init: "paper-sqrt",
     layers,
     loss: { type: "mse-rbf" },
@@ -126,14 +153,16 @@ export const LENET1_C3_TABLE: readonly (readonly number[])[] = [
 ];
 
 /**
- * LeNet-1 (LeCun et al. 1990): C1 4 maps 5x5 (24x24), S2 4 maps (12x12), C3 12 maps 5x5 (8x8) on 20 map pairs, S4 12
- * maps (4x4), ten outputs fully connected: 2,578 parameters and 98,442 connections.
+ * LeNet-1 (LeCun et al. 1990) on the image down-sampled to 16x16 and centred in 28x28: C1 4 maps 5x5 (24x24), S2 4
+ * maps (12x12), C3 12 maps 5x5 (8x8) on 20 map pairs, S4 12 maps (4x4), ten outputs fully connected: 2,578 parameters
+ * and 98,442 connections.
  */
 export function lenet1Graph(): GraphSpec {
   return {
     name: "lenet1",
     input: [1, 28, 28],
-    pad: 0,
+    pad: 6,
+    prepare: [{ type: "downsample", size: 16 }],
     init: "paper-sqrt",
     layers: [
       { type: "conv2d", name: "C1", maps: 4, kernel: 5 },
@@ -223,6 +252,23 @@ export const FIG9_NETWORKS: readonly Fig9Network[] = [
     choices: [OUTPUT_CHOICE, RECIPE_CHOICE],
   })),
   {
+    name: "linear-deslant",
+    row: "[deslant] linear",
+    graph: linearGraph({ deslant: true }),
+    paperError: 0.084,
+    paperParameters: 4_010,
+    paperMultiplyAdds: 4_000,
+    choices: [DESLANT_CHOICE, OUTPUT_CHOICE, RECIPE_CHOICE],
+  },
+  {
+    name: "mlp-deslant-300",
+    row: "[deslant] 20x20-300-10",
+    graph: mlpGraph([300], { deslant: true }),
+    paperError: 0.016,
+    paperMultiplyAdds: 123_000,
+    choices: [DESLANT_CHOICE, OUTPUT_CHOICE, RECIPE_CHOICE],
+  },
+  {
     name: "lenet1",
     row: "[16x16] LeNet-1",
     graph: lenet1Graph(),
@@ -245,9 +291,10 @@ export const FIG9_NETWORKS: readonly Fig9Network[] = [
         affects: "[16x16] LeNet-1",
       },
       {
-        what: "the input",
-        chosen: "the 28x28 image as it is; the paper's down-sampling to 16x16, centred in 28x28, is not built yet",
-        source: "Fig. 9's [16x16]",
+        what: "how the image is down-sampled to 16x16",
+        chosen: "the whole 28x28 image averaged over 16x16 squares of 1.75 pixels (area averaging), rounded to grey " +
+          "levels, then padded by 6 on each side to 28x28",
+        source: "Fig. 9 says only that the images were down-sampled to 16x16 and centred in a 28x28 input",
         affects: "[16x16] LeNet-1",
       },
       OUTPUT_CHOICE,

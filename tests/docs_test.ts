@@ -136,13 +136,20 @@ Deno.test("models/index.json: lenet5's recipe on fresh seeds is what their recor
   const fresh = lenet5?.freshSeeds;
   assert.ok(fresh, "models/index.json: lenet5 has no freshSeeds");
   const names = recordNames(`\`${fresh.records}\``);
-  assert.ok(names.length >= 20 && names.every((n) => n.startsWith("fresh-seed")), `freshSeeds.records: ${fresh.records}`);
+  assert.ok(
+    names.length >= 20 && names.every((n) => n.startsWith("fresh-seed")),
+    `freshSeeds.records: ${fresh.records}`,
+  );
   const rs = await Promise.all(names.map(record));
   const shipped = await record(lenet5.record);
   for (const r of rs) {
     assertStamped(r, "models/index.json lenet5 freshSeeds");
     assert.equal(r.passesDone, 20, `${r.name}: ${r.passesDone} passes`);
-    assert.equal(r.command.replace(/ --seed \d+$/, ""), shipped.command.replace(/ --seed \d+$/, ""), `${r.name}'s command`);
+    assert.equal(
+      r.command.replace(/ --seed \d+$/, ""),
+      shipped.command.replace(/ --seed \d+$/, ""),
+      `${r.name}'s command`,
+    );
   }
   const errors = rs.map((r) => r.testError);
   const round = (x: number) => Math.round(x * 1e6) / 1e6;

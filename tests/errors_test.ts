@@ -125,7 +125,7 @@ Deno.test("errors: bad graph fields, unknown loss and optimizer, duplicate names
     ],
     [
       { input: [4], layers: relu, loss: map, extra: 1 },
-      `Cannot build graph: field "extra" is not a known field; expected "init", "input", "layers", "loss", "name", "pad"`,
+      `Cannot build graph: field "extra" is not a known field; expected "init", "input", "layers", "loss", "name", "pad", "prepare"`,
     ],
   ];
   for (const [graph, message] of cases) {

@@ -27,18 +27,21 @@ const within = (value: number, paper: number, share: number) => Math.abs(value -
 
 Deno.test("fig9: the linear classifier and the multilayer networks have the parameters their sizes give", () => {
   assert.equal(build(network("linear").graph).counts().trainable, 7_850);
+  assert.equal(build(network("linear-deslant").graph).counts().trainable, 4_010);
   for (
     const [name, sizes] of [
       ["mlp-300", [784, 300, 10]],
       ["mlp-1000", [784, 1000, 10]],
       ["mlp-300-100", [784, 300, 100, 10]],
       ["mlp-500-150", [784, 500, 150, 10]],
+      ["mlp-deslant-300", [400, 300, 10]],
     ] as const
   ) {
     const m = build(network(name).graph);
     const expected = sizes.slice(1).reduce((a, units, i) => a + units * (sizes[i] + 1), 0);
     assert.equal(m.counts().trainable, expected, `${name} parameters`);
-    assert.equal(network(name).row, `28x28-${sizes.slice(1, -1).join("-")}-10`);
+    const side = Math.sqrt(sizes[0]);
+    assert.ok(network(name).row.endsWith(`${side}x${side}-${sizes.slice(1, -1).join("-")}-10`), network(name).row);
     const paper = network(name).paperMultiplyAdds;
     if (paper !== undefined) assert.ok(within(multiplyAdds(m), paper, 0.01), `${name}: ${multiplyAdds(m)} vs ${paper}`);
   }
@@ -114,6 +117,8 @@ Deno.test("fig9: a 28x28-input network reads the image unpadded; a mismatch name
   const linear = build(network("linear").graph);
   assert.equal(linear.inputPad, 0);
   assert.equal(build(network("lenet4").graph).inputPad, 2);
+  const lenet1 = build(network("lenet1").graph);
+  assert.deepEqual([lenet1.inputPad, lenet1.prepare], [6, [{ type: "downsample", size: 16 }]]);
   const split = {
     images: new Uint8Array(28 * 28).fill(255),
     labels: new Uint8Array([1]),
@@ -143,7 +148,7 @@ Deno.test("fig9: each preset trains with the default recipe and says what it cho
 Deno.test("fig9: each network, trained briefly, exports to ONNX and onnxruntime-web gives the engine's answers on 200 MNIST test digits", async () => {
   const { train, test } = await data();
   const n = 200;
-  for (const net of FIG9_NETWORKS) {
+  for (const net of FIG9_NETWORKS.filter((n) => !n.graph.prepare)) {
     const model = build(net.graph, 1);
     const steps = 300, lr = 0.002;
     const x = preprocess(train.images.subarray(0, steps * 784), steps, 28, 28, { pad: model.inputPad });
@@ -163,5 +168,16 @@ Deno.test("fig9: each network, trained briefly, exports to ONNX and onnxruntime-
     });
     assert.deepEqual(out.class.data, Array.from(preds), `${net.name}: classes`);
     assertClose(out.scores.data, scores, { rel: 1e-4, abs: 1e-4 }, `${net.name}: scores`);
+  }
+});
+
+Deno.test("fig9: a network whose graph prepares its images refuses to export, naming the steps", () => {
+  const prepared = FIG9_NETWORKS.filter((n) => n.graph.prepare);
+  assert.deepEqual(prepared.map((n) => n.name), ["linear-deslant", "mlp-deslant-300", "lenet1"]);
+  for (const net of prepared) {
+    assert.throws(
+      () => exportOnnx(build(net.graph)),
+      /prepares each image before the network \((deslant|downsample) to/,
+    );
   }
 });
