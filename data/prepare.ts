@@ -127,7 +127,7 @@ export function deslantInto(
 }
 
 /** The share of source pixel `i` (of `n`) that output pixel `o` (of `size`) covers, over the output pixel's width. */
-function areaWeights(n: number, size: number): Float64Array {
+export function areaWeights(n: number, size: number): Float64Array {
   const w = new Float64Array(size * n), step = n / size;
   for (let o = 0; o < size; o++) {
     const lo = o * step, hi = (o + 1) * step;

@@ -13,6 +13,7 @@
 import type { Model } from "../engine/model.ts";
 import { GraphError, type OnnxAttribute, type OnnxLowering } from "../engine/types.ts";
 import { PAPER_PREPROCESS, type PreprocessOptions } from "../data/preprocess.ts";
+import { lowerPrepare } from "./prepare.ts";
 import {
   DataType,
   encodeModel,
@@ -60,6 +61,9 @@ export const PROBABILITY_LOWERINGS: Map<string, ProbabilityLowering> = new Map([
     lower: (_c: unknown, z: string, onnx: OnnxLowering) => onnx.node("Softmax", [z], { axis: { int: 1 } }),
   }],
 ]);
+
+/** Side of the raw image an export reads when its graph prepares the image (data/prepare.ts): MNIST's 28. */
+export const PREPARED_IMAGE_SIDE = 28;
 
 /** Options of {@linkcode exportOnnx}. */
 export interface ExportOptions {
@@ -154,7 +158,8 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
       `a raw-image input needs a model input of one grey-level map [1, H, W] larger than the padding ${pad} on each side, got [${shape}]`,
     );
   }
-  const rows = h - 2 * pad, cols = w - 2 * pad;
+  // A graph that prepares its images reads MNIST's 28x28; otherwise the image is the input without its padding.
+  const [rows, cols] = model.prepare.length ? [PREPARED_IMAGE_SIDE, PREPARED_IMAGE_SIDE] : [h - 2 * pad, w - 2 * pad];
   const input = makeValueInfo(
     "image",
     type === "uint8" ? DataType.UINT8 : DataType.FLOAT,
@@ -163,11 +168,19 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
   );
   const pre = b.scoped("preprocess");
   let x = type === "uint8" ? pre.node("Cast", ["image"], { to: { int: DataType.FLOAT } }) : "image";
-  x = pre.node("Unsqueeze", [x, pre.ints("axes", [1], [1])]);
+  const prepared = lowerPrepare(b.scoped("prepare"), { x, rows, cols }, model.prepare);
+  if (prepared.rows + 2 * pad !== h || prepared.cols + 2 * pad !== w) {
+    exportError(
+      model,
+      `its prepared ${prepared.rows}x${prepared.cols} image, padded by ${pad}, is not its input [${model.inputShape}]`,
+    );
+  }
+  x = pre.node("Unsqueeze", [prepared.x, pre.ints("axes", [1], [1])]);
   x = pre.node("Pad", [x, pre.ints("pads", [8], [0, 0, pad, pad, 0, 0, pad, pad])]);
   x = pre.node("Mul", [x, pre.floats("scale", [], [(ink - bg) / 255])]);
   x = pre.node("Add", [x, pre.floats("background", [], [bg])]);
-  return { input, x, doc: `pads ${rows}x${cols} grey levels by ${pad} and maps 0..255 to ${bg}..${ink}` };
+  const steps = model.prepare.map((p) => `${p.type}s to ${p.size}x${p.size}, `).join("");
+  return { input, x, doc: `${steps}pads ${rows}x${cols} grey levels by ${pad} and maps 0..255 to ${bg}..${ink}` };
 }
 
 /**
@@ -176,11 +189,12 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
  */
 export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto {
   const classify = options.classify ?? true;
-  if (model.prepare.length) {
+  if (model.prepare.length && !options.rawInput) {
     const steps = model.prepare.map((p) => `${p.type} to ${p.size}x${p.size}`).join(", then ");
     exportError(
       model,
-      `its graph prepares each image before the network (${steps}; data/prepare.ts), which the ONNX graph does not do`,
+      `its graph prepares each image before the network (${steps}; data/prepare.ts), which only an export with ` +
+        `raw input (rawInput, --raw-input) puts in the graph`,
     );
   }
   const b = new GraphBuilder(["input", "image", "scores", "probabilities", "class"]);

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
+import { prepareSplit } from "../data/prepare.ts";
 import { preprocess } from "../data/preprocess.ts";
+import type { Split } from "../data/split.ts";
 import { checkSplitFits } from "../data/source.ts";
 import { buildModel, type GraphSpec, type Model } from "../engine/model.ts";
 import { modelFromJSON, modelToJSON } from "../engine/model_json.ts";
@@ -145,39 +147,87 @@ Deno.test("fig9: each preset trains with the default recipe and says what it cho
   }
 });
 
-Deno.test("fig9: each network, trained briefly, exports to ONNX and onnxruntime-web gives the engine's answers on 200 MNIST test digits", async () => {
+/** The first `count` images of a split as a network reads them: prepared by its graph, then preprocessed. */
+function inputs(model: Model, split: Split, count: number): Float32Array {
+  const few = { ...split, images: split.images.subarray(0, count * 784), labels: split.labels, count };
+  const ready = prepareSplit(few, model.prepare);
+  return preprocess(ready.images, count, ready.rows, ready.cols, { pad: model.inputPad });
+}
+
+Deno.test("fig9: each network, trained briefly, exports to ONNX and onnxruntime-web gives the engine's answers on 200 MNIST test digits, preparation included", async () => {
   const { train, test } = await data();
   const n = 200;
-  for (const net of FIG9_NETWORKS.filter((n) => !n.graph.prepare)) {
+  for (const net of FIG9_NETWORKS) {
     const model = build(net.graph, 1);
     const steps = 300, lr = 0.002;
-    const x = preprocess(train.images.subarray(0, steps * 784), steps, 28, 28, { pad: model.inputPad });
+    const x = inputs(model, train, steps);
     for (let s = 0; s < steps; s++) {
       model.zeroGrads();
       model.forward(x.subarray(s * model.inputSize, (s + 1) * model.inputSize), 1);
       model.backward(train.labels.subarray(s, s + 1));
       for (let i = 0; i < model.trainableCount; i++) model.params[i] -= lr * model.grads[i];
     }
-    const images = test.images.slice(0, n * 784);
-    const scores = model.forward(preprocess(images, n, 28, 28, { pad: model.inputPad }), n).slice();
+    const scores = model.forward(inputs(model, test, n), n).slice();
     const preds = model.predictions();
     const right = preds.filter((p, i) => p === test.labels[i]).length;
-    assert.ok(right > n / 2, `${net.name} learned something: ${right} of ${n}`);
+    assert.ok(right > 0.3 * n, `${net.name} learned something (chance: 10%): ${right} of ${n}`);
     const out = await runWeb(exportOnnx(model, { rawInput: "uint8" }), {
-      image: { type: "uint8", dims: [n, 28, 28], data: images },
+      image: { type: "uint8", dims: [n, 28, 28], data: test.images.slice(0, n * 784) },
     });
-    assert.deepEqual(out.class.data, Array.from(preds), `${net.name}: classes`);
-    assertClose(out.scores.data, scores, { rel: 1e-4, abs: 1e-4 }, `${net.name}: scores`);
+    // Deslanting in float32 (ONNX) and float64 (engine) rounds a few pixels to neighbouring grey levels (see below).
+    const deslanted = model.prepare.some((p) => p.type === "deslant");
+    const same = out.class.data.filter((c, i) => c === preds[i]).length;
+    assert.ok(same >= (deslanted ? n - 2 : n), `${net.name}: ${n - same} classes differ`);
+    const tol = deslanted ? { rel: 1e-2, abs: 1e-2 } : { rel: 1e-4, abs: 1e-4 };
+    assertClose(out.scores.data, scores, tol, `${net.name}: scores`);
   }
 });
 
-Deno.test("fig9: a network whose graph prepares its images refuses to export, naming the steps", () => {
+Deno.test("fig9: the exported preparation gives the engine's prepared images, grey level for grey level", async () => {
+  const { test } = await data();
+  const n = 300, images = test.images.slice(0, n * 784);
+  for (const steps of [[{ type: "deslant", size: 20 }], [{ type: "downsample", size: 16 }]] as const) {
+    const side = steps[0].size;
+    // A network that only reads out its input: the export's scores are the prepared, preprocessed image.
+    const model = build({
+      input: [1, side, side],
+      pad: 0,
+      prepare: steps,
+      layers: [{ type: "flatten" }],
+      loss: { type: "mse-rbf" },
+    });
+    const out = await runWeb(
+      exportOnnx(model, { rawInput: "uint8", classify: false, preprocess: { background: 0, ink: 255 } }),
+      {
+        image: { type: "uint8", dims: [n, 28, 28], data: images },
+      },
+    );
+    const expected = prepareSplit({ images, labels: new Uint8Array(n), count: n, rows: 28, cols: 28 }, steps).images;
+    let same = 0;
+    for (let i = 0; i < expected.length; i++) {
+      assert.ok(
+        Math.abs(out.scores.data[i] - expected[i]) <= 1,
+        `${steps[0].type}: value ${i}: ${out.scores.data[i]} vs ${expected[i]}`,
+      );
+      if (Math.abs(out.scores.data[i] - expected[i]) < 1e-3) same++;
+    }
+    // Float32 moments put a few sample points on the other side of a rounding boundary: deslanting 300 digits, about
+    // 0.1% of the values; the down-sampling's area averages are never within 0.01 of a half.
+    const most = steps[0].type === "deslant" ? Math.ceil(0.005 * expected.length) : 0;
+    assert.ok(
+      same >= expected.length - most,
+      `${steps[0].type}: ${expected.length - same} values one grey level apart`,
+    );
+  }
+});
+
+Deno.test("fig9: a network whose graph prepares its images exports only with raw input, naming the steps", () => {
   const prepared = FIG9_NETWORKS.filter((n) => n.graph.prepare);
   assert.deepEqual(prepared.map((n) => n.name), ["linear-deslant", "mlp-deslant-300", "lenet1"]);
   for (const net of prepared) {
     assert.throws(
       () => exportOnnx(build(net.graph)),
-      /prepares each image before the network \((deslant|downsample) to/,
+      /prepares each image before the network \((deslant|downsample) to \d+x\d+; data\/prepare\.ts\), which only an export with raw input/,
     );
   }
 });
