@@ -5,9 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
+import { join } from "node:path";
+import { prepareSplit } from "../data/prepare.ts";
 import { preprocess } from "../data/preprocess.ts";
 import { nearestNeighbours, vote } from "../engine/nearest.ts";
 import { data } from "./_export_cases.ts";
+import { withTempDir } from "./_files.ts";
+import { failed, task } from "./_task.ts";
 
 Deno.test("nearest: the k nearest of 100 MNIST test digits among 3,000 training digits are those float64 finds, on both kernels", async () => {
   const { train, test } = await data();
@@ -69,5 +73,37 @@ Deno.test("nearest: a bad k or reference names what was expected", () => {
   assert.throws(
     () => nearestNeighbours({ x: new Float32Array(5), labels: [0, 1, 2], size: 2 }, { registry: defaultRegistry }),
     /they hold 5 values, expected 6/,
+  );
+});
+
+Deno.test("knn: the command's test errors for k = 1..3 on deslanted digits are the library's, and it writes them", async () => {
+  await withTempDir(async (dir) => {
+    const r = await task("knn", "--limit", "1000", "--k", "3", "--deslant", "--out", dir);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+    const { train, test } = await data();
+    const steps = [{ type: "deslant", size: 20 }] as const;
+    const ref = prepareSplit({ ...train, count: 1000, images: train.images.subarray(0, 1000 * 784) }, steps);
+    const tested = prepareSplit(test, steps);
+    const nn = nearestNeighbours({
+      x: preprocess(ref.images, 1000, 20, 20, { pad: 0 }),
+      labels: train.labels.subarray(0, 1000),
+      size: 400,
+    }, { registry: defaultRegistry });
+    const x = preprocess(tested.images, test.count, 20, 20, { pad: 0 });
+    const expected = [1, 2, 3].map((k) => {
+      const classes = vote(nn.search(x, test.count, k), train.labels);
+      return classes.filter((c, p) => c !== test.labels[p]).length / test.count;
+    });
+    assert.deepEqual(summary.testErrorByK, expected);
+    assert.equal(summary.testError, expected[2]);
+    assert.match(r.stdout, new RegExp(`k = 3: test error ${(100 * expected[2]).toFixed(2)}%`));
+    assert.deepEqual([summary.passesDone, summary.settings.passes, summary.settings.reference], [0, 0, 1000]);
+  });
+  failed(await task("knn", "--k", "0"), 2, /Option --k must be an integer in 1\.\.100, got "0"/);
+  failed(
+    await task("knn", "--k", "5", "--limit", "3"),
+    2,
+    /Option --limit must be an integer of at least --k \(5\), got "3"/,
   );
 });
