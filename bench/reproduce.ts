@@ -16,6 +16,7 @@
  *   deno task reproduce --table            # only record what has run and rewrite the tables (no training)
  *   deno task reproduce --jobs 2 appc-seed0 appc-seed1   # two runs at a time
  *   deno task reproduce --list             # the recipes and their commands
+ *   deno task reproduce --jobs 2 fig9      # the paper's comparison (Fig. 9): docs/fig9.md and docs/fig9.svg
  *
  * @module
  */
@@ -24,6 +25,8 @@ import { commitNow, cpuModel } from "./_docs.ts";
 import { parseArgs } from "node:util";
 import { LENET5_SETTINGS, PRESETS } from "../presets/presets.ts";
 import { deviationsTable, withDeviations } from "../report/deviations.ts";
+import { FIG9_NETWORKS } from "../presets/fig9.ts";
+import { FIG9_SEEDS, fig9Chart, fig9Table } from "./_fig9.ts";
 
 /** Which generated table (of docs/results.md or docs/log.md) a recipe belongs to. */
 type Group =
@@ -46,6 +49,7 @@ type Group =
   | "ablation"
   | "fresh-seeds"
   | "fresh-distort-seeds"
+  | "fig9"
   | "today";
 
 interface Recipe {
@@ -55,6 +59,8 @@ interface Recipe {
   readonly args: readonly string[];
   /** The run is another recipe's (same command): show its record. */
   readonly alias?: string;
+  /** The command: `deno task train` (default) or `deno task knn`. */
+  readonly task?: "train" | "knn";
 }
 
 const LONG_SCHEDULE = ["--schedule", "0.0005x6,0.0002x9,0.0001x9,0.00005x12,0.00001"];
@@ -171,6 +177,18 @@ export const RECIPES: readonly Recipe[] = [
   // The recipe the ablation chose, reported on seeds no decision used.
   ...seeds(20, "fresh-seeds", "fresh", "the default lenet5 recipe", [], FRESH_FROM),
   ...seeds(3, "fresh-distort-seeds", "fresh-distort", "the default recipe with distortions", ["--distort"], FRESH_FROM),
+  // The paper's comparison (Fig. 9): each network of presets/fig9.ts on seeds 0-2, and nearest neighbours.
+  ...FIG9_NETWORKS.flatMap((n) =>
+    seeds(FIG9_SEEDS.length, "fig9", `fig9-${n.name}`, `${n.row}, a network of Fig. 9`, ["--preset", n.name])
+  ),
+  { name: "fig9-knn", group: "fig9", what: "K-NN Euclidean, k = 1..3", args: ["--k", "3"], task: "knn" },
+  {
+    name: "fig9-knn-deslant",
+    group: "fig9",
+    what: "[deslant] K-NN Euclidean, k = 1..3",
+    args: ["--k", "3", "--deslant"],
+    task: "knn",
+  },
   // The shipped lenet5 model's command, the paper's text as written, and the modern variant (the shipped
   // lenet5-modern model's command).
   {
@@ -274,6 +292,8 @@ export interface RunRecord {
   readonly passesDone: number;
   readonly passesPlanned: number;
   readonly testError: number;
+  /** A K-NN run's test error with k = 1, 2, ... neighbours (`testError` is the last). */
+  readonly testErrorByK?: readonly number[];
   readonly trainError: number | null;
   readonly wallSeconds: number | null;
   readonly machine?: unknown;
@@ -304,7 +324,7 @@ export interface RunRecord {
 const root = new URL("..", import.meta.url).pathname;
 const dirOf = (r: Recipe) => join(root, "runs", `reproduce-${r.name}`);
 const recordPath = (name: string) => join(root, "docs", "runs", `${name}.json`);
-const commandOf = (r: Recipe) => ["deno task train", ...r.args].join(" ");
+const commandOf = (r: Recipe) => [`deno task ${r.task ?? "train"}`, ...r.args].join(" ");
 
 async function readJson<T>(path: string): Promise<T | null> {
   try {
@@ -324,6 +344,7 @@ interface Summary {
   wallSeconds: number;
   machine?: unknown;
   passes: RunRecord["passes"];
+  testErrorByK?: number[];
 }
 
 /** Where a run came from, kept beside its folder when it starts: commit, day and CPU. */
@@ -348,16 +369,17 @@ async function run(recipe: Recipe, quiet = false): Promise<void> {
     await Deno.mkdir(join(root, "runs"), { recursive: true });
     await Deno.writeTextFile(provenancePath(recipe), JSON.stringify(p) + "\n");
   }
+  const task = recipe.task ?? "train";
   const args = done ? ["--resume", dir] : [...recipe.args, "--out", dir];
-  console.log(`\n== ${recipe.name}: deno task train ${args.join(" ")}`);
+  console.log(`\n== ${recipe.name}: deno task ${task} ${args.join(" ")}`);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-read",
       "--allow-write",
-      join(root, "cli", "train.ts"),
+      join(root, "cli", `${task}.ts`),
       ...args,
-      ...(quiet ? ["--quiet"] : []),
+      ...(quiet && task === "train" ? ["--quiet"] : []),
     ],
     stdout: "inherit",
     stderr: "inherit",
@@ -382,6 +404,7 @@ async function record(): Promise<void> {
       passesDone: s.passesDone,
       passesPlanned: s.settings.passes,
       testError: s.testError,
+      ...(s.testErrorByK ? { testErrorByK: s.testErrorByK } : {}),
       trainError: s.trainError,
       wallSeconds: s.wallSeconds,
       machine: { ...(s.machine as object ?? {}), ...(p?.cpu ?? cpu ? { cpu: p?.cpu ?? cpu } : {}) },
@@ -432,6 +455,7 @@ const head = (cells: string[]) => [row(cells), row(cells.map(() => "---"))];
 
 /** The Markdown table of one group, from the records that exist. */
 export function table(group: Group, records: ReadonlyMap<string, RunRecord>): string {
+  if (group === "fig9") return fig9Table(records);
   const shown = RECIPES.filter((r) => r.group === group && records.has(r.alias ?? r.name));
   const recs = shown.map((r) => records.get(r.alias ?? r.name)!);
   if (!recs.length) return "(no run recorded yet)";
@@ -649,8 +673,11 @@ function moreSeedsTable(shown: readonly Recipe[], records: ReadonlyMap<string, R
   return lines.join("\n");
 }
 
-/** The documents whose `<!-- table:GROUP -->` blocks are rewritten: today's recipe, and the log of what was tried. */
-const DOCS = ["results.md", "log.md"].map((f) => join(root, "docs", f));
+/**
+ * The documents whose `<!-- table:GROUP -->` blocks are rewritten: today's recipe, the log of what was tried, and the
+ * paper's comparison (with its chart, docs/fig9.svg).
+ */
+const DOCS = ["results.md", "log.md", "fig9.md"].map((f) => join(root, "docs", f));
 
 /**
  * Rewrites every `<!-- table:GROUP -->` ... `<!-- /table -->` block of docs/results.md and docs/log.md (a group may
@@ -678,6 +705,9 @@ async function writeTables(): Promise<void> {
       await Deno.rename(path + ".tmp-reproduce", path);
     }
   }
+  const chart = join(root, "docs", "fig9.svg");
+  await Deno.writeTextFile(chart + ".tmp-reproduce", fig9Chart(records));
+  await Deno.rename(chart + ".tmp-reproduce", chart);
   const missing = [...new Set(RECIPES.map((r) => r.group))].filter((g) => !shown.has(g));
   if (missing.length) console.error(`No <!-- table:GROUP --> block in docs/ for ${missing.join(", ")}`);
 }
@@ -691,7 +721,11 @@ if (import.meta.main) {
     for (const r of RECIPES) console.log(`${r.name.padEnd(24)} ${commandOf(r)}`);
     Deno.exit(0);
   }
-  const unknown = positionals.filter((p) => !RECIPES.some((r) => r.name === p));
+  // `fig9`: every recipe of the paper's comparison.
+  const named = positionals.flatMap((p) =>
+    p === "fig9" ? RECIPES.filter((r) => r.group === "fig9").map((r) => r.name) : [p]
+  );
+  const unknown = named.filter((p) => !RECIPES.some((r) => r.name === p));
   if (unknown.length) {
     console.error(`Unknown recipe ${unknown.join(", ")}; recipes: ${RECIPES.map((r) => r.name).join(", ")}`);
     Deno.exit(2);
@@ -703,7 +737,7 @@ if (import.meta.main) {
   }
   if (!values.table) {
     // --jobs N: N runs at a time (each on one thread, without its progress line), in the order given.
-    const queue = positionals.length ? positionals.map((p) => RECIPES.find((r) => r.name === p)!) : [...RECIPES];
+    const queue = named.length ? named.map((p) => RECIPES.find((r) => r.name === p)!) : [...RECIPES];
     const worker = async () => {
       for (let r = queue.shift(); r; r = queue.shift()) await run(r, jobs > 1);
     };
@@ -713,5 +747,5 @@ if (import.meta.main) {
   await writeTables();
   // The tables' column widths and the records' layout as `deno fmt` (and so `deno task ok`) wants them.
   await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", ...DOCS, join(root, "docs", "runs")] }).output();
-  console.log("docs/results.md, docs/log.md: tables rewritten from docs/runs/*.json");
+  console.log("docs/results.md, docs/log.md, docs/fig9.md and docs/fig9.svg: tables rewritten from docs/runs/*.json");
 }

@@ -1,0 +1,167 @@
+/**
+ * The paper's comparison (Fig. 9) next to ours, from the records of
+ * `deno task reproduce fig9`: one row per network with the paper's test error,
+ * ours (mean and range over the seeds run), parameters and multiply-adds
+ * against the paper's (Figs. 11-12) and the time per run; and a bar chart
+ * in the manner of Fig. 9 with the paper's bar and ours side by side.
+ *
+ * @module
+ */
+import { defaultRegistry } from "../builtins.ts";
+import { buildModel, type GraphSpec } from "../engine/model.ts";
+import { FIG9_NETWORKS } from "../presets/fig9.ts";
+import { PRESETS } from "../presets/presets.ts";
+
+/** What a row reads of a record. */
+export interface Fig9Record {
+  readonly testError: number;
+  /** For a K-NN run: the test error with k = 1, 2, ... neighbours. */
+  readonly testErrorByK?: readonly number[];
+  readonly wallSeconds: number | null;
+}
+
+/** One row of the comparison. */
+export interface Fig9Row {
+  /** Fig. 9's label. */
+  readonly row: string;
+  /** The paper's test error, 0..1. */
+  readonly paper: number;
+  /** The records of our runs of it. */
+  readonly records: readonly string[];
+  /** For K-NN: which k the row is. */
+  readonly k?: number;
+  /**
+   * Trainable parameters (for K-NN: stored values) and connections (multiply-adds) of ours, and the paper's where it
+   * gives them (Figs. 11-12).
+   */
+  readonly parameters?: number;
+  readonly multiplyAdds?: number;
+  readonly paperParameters?: number;
+  readonly paperMultiplyAdds?: number;
+}
+
+/** Seeds each trained network runs on. */
+export const FIG9_SEEDS = [0, 1, 2];
+
+/** Our counts of a graph: trainable parameters, and connections but those of the place codes that read the outputs out. */
+function counts(graph: GraphSpec) {
+  const m = buildModel(graph, { registry: defaultRegistry });
+  const multiplyAdds = m.layers.filter((l) => l.name !== "TARGETS").reduce((a, l) => a + l.connections, 0);
+  return { parameters: m.counts().trainable, multiplyAdds };
+}
+
+/** Nearest neighbours' counts: every pixel of the 60,000 training digits is stored and compared (Figs. 11-12). */
+const knn = (pixels: number) => ({ parameters: 60_000 * pixels, multiplyAdds: 60_000 * pixels });
+
+/** The rows, in Fig. 9's order of error: K-NN, the trained networks of presets/fig9.ts, then LeNet-5. */
+export function fig9Rows(): Fig9Row[] {
+  const seeds = (prefix: string) => FIG9_SEEDS.map((s) => `${prefix}-seed${s}`);
+  const lenet5 = counts(PRESETS.lenet5.graph);
+  return [
+    { row: "K-NN Euclidean (k = 1)", paper: 0.05, records: ["fig9-knn"], k: 1, ...knn(784) },
+    { row: "K-NN Euclidean, k = 3", paper: 0.05, records: ["fig9-knn"], k: 3, ...knn(784) },
+    {
+      row: "[deslant] K-NN Euclidean, k = 3",
+      paper: 0.024,
+      records: ["fig9-knn-deslant"],
+      k: 3,
+      ...knn(400),
+      paperParameters: 24_000_000,
+      paperMultiplyAdds: 24_000_000,
+    },
+    ...FIG9_NETWORKS.map((n) => ({
+      row: n.row,
+      paper: n.paperError,
+      records: seeds(`fig9-${n.name}`),
+      ...counts(n.graph),
+      ...(n.paperParameters ? { paperParameters: n.paperParameters } : {}),
+      ...(n.paperMultiplyAdds ? { paperMultiplyAdds: n.paperMultiplyAdds } : {}),
+    })),
+    {
+      row: "LeNet-5",
+      paper: 0.0095,
+      records: FIG9_SEEDS.map((s) => `appc-mu002-seed${s}`),
+      ...lenet5,
+      paperParameters: 60_000,
+      paperMultiplyAdds: 401_000,
+    },
+  ];
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const grouped = (x: number | undefined) => (x === undefined ? "-" : x.toLocaleString("en-US"));
+
+/** A row's errors, one per record found (K-NN: the row's k). */
+function errorsOf(r: Fig9Row, records: ReadonlyMap<string, Fig9Record>): number[] {
+  return r.records.flatMap((name) => {
+    const rec = records.get(name);
+    if (!rec) return [];
+    return [r.k !== undefined ? rec.testErrorByK?.[r.k - 1] ?? NaN : rec.testError];
+  }).filter((e) => !Number.isNaN(e));
+}
+
+/** The Markdown table: the paper against ours, counts against Figs. 11-12, minutes per run, the records. */
+export function fig9Table(records: ReadonlyMap<string, Fig9Record>): string {
+  const lines = [
+    "| network | the paper | ours: mean (range) | runs | parameters: ours (paper) | multiply-adds: ours (Fig. 11) | minutes per run | records |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of fig9Rows()) {
+    const errors = errorsOf(r, records);
+    const mean = errors.reduce((a, b) => a + b, 0) / errors.length;
+    const ours = errors.length === 0
+      ? "-"
+      : errors.length === 1
+      ? pct(errors[0])
+      : `${pct(mean)} (${pct(Math.min(...errors))} .. ${pct(Math.max(...errors))})`;
+    const times = r.records.flatMap((n) => records.get(n)?.wallSeconds ?? []);
+    const minutes = times.length ? (times.reduce((a, b) => a + b, 0) / times.length / 60).toFixed(1) : "-";
+    const paperCount = (x: number | undefined) => (x === undefined ? "" : ` (${grouped(x)})`);
+    const names = r.records.length > 1
+      ? `\`${r.records[0]}..${r.records.at(-1)!.replace(/^.*-seed/, "")}\``
+      : `\`${r.records[0]}\``;
+    lines.push(
+      `| ${r.row} | ${pct(r.paper)} | ${ours} | ${errors.length} of ${r.records.length} | ${grouped(r.parameters)}${
+        paperCount(r.paperParameters)
+      } | ${grouped(r.multiplyAdds)}${paperCount(r.paperMultiplyAdds)} | ${minutes} | ${names} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Fig. 9 as bars: for each row the paper's test error (grey) and ours (blue, the mean over the seeds run). */
+export function fig9Chart(records: ReadonlyMap<string, Fig9Record>): string {
+  const rows = fig9Rows(), barH = 9, rowH = 2 * barH + 8, left = 230, width = 700, top = 40;
+  const most = Math.max(...rows.map((r) => r.paper), ...rows.flatMap((r) => errorsOf(r, records))) * 1.05;
+  const x = (e: number) => left + (e / most) * (width - left - 60);
+  const height = top + rows.length * rowH + 30;
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${left}" y="16" font-size="13">Test error on MNIST: the paper (Fig. 9, grey) and ours (blue)</text>`,
+  ];
+  for (let t = 0; t <= most; t += most > 0.06 ? 0.02 : 0.005) {
+    out.push(
+      `<line x1="${x(t).toFixed(1)}" y1="${top - 6}" x2="${x(t).toFixed(1)}" y2="${height - 24}" stroke="#ddd"/>`,
+      `<text x="${x(t).toFixed(1)}" y="${height - 10}" text-anchor="middle">${(100 * t).toFixed(1)}%</text>`,
+    );
+  }
+  rows.forEach((r, i) => {
+    const y = top + i * rowH, errors = errorsOf(r, records);
+    out.push(`<text x="${left - 8}" y="${y + barH + 4}" text-anchor="end">${esc(r.row)}</text>`);
+    out.push(`<rect x="${left}" y="${y}" width="${(x(r.paper) - left).toFixed(1)}" height="${barH}" fill="#999"/>`);
+    out.push(`<text x="${(x(r.paper) + 4).toFixed(1)}" y="${y + barH - 1}">${pct(r.paper)}</text>`);
+    if (errors.length) {
+      const m = errors.reduce((a, b) => a + b, 0) / errors.length;
+      out.push(
+        `<rect x="${left}" y="${y + barH}" width="${(x(m) - left).toFixed(1)}" height="${barH}" fill="#3b6fb6"/>`,
+        `<text x="${(x(m) + 4).toFixed(1)}" y="${y + 2 * barH - 1}">${pct(m)}</text>`,
+      );
+    } else {
+      out.push(`<text x="${left + 4}" y="${y + 2 * barH - 1}" fill="#3b6fb6">not run yet</text>`);
+    }
+  });
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+}
