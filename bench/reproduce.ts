@@ -178,9 +178,17 @@ export const RECIPES: readonly Recipe[] = [
   ...seeds(20, "fresh-seeds", "fresh", "the default lenet5 recipe", [], FRESH_FROM),
   ...seeds(3, "fresh-distort-seeds", "fresh-distort", "the default recipe with distortions", ["--distort"], FRESH_FROM),
   // The paper's comparison (Fig. 9): each network of presets/fig9.ts on seeds 0-2, and nearest neighbours.
-  ...FIG9_NETWORKS.flatMap((n) =>
-    seeds(FIG9_SEEDS.length, "fig9", `fig9-${n.name}`, `${n.row}, a network of Fig. 9`, ["--preset", n.name])
-  ),
+  ...FIG9_NETWORKS.flatMap((n) => [
+    ...seeds(FIG9_SEEDS.length, "fig9", `fig9-${n.name}`, `${n.row}, a network of Fig. 9`, ["--preset", n.name]),
+    // The rows Fig. 9 also gives trained with distortions.
+    ...(n.paperDistortedError === undefined ? [] : seeds(
+      FIG9_SEEDS.length,
+      "fig9",
+      `fig9-dist-${n.name}`,
+      `${n.row} with distortions, a network of Fig. 9`,
+      ["--preset", n.name, "--distort"],
+    )),
+  ]),
   { name: "fig9-knn", group: "fig9", what: "K-NN Euclidean, k = 1..3", args: ["--k", "3"], task: "knn" },
   {
     name: "fig9-knn-deslant",

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ABLATIONS, ablationVerdict, type RunRecord } from "../bench/reproduce.ts";
+import { fig9Rows, fig9Table } from "../bench/_fig9.ts";
 import { type Deviation, PRESETS } from "../presets/presets.ts";
 import { DEVIATIONS_CLOSE, DEVIATIONS_OPEN, deviationsTable, withDeviations } from "../report/deviations.ts";
 import type { ShippedModel } from "../web/build.ts";
@@ -192,5 +193,24 @@ Deno.test("each departure of the default paid for itself in the ablation on seed
     }
     assert.ok(d, `the rule keeps ${setting[a.name]} (${verdict.why}), yet the default lacks it`);
     assert.ok(words(d.why).includes(verdict.why), `${d.setting}'s reason does not say "${verdict.why}": ${d.why}`);
+  }
+});
+
+Deno.test("docs/fig9.md's table is the one its records give", async () => {
+  const records = new Map<string, RecordFile & { testErrorByK?: number[] }>();
+  for await (const f of Deno.readDir(new URL("../docs/runs/", import.meta.url))) {
+    if (f.name.endsWith(".json")) {
+      records.set(f.name.replace(/\.json$/, ""), JSON.parse(await read(`docs/runs/${f.name}`)));
+    }
+  }
+  const text = await read("docs/fig9.md");
+  const block = text.slice(text.indexOf("<!-- table:fig9 -->"), text.indexOf("<!-- /table -->"));
+  const cells = (table: string) =>
+    table.split("\n").filter((l) => l.startsWith("|") && !/^\|[\s-|]+$/.test(l)).map((l) =>
+      l.split("|").map((c) => c.trim())
+    );
+  assert.deepEqual(cells(block), cells(fig9Table(records)), "docs/fig9.md is stale: run `deno task reproduce --table`");
+  for (const name of fig9Rows().flatMap((r) => r.records)) {
+    if (records.has(name)) assertStamped(records.get(name)!, "docs/fig9.md");
   }
 });
