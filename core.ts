@@ -62,14 +62,29 @@ export type { CommonSettings, RunSettings } from "./presets/recipe.ts";
 export { fitOptionsOf, formatRecipe, formatSchedule, optimizerSpecOf, optionsOf } from "./presets/recipe.ts";
 export { presetSettings, settingsRows, splitOptimizer } from "./presets/recipe.ts";
 export { C3_TABLE, RBF_CODES } from "./presets/lenet5_data.ts";
+export type { Choice, Fig9Network } from "./presets/fig9.ts";
+export { cyclicTable, DESLANT_20, FIG9_NETWORKS, LENET1_C3_TABLE, LENET4_S2_TABLE } from "./presets/fig9.ts";
+export { lenet1Graph, lenet4Graph, linearGraph, mlpGraph, PLACE_CODES } from "./presets/fig9.ts";
+export { type NearestNeighbours, nearestNeighbours, type NearestOptions, type Neighbours } from "./engine/nearest.ts";
+export { type Reference, vote } from "./engine/nearest.ts";
 export { classificationMetrics, formatMetrics, type Metrics } from "./engine/metrics.ts";
 export type { FitOptions, FitState, LossPoint, PassResult, PassSnapshot, Progress } from "./engine/fit.ts";
 export { DivergenceError, fit, learningRateOf, patternOrder } from "./engine/fit.ts";
 export { evaluate, type Evaluation, type Scorer } from "./engine/evaluate.ts";
 export { type PassEvalOptions, type PassEvaluation, PassEvaluations } from "./engine/pass_eval.ts";
-export { checkSplitFits, type DataSource, imageSource, type InputSpec, isSplit, tensorSource } from "./data/source.ts";
+export {
+  checkSplitFits,
+  type DataSource,
+  imageSource,
+  type InputSpec,
+  isSplit,
+  padOf,
+  tensorSource,
+} from "./data/source.ts";
 export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
 export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
+export { areaWeights, deslantInto, downsampleInto, moments, PREPARE_TYPES } from "./data/prepare.ts";
+export { preparedData, prepareSplit, type PrepareStep, readPrepare } from "./data/prepare.ts";
 export { type DistortionRanges } from "./data/distort.ts";
 export { mnistify, type MnistifyOptions, type MnistifyResult } from "./data/mnistify.ts";
 export { gunzipIdx, type Idx, IdxError, MAX_IDX_BYTES, parseIdx } from "./data/idx.ts";
@@ -77,6 +92,7 @@ export type { Dataset, Split } from "./data/split.ts";
 export { MNIST_FILE_NAMES, MNIST_FILES, splitFromIdx } from "./data/split.ts";
 export type { ExportOptions, ProbabilityLowering } from "./export/onnx.ts";
 export { BATCH_DIM, exportOnnx, intermediateName, ONNX_IR_VERSION, ONNX_OPSET, onnxModel } from "./export/onnx.ts";
+export { PREPARED_IMAGE_SIDE } from "./export/onnx.ts";
 export { PROBABILITY_LOWERINGS } from "./export/onnx.ts";
 export type { AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetId, TensorProto } from "./export/proto.ts";
 export type { ValueInfoProto } from "./export/proto.ts";

@@ -56,7 +56,7 @@ export function checkSplitFits(model: InputSpec, split: Split, what: string): vo
       : "";
     throw new RangeError(
       `Cannot use the ${name}: its images are ${split.rows}x${split.cols} (${h}x${w} after the ${pad}-pixel ` +
-        `padding of the graph's "pad"), but the model's input is ${shape.join("x")}${want}${hint}`,
+        `padding), but the model's input is ${shape.join("x")}${want}${hint}`,
     );
   }
   if (split.images.length < split.count * split.rows * split.cols || split.labels.length < split.count) {

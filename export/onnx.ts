@@ -180,7 +180,8 @@ function lowerPreprocess(model: Model, b: GraphBuilder, type: "uint8" | "float32
   x = pre.node("Mul", [x, pre.floats("scale", [], [(ink - bg) / 255])]);
   x = pre.node("Add", [x, pre.floats("background", [], [bg])]);
   const steps = model.prepare.map((p) => `${p.type}s to ${p.size}x${p.size}, `).join("");
-  return { input, x, doc: `${steps}pads ${rows}x${cols} grey levels by ${pad} and maps 0..255 to ${bg}..${ink}` };
+  const size = `${prepared.rows}x${prepared.cols}`;
+  return { input, x, doc: `${steps}pads ${size} grey levels by ${pad} and maps 0..255 to ${bg}..${ink}` };
 }
 
 /**
