@@ -8,6 +8,12 @@
  * @module
  */
 import { defaultRegistry } from "../builtins.ts";
+import { loadMnist } from "../data/mnist.ts";
+import { prepareSplit } from "../data/prepare.ts";
+import { preprocess } from "../data/preprocess.ts";
+import type { Split } from "../data/split.ts";
+import { loadModel } from "../engine/model_file.ts";
+import { rejectionFor, topTwoGaps } from "../engine/rejection.ts";
 import { buildModel, type GraphSpec } from "../engine/model.ts";
 import { FIG9_NETWORKS } from "../presets/fig9.ts";
 import { PRESETS } from "../presets/presets.ts";
@@ -18,6 +24,8 @@ export interface Fig9Record {
   /** For a K-NN run: the test error with k = 1, 2, ... neighbours. */
   readonly testErrorByK?: readonly number[];
   readonly wallSeconds: number | null;
+  /** The share of test patterns rejected, least sure first, for 0.5% error on the rest (Fig. 10). */
+  readonly rejectedFor05?: number;
 }
 
 /** One row of the comparison. */
@@ -38,6 +46,8 @@ export interface Fig9Row {
   readonly multiplyAdds?: number;
   readonly paperParameters?: number;
   readonly paperMultiplyAdds?: number;
+  /** The paper's share rejected for 0.5% error (Fig. 10). */
+  readonly paperRejection?: number;
 }
 
 /** Seeds each trained network runs on. */
@@ -68,20 +78,23 @@ export function fig9Rows(): Fig9Row[] {
       ...knn(400),
       paperParameters: 24_000_000,
       paperMultiplyAdds: 24_000_000,
+      paperRejection: 0.081,
     },
     ...FIG9_NETWORKS.flatMap((n) => {
       const shared = {
         ...counts(n.graph),
         ...(n.paperParameters ? { paperParameters: n.paperParameters } : {}),
         ...(n.paperMultiplyAdds ? { paperMultiplyAdds: n.paperMultiplyAdds } : {}),
+        ...(n.paperRejection ? { paperRejection: n.paperRejection } : {}),
       };
       const plain = { row: n.row, paper: n.paperError, records: seeds(`fig9-${n.name}`), ...shared };
       if (n.paperDistortedError === undefined) return [plain];
+      const { paperRejection: _, ...counted } = shared;
       return [plain, {
         row: `[dist] ${n.row}`,
         paper: n.paperDistortedError,
         records: seeds(`fig9-dist-${n.name}`),
-        ...shared,
+        ...counted,
       }];
     }),
     {
@@ -110,8 +123,8 @@ function errorsOf(r: Fig9Row, records: ReadonlyMap<string, Fig9Record>): number[
 /** The Markdown table: the paper against ours, counts against Figs. 11-12, minutes per run, the records. */
 export function fig9Table(records: ReadonlyMap<string, Fig9Record>): string {
   const lines = [
-    "| network | the paper | ours: mean (range) | runs | parameters: ours (paper) | multiply-adds: ours (Fig. 11) | minutes per run | records |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| network | the paper | ours: mean (range) | runs | parameters: ours (paper) | multiply-adds: ours (Fig. 11) | rejected for 0.5% error: ours (Fig. 10) | minutes per run | records |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of fig9Rows()) {
     const errors = errorsOf(r, records);
@@ -124,13 +137,16 @@ export function fig9Table(records: ReadonlyMap<string, Fig9Record>): string {
     const times = r.records.flatMap((n) => records.get(n)?.wallSeconds ?? []);
     const minutes = times.length ? (times.reduce((a, b) => a + b, 0) / times.length / 60).toFixed(1) : "-";
     const paperCount = (x: number | undefined) => (x === undefined ? "" : ` (${grouped(x)})`);
+    const rejected = r.records.flatMap((n) => records.get(n)?.rejectedFor05 ?? []);
+    const reject = (rejected.length ? pct(rejected.reduce((a, b) => a + b, 0) / rejected.length) : "-") +
+      (r.paperRejection === undefined ? "" : ` (${pct(r.paperRejection)})`);
     const names = r.records.length > 1
       ? `\`${r.records[0]}..${r.records.at(-1)!.replace(/^.*-seed/, "")}\``
       : `\`${r.records[0]}\``;
     lines.push(
       `| ${r.row} | ${pct(r.paper)} | ${ours} | ${errors.length} of ${r.records.length} | ${grouped(r.parameters)}${
         paperCount(r.paperParameters)
-      } | ${grouped(r.multiplyAdds)}${paperCount(r.paperMultiplyAdds)} | ${minutes} | ${names} |`,
+      } | ${grouped(r.multiplyAdds)}${paperCount(r.paperMultiplyAdds)} | ${reject} | ${minutes} | ${names} |`,
     );
   }
   return lines.join("\n");
@@ -171,4 +187,24 @@ export function fig9Chart(records: ReadonlyMap<string, Fig9Record>): string {
   });
   out.push("</svg>");
   return out.join("\n") + "\n";
+}
+
+let testSplit: Promise<Split> | undefined;
+
+/**
+ * The share of the MNIST test set the saved model at `path` must reject, least sure first (by the gap between its two
+ * most probable classes), for 0.5% error on the rest: Fig. 10's measure.
+ */
+export async function rejectedFor05(path: string): Promise<number> {
+  const model = await loadModel(path, defaultRegistry);
+  const test = prepareSplit(await (testSplit ??= loadMnist().then((d) => d.test)), model.prepare);
+  const x = preprocess(test.images, test.count, test.rows, test.cols, { pad: model.inputPad });
+  const gaps = new Float64Array(test.count), correct = new Array<boolean>(test.count);
+  for (let start = 0, batch = 500; start < test.count; start += batch) {
+    const n = Math.min(batch, test.count - start);
+    model.forward(x.subarray(start * model.inputSize, (start + n) * model.inputSize), n);
+    gaps.set(topTwoGaps(model.probabilities(), n, model.classes), start);
+    model.predictions().forEach((c, i) => (correct[start + i] = c === test.labels[start + i]));
+  }
+  return rejectionFor(gaps, correct, 0.005);
 }

@@ -26,7 +26,7 @@ import { parseArgs } from "node:util";
 import { LENET5_SETTINGS, PRESETS } from "../presets/presets.ts";
 import { deviationsTable, withDeviations } from "../report/deviations.ts";
 import { FIG9_NETWORKS } from "../presets/fig9.ts";
-import { FIG9_SEEDS, fig9Chart, fig9Table } from "./_fig9.ts";
+import { FIG9_SEEDS, fig9Chart, fig9Table, rejectedFor05 } from "./_fig9.ts";
 
 /** Which generated table (of docs/results.md or docs/log.md) a recipe belongs to. */
 type Group =
@@ -302,6 +302,8 @@ export interface RunRecord {
   readonly testError: number;
   /** A K-NN run's test error with k = 1, 2, ... neighbours (`testError` is the last). */
   readonly testErrorByK?: readonly number[];
+  /** For a run of Fig. 9: the share of the test set it rejects, least sure first, for 0.5% error on the rest. */
+  readonly rejectedFor05?: number;
   readonly trainError: number | null;
   readonly wallSeconds: number | null;
   readonly machine?: unknown;
@@ -413,6 +415,7 @@ async function record(): Promise<void> {
       passesPlanned: s.settings.passes,
       testError: s.testError,
       ...(s.testErrorByK ? { testErrorByK: s.testErrorByK } : {}),
+      ...(r.group === "fig9" && !r.task ? { rejectedFor05: await rejectedFor05(join(dirOf(r), "model.json")) } : {}),
       trainError: s.trainError,
       wallSeconds: s.wallSeconds,
       machine: { ...(s.machine as object ?? {}), ...(p?.cpu ?? cpu ? { cpu: p?.cpu ?? cpu } : {}) },

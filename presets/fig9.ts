@@ -47,6 +47,8 @@ export interface Fig9Network {
   readonly paperParameters?: number;
   /** Multiply-adds per recognition the paper gives (Fig. 11), where known. */
   readonly paperMultiplyAdds?: number;
+  /** The share of test patterns the paper rejects to reach 0.5% error (Fig. 10), where it gives one. */
+  readonly paperRejection?: number;
   /** Where the paper is silent and what the graph does there. */
   readonly choices: readonly Choice[];
 }
@@ -275,6 +277,7 @@ export const FIG9_NETWORKS: readonly Fig9Network[] = [
     paperError: 0.017,
     paperParameters: 2_600,
     paperMultiplyAdds: 100_000,
+    paperRejection: 0.037,
     choices: [
       {
         what: "LeNet-1's layers",
@@ -308,6 +311,7 @@ export const FIG9_NETWORKS: readonly Fig9Network[] = [
     paperError: 0.011,
     paperParameters: 17_000,
     paperMultiplyAdds: 260_000,
+    paperRejection: 0.018,
     choices: [
       {
         what: "LeNet-4's kernels and connections",
