@@ -59,8 +59,8 @@ interface Recipe {
   readonly args: readonly string[];
   /** The run is another recipe's (same command): show its record. */
   readonly alias?: string;
-  /** The command: `deno task train` (default) or `deno task knn`. */
-  readonly task?: "train" | "knn";
+  /** The command: `deno task train` (default), `deno task knn` or `deno task boost`. */
+  readonly task?: "train" | "knn" | "boost";
 }
 
 const LONG_SCHEDULE = ["--schedule", "0.0005x6,0.0002x9,0.0001x9,0.00005x12,0.00001"];
@@ -190,6 +190,13 @@ export const RECIPES: readonly Recipe[] = [
     )),
   ]),
   { name: "fig9-knn", group: "fig9", what: "K-NN Euclidean, k = 1..3", args: ["--k", "3"], task: "knn" },
+  ...FIG9_SEEDS.map((seed): Recipe => ({
+    name: `fig9-boosted-lenet4-seed${seed}`,
+    group: "fig9",
+    what: "[dist] boosted LeNet-4: three LeNet-4 trained in turn on filtered sets, added",
+    args: ["--distort", "--seed", String(seed)],
+    task: "boost",
+  })),
   {
     name: "fig9-knn-deslant",
     group: "fig9",
@@ -355,6 +362,7 @@ interface Summary {
   machine?: unknown;
   passes: RunRecord["passes"];
   testErrorByK?: number[];
+  rejectedFor05?: number;
 }
 
 /** Where a run came from, kept beside its folder when it starts: commit, day and CPU. */
@@ -387,6 +395,7 @@ async function run(recipe: Recipe, quiet = false): Promise<void> {
       "run",
       "--allow-read",
       "--allow-write",
+      ...(task === "boost" ? ["--allow-run"] : []),
       join(root, "cli", `${task}.ts`),
       ...args,
       ...(quiet && task === "train" ? ["--quiet"] : []),
@@ -415,7 +424,11 @@ async function record(): Promise<void> {
       passesPlanned: s.settings.passes,
       testError: s.testError,
       ...(s.testErrorByK ? { testErrorByK: s.testErrorByK } : {}),
-      ...(r.group === "fig9" && !r.task ? { rejectedFor05: await rejectedFor05(join(dirOf(r), "model.json")) } : {}),
+      ...(s.rejectedFor05 !== undefined
+        ? { rejectedFor05: s.rejectedFor05 }
+        : r.group === "fig9" && !r.task
+        ? { rejectedFor05: await rejectedFor05(join(dirOf(r), "model.json")) }
+        : {}),
       trainError: s.trainError,
       wallSeconds: s.wallSeconds,
       machine: { ...(s.machine as object ?? {}), ...(p?.cpu ?? cpu ? { cpu: p?.cpu ?? cpu } : {}) },

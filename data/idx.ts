@@ -244,3 +244,27 @@ export async function gunzipIdx(bytes: Uint8Array, source: string, expectMagic?:
   if (header === undefined) return parseIdx(head, source, expectMagic); // names what the short header lacks
   return decode(out.subarray(0, filled), header, fail, false);
 }
+
+/**
+ * The bytes of an idx file of unsigned bytes with the given dimensions (magic 0x0800 + their count: 2051 for images
+ * count x rows x cols, 2049 for labels).
+ *
+ * @example
+ * ```ts
+ * import { encodeIdx, parseIdx } from "./idx.ts";
+ * const back = parseIdx(encodeIdx(new Uint8Array([1, 2, 3, 4, 5, 6]), [3, 1, 2]), "mem");
+ * if (back.magic !== 2051 || back.dims.join() !== "3,1,2" || back.data[5] !== 6) throw new Error("round trip");
+ * ```
+ */
+export function encodeIdx(data: Uint8Array, dims: readonly number[]): Uint8Array<ArrayBuffer> {
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (data.length !== count) {
+    throw new RangeError(`Cannot write an idx file of dimensions ${dims.join("x")} from ${data.length} values`);
+  }
+  const out = new Uint8Array(4 + 4 * dims.length + count);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 0x0800 + dims.length, false);
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}

@@ -84,6 +84,12 @@ export interface ExportOptions {
    */
   readonly classify?: boolean;
   /**
+   * More nets whose scores are added to the model's (boosting): each reads the same input as the model (same shape,
+   * padding and preparation) and gives scores of the same shape; the probabilities and class come from the sum, by
+   * the model's loss. Their layers are named `netI.LAYER` (I = 2, 3, ...).
+   */
+  readonly ensemble?: readonly Model[];
+  /**
    * Also output each layer's activations but the last, named `layer.NAME`
    * (e.g. `layer.C1` [N, 6, 28, 28]), for pictures of what the network sees
    * (default false: the outputs above only).
@@ -220,6 +226,23 @@ export function onnxModel(model: Model, options: ExportOptions = {}): ModelProto
       shown.push(makeValueInfo(name, DataType.FLOAT, [BATCH_DIM, ...layer.outShape], `output of ${layer.name}`));
     }
   });
+  const input = pre?.x ?? "input";
+  const sum = [x];
+  for (const [j, other] of (options.ensemble ?? []).entries()) {
+    const same = other.inputShape.join() === model.inputShape.join() && other.inputPad === model.inputPad &&
+      JSON.stringify(other.prepare) === JSON.stringify(model.prepare) &&
+      other.outputShape.join() === model.outputShape.join() && other.loss.plugin.type === model.loss.plugin.type;
+    if (!same) {
+      exportError(model, `ensemble net ${j + 2} reads another input or gives other scores (input, pad, prepare, loss)`);
+    }
+    let y = input;
+    for (const layer of other.layers) {
+      if (!layer.plugin.lower) exportError(other, `layer "${layer.name}" (${layer.type}) has no lowering`);
+      y = layer.plugin.lower(layer, y, b.scoped(`net${j + 2}.${layer.name}`));
+    }
+    sum.push(y);
+  }
+  if (sum.length > 1) x = b.scoped("ensemble").node("Sum", sum);
   const lossType = model.loss.plugin.type;
   const probs = PROBABILITY_LOWERINGS.get(lossType);
   const outputs = [
