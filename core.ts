@@ -84,7 +84,7 @@ export {
 export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
 export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
 export { areaWeights, deslantInto, downsampleInto, moments, PREPARE_TYPES } from "./data/prepare.ts";
-export { preparedData, prepareSplit, type PrepareStep, readPrepare } from "./data/prepare.ts";
+export { modelInputs, preparedData, prepareSplit, type PrepareStep, readPrepare } from "./data/prepare.ts";
 export { type DistortionRanges } from "./data/distort.ts";
 export { mnistify, type MnistifyOptions, type MnistifyResult } from "./data/mnistify.ts";
 export { gunzipIdx, type Idx, IdxError, MAX_IDX_BYTES, parseIdx } from "./data/idx.ts";

@@ -9,8 +9,7 @@
  */
 import { defaultRegistry } from "../builtins.ts";
 import { loadMnist } from "../data/mnist.ts";
-import { prepareSplit } from "../data/prepare.ts";
-import { preprocess } from "../data/preprocess.ts";
+import { modelInputs } from "../data/prepare.ts";
 import type { Split } from "../data/split.ts";
 import { loadModel } from "../engine/model_file.ts";
 import { rejectionFor, topTwoGaps } from "../engine/rejection.ts";
@@ -207,8 +206,8 @@ let testSplit: Promise<Split> | undefined;
  */
 export async function rejectedFor05(path: string): Promise<number> {
   const model = await loadModel(path, defaultRegistry);
-  const test = prepareSplit(await (testSplit ??= loadMnist().then((d) => d.test)), model.prepare);
-  const x = preprocess(test.images, test.count, test.rows, test.cols, { pad: model.inputPad });
+  const test = await (testSplit ??= loadMnist().then((d) => d.test));
+  const x = modelInputs(test, model);
   const gaps = new Float64Array(test.count), correct = new Array<boolean>(test.count);
   for (let start = 0, batch = 500; start < test.count; start += batch) {
     const n = Math.min(batch, test.count - start);

@@ -16,11 +16,10 @@ import { defaultRegistry } from "../builtins.ts";
 import { DEFAULT_DISTORTION } from "../data/distort.ts";
 import { encodeIdx } from "../data/idx.ts";
 import { loadMnist, mnistPackageDir } from "../data/mnist.ts";
-import { prepareSplit } from "../data/prepare.ts";
-import { preprocess } from "../data/preprocess.ts";
+import { modelInputs } from "../data/prepare.ts";
 import { MNIST_FILE_NAMES } from "../data/split.ts";
-import { boostSet, ensembleScores, scoresOf } from "../engine/boost.ts";
-import type { Model } from "../engine/model.ts";
+import { addScores, boostSet, scoresOf } from "../engine/boost.ts";
+import { argmaxRows, type Model } from "../engine/model.ts";
 import { loadModel, writeFileAtomic } from "../engine/model_file.ts";
 import { rejectionFor, topTwoGaps } from "../engine/rejection.ts";
 import { exportOnnx } from "../export/onnx.ts";
@@ -145,27 +144,20 @@ export function main(args: string[]): Promise<number> {
     }
 
     // The test set: each net alone, their sum, and the shortcut.
-    const ready = prepareSplit(test, nets[0].prepare);
-    const x = preprocess(ready.images, test.count, ready.rows, ready.cols, { pad: nets[0].inputPad });
+    const x = modelInputs(test, nets[0]);
     const k = nets[0].classes, n = test.count;
     const errorOf = (scores: Float64Array, net: Model) => {
       const p = new Float64Array(n * k);
       net.loss.plugin.probabilities(net.loss.config, scores, n, k, p);
-      let wrong = 0;
-      const gaps = topTwoGaps(p, n, k), correct: boolean[] = [];
-      for (let s = 0; s < n; s++) {
-        let best = 0;
-        for (let c = 1; c < k; c++) if (p[s * k + c] > p[s * k + best]) best = c;
-        correct.push(best === test.labels[s]);
-        if (best !== test.labels[s]) wrong++;
-      }
-      return { error: wrong / n, gaps, correct };
+      const correct = Array.from(argmaxRows(p, n, k, new Int32Array(n)), (c, s) => c === test.labels[s]);
+      return { error: correct.filter((ok) => !ok).length / n, gaps: topTwoGaps(p, n, k), correct };
     };
-    const alone = nets.map((m) => errorOf(scoresOf(m, x, n), m));
-    const sum = ensembleScores(nets, x, n);
+    const each = nets.map((m) => scoresOf(m, x, n));
+    const alone = each.map((y, i) => errorOf(y, nets[i]));
+    const sum = addScores(each);
     const boosted = errorOf(sum, nets[0]);
     // The shortcut: nets 2 and 3 run only where net 1's gap between its two most probable classes is below t.
-    const first = scoresOf(nets[0], x, n);
+    const first = each[0];
     const shortcut = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9].map((t) => {
       const mixed = new Float64Array(n * k);
       let runs = 0;

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { preprocess } from "./preprocess.ts";
 import type { Dataset, Split } from "./split.ts";
 
 /** One preparation step, as a graph's `prepare` lists it. */
@@ -189,6 +190,18 @@ export function prepareSplit(split: Split, steps: readonly PrepareStep[]): Split
     rows = cols = size;
   }
   return steps.length ? { ...split, images, rows, cols } : split;
+}
+
+/**
+ * A split's images as a model reads them: prepared by its graph's `prepare`, then padded by its `inputPad` and scaled
+ * as the paper's preprocessing does.
+ */
+export function modelInputs(
+  split: Split,
+  model: { readonly prepare: readonly PrepareStep[]; readonly inputPad: number },
+): Float32Array {
+  const ready = prepareSplit(split, model.prepare);
+  return preprocess(ready.images, ready.count, ready.rows, ready.cols, { pad: model.inputPad });
 }
 
 /** A data set with both splits prepared by `steps` (the data set itself when there are none). */

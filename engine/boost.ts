@@ -15,8 +15,7 @@
  * @module
  */
 import { distortInto, type DistortionRanges, randomDistortion } from "../data/distort.ts";
-import { prepareSplit } from "../data/prepare.ts";
-import { preprocess } from "../data/preprocess.ts";
+import { modelInputs } from "../data/prepare.ts";
 import type { Split } from "../data/split.ts";
 import type { Model } from "./model.ts";
 import { Rng } from "./rng.ts";
@@ -56,9 +55,7 @@ const BLOCK = 256;
 
 /** The classes `model` gives raw images (count x rows x cols), prepared and preprocessed as its graph says. */
 export function classify(model: Model, images: Uint8Array, count: number, rows: number, cols: number): Int32Array {
-  const split = prepareSplit({ images, labels: new Uint8Array(count), count, rows, cols }, model.prepare);
-  const x = preprocess(split.images, count, split.rows, split.cols, { pad: model.inputPad });
-  model.forward(x, count);
+  model.forward(modelInputs({ images, labels: new Uint8Array(count), count, rows, cols }, model), count);
   return model.predictions().slice();
 }
 
@@ -119,12 +116,14 @@ export function scoresOf(net: Model, x: Float32Array, n: number): Float64Array {
   return out;
 }
 
+/** Scores added together, element by element, in the order given. */
+export function addScores(scores: readonly Float64Array[]): Float64Array {
+  const sum = new Float64Array(scores[0].length);
+  for (const y of scores) for (let i = 0; i < sum.length; i++) sum[i] += y[i];
+  return sum;
+}
+
 /** The nets' scores of `n` preprocessed inputs added together (every net reads the same input). */
 export function ensembleScores(nets: readonly Model[], x: Float32Array, n: number): Float64Array {
-  const sum = new Float64Array(n * nets[0].classes);
-  for (const net of nets) {
-    const y = scoresOf(net, x, n);
-    for (let i = 0; i < sum.length; i++) sum[i] += y[i];
-  }
-  return sum;
+  return addScores(nets.map((net) => scoresOf(net, x, n)));
 }
