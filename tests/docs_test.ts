@@ -4,9 +4,9 @@
  * --table` writes it), and the other documents link to that block instead of restating it.
  */
 import assert from "node:assert/strict";
-import { ABLATIONS, ablationVerdict, type RunRecord } from "../bench/reproduce.ts";
+import { ablationVerdict, decidingAblations, type RunRecord } from "../bench/reproduce.ts";
 import { fig9Rows, fig9Table } from "../bench/_fig9.ts";
-import { type Deviation, PRESETS } from "../presets/presets.ts";
+import { PRESETS } from "../presets/presets.ts";
 import { DEVIATIONS_CLOSE, DEVIATIONS_OPEN, deviationsTable, withDeviations } from "../report/deviations.ts";
 import type { ShippedModel } from "../web/build.ts";
 
@@ -169,16 +169,9 @@ Deno.test("each departure of the default paid for itself in the ablation on seed
       records.set(f.name.replace(/\.json$/, ""), JSON.parse(await read(`docs/runs/${f.name}`)));
     }
   }
-  const setting: Record<string, Deviation["setting"]> = {
-    init: "init",
-    drawn: "subsampleInit",
-    mem0: "curvatureMemory",
-    mu002: "mu",
-    j01: "j",
-  };
-  for (const a of ABLATIONS) {
+  for (const a of decidingAblations()) {
     const verdict = ablationVerdict(a.name, records);
-    const d = deviations.find((d) => d.setting === setting[a.name]);
+    const d = deviations.find((d) => d.setting === a.setting);
     if (!verdict) {
       // Not all ten runs recorded yet: the departure may stand only as one that says so.
       assert.ok(
@@ -191,7 +184,7 @@ Deno.test("each departure of the default paid for itself in the ablation on seed
       assert.equal(d, undefined, `the rule drops ${d?.setting} (${verdict.why}), yet the default keeps it`);
       continue;
     }
-    assert.ok(d, `the rule keeps ${setting[a.name]} (${verdict.why}), yet the default lacks it`);
+    assert.ok(d, `the rule keeps ${a.setting} (${verdict.why}), yet the default lacks it`);
     assert.ok(words(d.why).includes(verdict.why), `${d.setting}'s reason does not say "${verdict.why}": ${d.why}`);
   }
 });
