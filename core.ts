@@ -83,7 +83,7 @@ export {
 } from "./data/source.ts";
 export { BackgroundEvaluator, type EvalRanges, type EvalResult, splitRanges } from "./engine/evaluator.ts";
 export { PAPER_PREPROCESS, preprocess, preprocessInto, type PreprocessOptions } from "./data/preprocess.ts";
-export { areaWeights, deslantInto, downsampleInto, moments, PREPARE_TYPES } from "./data/prepare.ts";
+export { areaWeights, cropInto, deslantInto, downsampleInto, inkBox, moments, PREPARE_TYPES } from "./data/prepare.ts";
 export { modelInputs, preparedData, prepareSplit, type PrepareStep, readPrepare } from "./data/prepare.ts";
 export { type DistortionRanges } from "./data/distort.ts";
 export { mnistify, type MnistifyOptions, type MnistifyResult } from "./data/mnistify.ts";

@@ -10,8 +10,13 @@
  *   goes to (y, x - alpha (y - cy)); with (wy, wx) the centre of the box,
  *   output pixel (r, c) reads the image at y = wy + r - (size - 1) / 2, x =
  *   wx + c - (size - 1) / 2 + alpha (y - cy), bilinearly, background outside.
- * - `downsample`: "[16x16]" rows: the whole image reduced to `size` x `size`
- *   by area averaging (each output pixel the mean of the image over its
+ * - `crop`: the `size` x `size` window centred on the box that bounds the
+ *   ink, copied (its top-left corner at floor(centre - (size - 1) / 2 +
+ *   0.5), background outside). On MNIST, `crop` 20 gives back the 20x20 box
+ *   each digit was normalised into before it was centred by its centre of
+ *   mass in the 28x28 field.
+ * - `downsample`: "[16x16]" rows: the image reduced to `size` x `size` by
+ *   area averaging (each output pixel the mean of the image over its
  *   square); the graph's `pad` then centres it in the input.
  *
  * Results are rounded to grey levels 0..255, so a prepared split is a split
@@ -24,20 +29,20 @@ import type { Dataset, Split } from "./split.ts";
 
 /** One preparation step, as a graph's `prepare` lists it. */
 export interface PrepareStep {
-  /** `"deslant"` or `"downsample"`. */
-  readonly type: "deslant" | "downsample";
+  /** `"deslant"`, `"crop"` or `"downsample"`. */
+  readonly type: "deslant" | "crop" | "downsample";
   /** Side of the square image it gives. */
   readonly size: number;
 }
 
 /** The step types. */
-export const PREPARE_TYPES: readonly PrepareStep["type"][] = ["deslant", "downsample"];
+export const PREPARE_TYPES: readonly PrepareStep["type"][] = ["deslant", "crop", "downsample"];
 
 /** The largest side a step may give. */
 const MAX_SIDE = 1024;
 
 /**
- * Checks a graph's `prepare` field: a list of `{ "type": "deslant" | "downsample", "size": N }`. Returns the steps, or
+ * Checks a graph's `prepare` field: a list of `{ "type": "deslant" | "crop" | "downsample", "size": N }`. Returns the steps, or
  * throws a RangeError that names the entry and what was expected.
  */
 export function readPrepare(raw: unknown): PrepareStep[] {
@@ -127,6 +132,46 @@ export function deslantInto(
   }
 }
 
+/** The box that bounds an image's ink: first and last row and column holding a grey level above 0 (null: no ink). */
+export function inkBox(
+  image: Uint8Array,
+  rows: number,
+  cols: number,
+): { top: number; bottom: number; left: number; right: number } | null {
+  let left = cols, right = -1, top = rows, bottom = -1;
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < cols; x++) {
+      if (image[y * cols + x] === 0) continue;
+      left = Math.min(left, x);
+      right = Math.max(right, x);
+      top = Math.min(top, y);
+      bottom = Math.max(bottom, y);
+    }
+  }
+  return right < 0 ? null : { top, bottom, left, right };
+}
+
+/** Copies the size x size window centred on the box that bounds the ink (the image's centre when it holds none). */
+export function cropInto(
+  image: Uint8Array,
+  rows: number,
+  cols: number,
+  size: number,
+  out: Uint8Array,
+  at: number,
+): void {
+  const box = inkBox(image, rows, cols) ?? { top: 0, bottom: rows - 1, left: 0, right: cols - 1 };
+  const corner = (lo: number, hi: number) => Math.floor((lo + hi) / 2 - (size - 1) / 2 + 0.5);
+  const y0 = corner(box.top, box.bottom), x0 = corner(box.left, box.right);
+  for (let r = 0; r < size; r++) {
+    const y = y0 + r;
+    for (let c = 0; c < size; c++) {
+      const x = x0 + c;
+      out[at + r * size + c] = y >= 0 && y < rows && x >= 0 && x < cols ? image[y * cols + x] : 0;
+    }
+  }
+}
+
 /** The share of source pixel `i` (of `n`) that output pixel `o` (of `size`) covers, over the output pixel's width. */
 export function areaWeights(n: number, size: number): Float64Array {
   const w = new Float64Array(size * n), step = n / size;
@@ -182,7 +227,7 @@ export function prepareSplit(split: Split, steps: readonly PrepareStep[]): Split
   let { images, rows, cols } = split;
   for (const step of steps) {
     const size = step.size, out = new Uint8Array(split.count * size * size);
-    const into = step.type === "deslant" ? deslantInto : downsampleInto;
+    const into = { deslant: deslantInto, crop: cropInto, downsample: downsampleInto }[step.type];
     for (let i = 0; i < split.count; i++) {
       into(images.subarray(i * rows * cols, (i + 1) * rows * cols), rows, cols, size, out, i * size * size);
     }

@@ -3,13 +3,16 @@
  * grey levels [N, rows, cols], so an exported model reads the raw image as
  * the engine's data path does:
  *
+ * - `crop`: the ink's bounding box from reductions, then the window copied
+ *   by two products with 0/1 selection matrices (hat weights at whole-pixel
+ *   offsets): S_rows X S_cols^T.
  * - `downsample`: two fixed matrix products with the area weights, A X B^T.
  * - `deslant`: the moments and the sheared ink's bounding box from
  *   reductions, then bilinear resampling written as products with hat
  *   weights relu(1 - |u - p|): rows first ([N, size, rows] x [N, rows, cols]),
  *   then each output row along its own sheared line.
  *
- * Both end with Round, as the engine rounds to grey levels (Round halves to
+ * Deslant and downsample end with Round, as the engine rounds to grey levels (Round halves to
  * even where the engine's Math.round halves up; a downsampled value is never
  * a half, a deslanted one almost never).
  *
@@ -83,7 +86,40 @@ function deslant(onnx: OnnxLowering, image: Image, size: number): Image {
   return { x: node("Round", y), rows: size, cols: size };
 }
 
+/** X [N, rows, cols] cropped to the [N, size, size] window centred on the box that bounds the ink. */
+function crop(onnx: OnnxLowering, image: Image, size: number): Image {
+  const { x, rows, cols } = image, half = (size - 1) / 2;
+  const node = (op: string, ...inputs: string[]) => onnx.node(op, inputs);
+  const f = (name: string, dims: number[], values: ArrayLike<number>) => onnx.floats(name, dims, values);
+  const reduce = (op: "ReduceMin" | "ReduceMax", t: string) =>
+    onnx.node(op, [t], { axes: { ints: [1, 2] }, keepdims: { int: 1 } });
+  const xs = f("x", [1, 1, cols], range(cols)), ys = f("y", [1, rows, 1], range(rows));
+  const ink = node("Greater", x, f("zero", [], [0]));
+  const big = f("big", [], [1e9]), minusBig = f("minus_big", [], [-1e9]);
+  const lo = (t: string) => reduce("ReduceMin", node("Where", ink, t, big));
+  const hi = (t: string) => reduce("ReduceMax", node("Where", ink, t, minusBig));
+  const top = lo(ys), bottom = hi(ys), left = lo(xs), right = hi(xs);
+  // The window's first row and column, floor(centre - half + 0.5), [N, 1, 1]; the image's own when it holds no ink.
+  const corner = (a: string, b: string, n: number) =>
+    node(
+      "Where",
+      node("LessOrEqual", a, b),
+      node("Floor", node("Add", node("Mul", node("Add", a, b), f("half", [], [0.5])), f("shift", [], [0.5 - half]))),
+      f("centre", [], [Math.floor((n - 1) / 2 - half + 0.5)]),
+    );
+  const y0 = corner(top, bottom, rows), x0 = corner(left, right, cols);
+  const pick = (d: string) => node("Relu", node("Sub", f("one", [], [1]), node("Abs", d)));
+  // Rows: 1 where y = y0 + r, [N, size, rows]; columns: 1 where x = x0 + c, [N, cols, size].
+  const sr = pick(
+    node("Sub", f("y_row", [1, 1, rows], range(rows)), node("Add", y0, f("r", [1, size, 1], range(size)))),
+  );
+  const sc = pick(
+    node("Sub", f("x_col", [1, cols, 1], range(cols)), node("Add", x0, f("c", [1, 1, size], range(size)))),
+  );
+  return { x: node("MatMul", node("MatMul", sr, x), sc), rows: size, cols: size };
+}
+
 /** Applies `steps` in turn to the grey levels `image` ([N, rows, cols] float); returns the prepared tensor. */
 export function lowerPrepare(onnx: OnnxLowering, image: Image, steps: readonly PrepareStep[]): Image {
-  return steps.reduce((im, step) => (step.type === "deslant" ? deslant : downsample)(onnx, im, step.size), image);
+  return steps.reduce((im, step) => ({ deslant, crop, downsample })[step.type](onnx, im, step.size), image);
 }

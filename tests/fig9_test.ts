@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
-import { prepareSplit } from "../data/prepare.ts";
+import { prepareSplit, type PrepareStep } from "../data/prepare.ts";
 import { preprocess } from "../data/preprocess.ts";
 import type { Split } from "../data/split.ts";
 import { checkSplitFits } from "../data/source.ts";
@@ -120,7 +120,10 @@ Deno.test("fig9: a 28x28-input network reads the image unpadded; a mismatch name
   assert.equal(linear.inputPad, 0);
   assert.equal(build(network("lenet4").graph).inputPad, 2);
   const lenet1 = build(network("lenet1").graph);
-  assert.deepEqual([lenet1.inputPad, lenet1.prepare], [6, [{ type: "downsample", size: 16 }]]);
+  assert.deepEqual([lenet1.inputPad, lenet1.prepare], [6, [{ type: "crop", size: 20 }, {
+    type: "downsample",
+    size: 16,
+  }]]);
   const split = {
     images: new Uint8Array(28 * 28).fill(255),
     labels: new Uint8Array([1]),
@@ -186,8 +189,14 @@ Deno.test("fig9: each network, trained briefly, exports to ONNX and onnxruntime-
 Deno.test("fig9: the exported preparation gives the engine's prepared images, grey level for grey level", async () => {
   const { test } = await data();
   const n = 300, images = test.images.slice(0, n * 784);
-  for (const steps of [[{ type: "deslant", size: 20 }], [{ type: "downsample", size: 16 }]] as const) {
-    const side = steps[0].size;
+  const cases: PrepareStep[][] = [
+    [{ type: "deslant", size: 20 }],
+    [{ type: "downsample", size: 16 }],
+    [{ type: "crop", size: 20 }],
+    [{ type: "crop", size: 20 }, { type: "downsample", size: 16 }],
+  ];
+  for (const steps of cases) {
+    const side = steps.at(-1)!.size, what = steps.map((s) => s.type).join(" + ");
     // A network that only reads out its input: the export's scores are the prepared, preprocessed image.
     const model = build({
       input: [1, side, side],
@@ -207,16 +216,16 @@ Deno.test("fig9: the exported preparation gives the engine's prepared images, gr
     for (let i = 0; i < expected.length; i++) {
       assert.ok(
         Math.abs(out.scores.data[i] - expected[i]) <= 1,
-        `${steps[0].type}: value ${i}: ${out.scores.data[i]} vs ${expected[i]}`,
+        `${what}: value ${i}: ${out.scores.data[i]} vs ${expected[i]}`,
       );
       if (Math.abs(out.scores.data[i] - expected[i]) < 1e-3) same++;
     }
     // Float32 moments put a few sample points on the other side of a rounding boundary: deslanting 300 digits, about
-    // 0.1% of the values; the down-sampling's area averages are never within 0.01 of a half.
+    // 0.1% of the values; a crop is a copy, and the down-sampling's area averages are never within 0.01 of a half.
     const most = steps[0].type === "deslant" ? Math.ceil(0.005 * expected.length) : 0;
     assert.ok(
       same >= expected.length - most,
-      `${steps[0].type}: ${expected.length - same} values one grey level apart`,
+      `${what}: ${expected.length - same} values one grey level apart`,
     );
   }
 });
@@ -227,7 +236,7 @@ Deno.test("fig9: a network whose graph prepares its images exports only with raw
   for (const net of prepared) {
     assert.throws(
       () => exportOnnx(build(net.graph)),
-      /prepares each image before the network \((deslant|downsample) to \d+x\d+; data\/prepare\.ts\), which only an export with raw input/,
+      /prepares each image before the network \((deslant to 20x20|crop to 20x20, then downsample to 16x16); data\/prepare\.ts\), which only an export with raw input/,
     );
   }
 });

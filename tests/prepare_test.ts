@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { defaultRegistry } from "../builtins.ts";
-import { deslantInto, downsampleInto, moments, prepareSplit, readPrepare } from "../data/prepare.ts";
+import { cropInto, deslantInto, downsampleInto, inkBox, moments, prepareSplit, readPrepare } from "../data/prepare.ts";
 import { checkSplitFits } from "../data/source.ts";
 import { buildModel } from "../engine/model.ts";
 import { FIG9_NETWORKS } from "../presets/fig9.ts";
@@ -66,27 +66,67 @@ Deno.test("prepare: 500 MNIST test digits deslanted stand upright where the 20x2
   assert.ok(whole >= 0.99 * n && most > 0.5, `${whole} of ${n} whole; the most slanted ${most}`);
 });
 
-Deno.test("prepare: the 16x16 down-sampling is the exact area average (7x7 cells of a 4x finer grid)", async () => {
+Deno.test("prepare: the 16x16 down-sampling is the exact area average (cells of a finer grid), from 28x28 and 20x20", async () => {
   const { test } = await data();
   const out = new Uint8Array(256);
-  let equal = 0;
-  for (let i = 0; i < 50; i++) {
-    const image = test.images.subarray(i * 784, (i + 1) * 784);
-    downsampleInto(image, 28, 28, 16, out, 0);
-    for (let r = 0; r < 16; r++) {
-      for (let c = 0; c < 16; c++) {
-        // Output pixel (r, c) covers cells 7r..7r+6 x 7c..7c+6 of the 112x112 grid; cell (i, j) is pixel (i/4, j/4).
-        let s = 0;
-        for (let a = 7 * r; a < 7 * r + 7; a++) {
-          for (let b = 7 * c; b < 7 * c + 7; b++) s += image[Math.floor(a / 4) * 28 + Math.floor(b / 4)];
+  // From a side of 28 (20), output pixel (r, c) covers cells 7r..7r+6 (5r..5r+4) of a grid 4x finer than the image.
+  for (const side of [28, 20]) {
+    const cells = (4 * side) / 16, image = new Uint8Array(side * side);
+    let equal = 0;
+    for (let i = 0; i < 50; i++) {
+      // The 28x28 digit, or its central 20x20.
+      const cut = (28 - side) / 2;
+      for (let y = 0; y < side; y++) {
+        image.set(
+          test.images.subarray(i * 784 + (y + cut) * 28 + cut, i * 784 + (y + cut) * 28 + cut + side),
+          y * side,
+        );
+      }
+      downsampleInto(image, side, side, 16, out, 0);
+      for (let r = 0; r < 16; r++) {
+        for (let c = 0; c < 16; c++) {
+          let s = 0;
+          for (let a = cells * r; a < cells * (r + 1); a++) {
+            for (let b = cells * c; b < cells * (c + 1); b++) s += image[Math.floor(a / 4) * side + Math.floor(b / 4)];
+          }
+          const expected = s / (cells * cells), got = out[r * 16 + c];
+          assert.ok(Math.abs(got - expected) <= 0.5 + 1e-9, `${side}: digit ${i} (${r}, ${c}): ${got} vs ${expected}`);
+          if (got === Math.round(expected)) equal++;
         }
-        const expected = s / 49, got = out[r * 16 + c];
-        assert.ok(Math.abs(got - expected) <= 0.5 + 1e-9, `digit ${i} (${r}, ${c}): ${got} vs ${expected}`);
-        if (got === Math.round(expected)) equal++;
       }
     }
+    assert.ok(equal > 0.99 * 50 * 256, `${side}: ${equal} of ${50 * 256} rounded alike`);
   }
-  assert.ok(equal > 0.99 * 50 * 256, `${equal} of ${50 * 256} rounded alike`);
+});
+
+Deno.test("prepare: crop 20 gives back MNIST's 20x20 box: all the ink of 1000 test digits, copied, centred", async () => {
+  const { test } = await data();
+  const n = 1000, out = new Uint8Array(400);
+  for (let i = 0; i < n; i++) {
+    const image = test.images.subarray(i * 784, (i + 1) * 784);
+    cropInto(image, 28, 28, 20, out, 0);
+    let inkBefore = 0, inkAfter = 0;
+    for (const v of image) inkBefore += v;
+    for (const v of out) inkAfter += v;
+    assert.equal(inkAfter, inkBefore, `digit ${i} keeps all its ink`);
+    // The window is the image shifted by whole pixels: find the shift from the first inked pixel, then check all 400.
+    const box = inkBox(out, 20, 20)!, whole = inkBox(image, 28, 28)!;
+    const dy = whole.top - box.top, dx = whole.left - box.left;
+    for (let r = 0; r < 20; r++) {
+      for (let c = 0; c < 20; c++) {
+        assert.equal(out[r * 20 + c], image[(r + dy) * 28 + c + dx], `digit ${i} (${r}, ${c})`);
+      }
+    }
+    // Centred: the margins above and below (left and right) differ by at most one pixel.
+    assert.ok(Math.abs(box.top - (19 - box.bottom)) <= 1 && Math.abs(box.left - (19 - box.right)) <= 1, `digit ${i}`);
+  }
+  // A blank image gives the image's centre; ink wider than the window loses its edges, never its centre.
+  const blank = new Uint8Array(784), wide = new Uint8Array(784);
+  cropInto(blank, 28, 28, 20, out, 0);
+  assert.ok(out.every((v) => v === 0));
+  for (let x = 1; x < 27; x++) wide[14 * 28 + x] = 255;
+  cropInto(wide, 28, 28, 20, out, 0);
+  assert.deepEqual([...out.subarray(9 * 20, 10 * 20)], new Array(20).fill(255));
 });
 
 Deno.test("prepare: the prepared splits fit the Fig. 9 networks that prepare their images", async () => {
@@ -104,7 +144,10 @@ Deno.test("prepare: the prepared splits fit the Fig. 9 networks that prepare the
 Deno.test("prepare: a bad step names the entry and what was expected", () => {
   assert.deepEqual(readPrepare(undefined), []);
   assert.throws(() => readPrepare({ type: "deslant" }), /field "prepare" must be a list of steps/);
-  assert.throws(() => readPrepare([{ type: "blur", size: 3 }]), /entry 0: "type" must be one of deslant, downsample/);
+  assert.throws(
+    () => readPrepare([{ type: "blur", size: 3 }]),
+    /entry 0: "type" must be one of deslant, crop, downsample/,
+  );
   assert.throws(() => readPrepare([{ type: "deslant", size: 0 }]), /entry 0: "size" must be an integer in 1\.\.1024/);
   assert.throws(
     () => readPrepare([{ type: "downsample", size: 16 }, { type: "deslant", size: 20, angle: 1 }]),
